@@ -1,0 +1,15 @@
+//! hotline: a telephony IVR and call-routing engine.
+//!
+//! Protocol cores (`sip`, `rtp`, `dtmf`, `flow`) do no I/O and take time as an
+//! argument; `server` is the thin async shell that drives them.
+
+pub mod api;
+pub mod call;
+pub mod config;
+pub mod crm;
+pub mod dtmf;
+pub mod flow;
+pub mod rtp;
+pub mod say;
+pub mod server;
+pub mod sip;

@@ -1,0 +1,6 @@
+//! SIP: message facade, transport framing, transactions, dialogs and SDP.
+
+pub mod message;
+pub mod transaction;
+
+pub use message::*;
