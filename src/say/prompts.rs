@@ -15,7 +15,8 @@ pub(super) fn text(language: Language, id: &str) -> Option<&'static str> {
         .map(|(_, text)| text)
 }
 
-/// Every `(prompt id, text)` line of a language's prompt list.
+/// Every `(prompt id, text)` line of a language's prompt list; an optional third
+/// column (the pronunciation given to the synthesiser) is not part of the text.
 pub(super) fn entries(language: Language) -> impl Iterator<Item = (&'static str, &'static str)> {
     let manifest = match language {
         Language::En => EN,
@@ -25,5 +26,8 @@ pub(super) fn entries(language: Language) -> impl Iterator<Item = (&'static str,
     manifest
         .lines()
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .filter_map(|line| line.split_once('\t'))
+        .filter_map(|line| {
+            let mut columns = line.split('\t');
+            Some((columns.next()?, columns.next()?))
+        })
 }

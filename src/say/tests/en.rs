@@ -50,17 +50,17 @@ fn numbers_use_british_and_before_the_last_two_digits() {
 
 #[test]
 fn money_is_singular_only_for_exactly_one() {
-    assert_eq!(money("en", 0, "UAH"), "zero hryvnias");
-    assert_eq!(money("en", 100, "UAH"), "one hryvnia");
-    assert_eq!(money("en", 200, "UAH"), "two hryvnias");
-    assert_eq!(money("en", 2100, "UAH"), "twenty-one hryvnias");
+    assert_eq!(money("en", 0, "UAH"), "zero hrivnias");
+    assert_eq!(money("en", 100, "UAH"), "one hrivnia");
+    assert_eq!(money("en", 200, "UAH"), "two hrivnias");
+    assert_eq!(money("en", 2100, "UAH"), "twenty-one hrivnias");
     assert_eq!(
         money("en", 123_456, "UAH"),
-        "one thousand two hundred and thirty-four hryvnias and fifty-six kopecks"
+        "one thousand two hundred and thirty-four hrivnias and fifty-six kopecks"
     );
     assert_eq!(
         money("en", 123_400, "UAH"),
-        "one thousand two hundred and thirty-four hryvnias"
+        "one thousand two hundred and thirty-four hrivnias"
     );
     assert_eq!(money("en", 101, "RUB"), "one rouble and one kopeck");
     assert_eq!(money("en", 502, "RUB"), "five roubles and two kopecks");
@@ -79,7 +79,7 @@ fn amounts_below_one_say_only_the_minor_units() {
 
 #[test]
 fn negative_amounts_start_with_minus() {
-    assert_eq!(money("en", -100, "UAH"), "minus one hryvnia");
+    assert_eq!(money("en", -100, "UAH"), "minus one hrivnia");
     assert_eq!(
         money("en", -2_500_050, "USD"),
         "minus twenty-five thousand dollars and fifty cents"

@@ -221,6 +221,37 @@ fn check_prompts_passes_when_every_word_exists_and_asks_about_each() {
 }
 
 #[test]
+fn check_prompts_against_the_shipped_recordings() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("audio");
+    for lang in ["en", "uk", "ru"] {
+        check_prompts(lang, |id| {
+            root.join(lang).join(format!("{id}.wav")).is_file()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn synthesiser_pronunciations_are_espeak_phonemes() {
+    for lang in ["en", "uk", "ru"] {
+        let manifest = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("audio/{lang}/say.tsv")),
+        )
+        .unwrap();
+        for line in manifest.lines().filter(|line| !line.starts_with('#')) {
+            let columns: Vec<&str> = line.split('\t').collect();
+            assert!(matches!(columns.len(), 2 | 3), "{lang}: {line:?}");
+            if let Some(spoken) = columns.get(2) {
+                assert!(
+                    spoken.starts_with("[[") && spoken.ends_with("]]"),
+                    "{lang}: {line:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn unsupported_inputs_are_typed_errors() {
     let money = |currency: &str| Sayable::Money {
         minor_units: 100,
