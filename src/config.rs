@@ -38,6 +38,8 @@ pub struct SipSettings {
     pub country_code: String,
     /// The User-Agent and Server header value.
     pub user_agent: String,
+    /// How long a call rings (180 Ringing) before it is answered, in milliseconds.
+    pub answer_delay_ms: u64,
 }
 
 /// RTP media settings.
@@ -171,7 +173,10 @@ impl Config {
     /// Checks values that parse but make no sense together.
     pub fn check(&self) -> Result<(), ConfigError> {
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(invalid(
                 "database.url",
                 format!("`{url}` is neither sqlite://FILE nor postgres://..."),
@@ -180,21 +185,32 @@ impl Config {
         if self.sip.max_calls == 0 {
             return Err(invalid("sip.max_calls", "must be at least 1".into()));
         }
-        if self.sip.country_code.is_empty() || !self.sip.country_code.bytes().all(|b| b.is_ascii_digit()) {
+        if self.sip.country_code.is_empty()
+            || !self.sip.country_code.bytes().all(|b| b.is_ascii_digit())
+        {
             return Err(invalid(
                 "sip.country_code",
-                format!("`{}` is not a country calling code such as 380", self.sip.country_code),
+                format!(
+                    "`{}` is not a country calling code such as 380",
+                    self.sip.country_code
+                ),
             ));
         }
         let media = &self.media;
         if media.port_min == 0 || media.port_min >= media.port_max {
             return Err(invalid(
                 "media.port_min",
-                format!("range {}-{} is empty or starts at 0", media.port_min, media.port_max),
+                format!(
+                    "range {}-{} is empty or starts at 0",
+                    media.port_min, media.port_max
+                ),
             ));
         }
         if self.audio.default_language.is_empty() {
-            return Err(invalid("audio.default_language", "must not be empty".into()));
+            return Err(invalid(
+                "audio.default_language",
+                "must not be empty".into(),
+            ));
         }
         if self.flows.entry.is_empty() {
             return Err(invalid("flows.entry", "must name a flow id".into()));
@@ -229,6 +245,7 @@ impl Default for SipSettings {
             retry_after_seconds: 30,
             country_code: "380".into(),
             user_agent: concat!("hotline/", env!("CARGO_PKG_VERSION")).into(),
+            answer_delay_ms: 0,
         }
     }
 }
@@ -310,7 +327,8 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named_in_the_error() {
-        let error = Config::from_toml("[sip]\nlisten = \"127.0.0.1:5070\"\nmax_cals = 3\n").unwrap_err();
+        let error =
+            Config::from_toml("[sip]\nlisten = \"127.0.0.1:5070\"\nmax_cals = 3\n").unwrap_err();
         assert!(error.contains("max_cals"), "{error}");
     }
 
