@@ -1,6 +1,12 @@
 //! SIP: message facade, transport framing, transactions, dialogs and SDP.
 
+pub mod framing;
+pub mod identity;
 pub mod message;
+pub mod parse;
+mod serialize;
 pub mod transaction;
+pub mod uri;
 
 pub use message::*;
+pub use parse::{MAX_MESSAGE_SIZE, ParseError, bad_request_for, parse};
