@@ -1,11 +1,13 @@
 //! SIP: message facade, transport framing, transactions, dialogs and SDP.
 
+pub mod dialog;
 pub mod framing;
 pub mod identity;
 pub mod message;
 pub mod parse;
 mod serialize;
 pub mod transaction;
+pub mod ua;
 pub mod uri;
 
 pub use message::*;
