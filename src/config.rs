@@ -13,6 +13,7 @@ use serde::Deserialize;
 /// The whole configuration of a hotline server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     pub sip: SipSettings,
     pub media: MediaSettings,
@@ -40,6 +41,8 @@ pub struct SipSettings {
     pub user_agent: String,
     /// How long a call rings (180 Ringing) before it is answered, in milliseconds.
     pub answer_delay_ms: u64,
+    /// Longest a call may last before hotline hangs up, in seconds.
+    pub max_call_seconds: u64,
 }
 
 /// RTP media settings.
@@ -223,18 +226,6 @@ fn invalid(setting: &'static str, message: String) -> ConfigError {
     ConfigError::Invalid { setting, message }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            sip: SipSettings::default(),
-            media: MediaSettings::default(),
-            database: DatabaseSettings::default(),
-            flows: FlowSettings::default(),
-            audio: AudioSettings::default(),
-            http: HttpSettings::default(),
-        }
-    }
-}
 
 impl Default for SipSettings {
     fn default() -> Self {
@@ -246,6 +237,7 @@ impl Default for SipSettings {
             country_code: "380".into(),
             user_agent: concat!("hotline/", env!("CARGO_PKG_VERSION")).into(),
             answer_delay_ms: 0,
+            max_call_seconds: 3600,
         }
     }
 }

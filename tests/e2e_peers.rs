@@ -70,3 +70,39 @@ fn pjsua2_with_telephone_event_at_payload_type_120_establishes_a_call() {
         "{output}"
     );
 }
+
+#[test]
+fn baresip_call_is_ended_by_hotline_with_a_bye() {
+    let server = Server::start_with(support::ServerOptions {
+        config: "[sip]\nmax_call_seconds = 2\n".into(),
+        ..support::ServerOptions::default()
+    });
+    let source = silence(server.dir.path(), 20);
+    let mut phone = Baresip::start(&source, "<sip:+380441234567@127.0.0.1>;regint=0");
+    phone.command("dial", &format!("sip:hotline@{}", server.sip));
+    assert!(
+        phone
+            .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
+            .is_some(),
+        "no CALL_ESTABLISHED:\n{}",
+        phone.history()
+    );
+    // baresip does not hang up; hotline's BYE must close the call.
+    let closed = phone.wait_event("CALL_CLOSED", Duration::from_secs(8));
+    assert!(
+        closed.is_some(),
+        "hotline did not end the call:\n{}\n{}",
+        phone.history(),
+        server.log()
+    );
+    let reason = closed.unwrap()["param"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    eprintln!("baresip closed with `{reason}`");
+    // baresip reports a BYE from the other side as "Connection reset by peer".
+    assert!(
+        reason.contains("Connection reset by peer"),
+        "closed with `{reason}`"
+    );
+}

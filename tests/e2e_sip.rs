@@ -35,7 +35,28 @@ fn call_is_answered_and_ended_by_caller_bye_over_tcp() {
 fn lost_first_ack_gets_the_200_retransmitted_and_the_call_survives() {
     let server = Server::start();
     let run = sipp("lost_first_ack.xml", server.sip, &["-m", "1"]);
+    let retransmissions = retransmissions_of_first_200(&run.output);
     assert_sipp(run, &server);
+    assert!(
+        retransmissions >= 1,
+        "the 200 was not retransmitted while the ACK was missing"
+    );
+}
+
+/// The Retrans column of the first `200 <---` line of SIPp's final screen.
+fn retransmissions_of_first_200(screen: &str) -> u32 {
+    screen
+        .lines()
+        .find(|line| line.trim_start().starts_with("200 <"))
+        .and_then(|line| {
+            let numbers: Vec<u32> = line
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            // Columns after the arrow: Messages, Retrans, Timeout, Unexpected.
+            numbers.get(2).copied()
+        })
+        .unwrap_or(0)
 }
 
 #[test]

@@ -233,14 +233,13 @@ impl Response {
     pub fn to_request(request: &Request, status: u16) -> Response {
         let source = &request.head;
         let mut other = Vec::new();
-        if status == 100 {
-            if let Some(timestamp) = source.header("Timestamp") {
+        if status == 100
+            && let Some(timestamp) = source.header("Timestamp") {
                 other.push(Header {
                     name: "Timestamp".into(),
                     value: timestamp.to_owned(),
                 });
             }
-        }
         Response {
             status,
             reason: reason_phrase(status).to_owned(),

@@ -5,6 +5,7 @@ pub mod framing;
 pub mod identity;
 pub mod message;
 pub mod parse;
+pub mod sdp;
 mod serialize;
 pub mod transaction;
 pub mod ua;

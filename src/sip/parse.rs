@@ -392,8 +392,8 @@ fn parse_via(item: &str) -> Option<Via> {
 fn split_sent_protocol(item: &str) -> Option<(String, &str)> {
     let mut protocol = String::new();
     let mut slashes = 0;
-    let mut chars = item.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let chars = item.char_indices().peekable();
+    for (i, c) in chars {
         match c {
             '/' => {
                 slashes += 1;

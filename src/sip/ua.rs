@@ -63,6 +63,8 @@ pub enum EndReason {
 
 /// What the user agent reports to the shell.
 #[derive(Debug)]
+// Moved once from producer to consumer, never stored in bulk: boxing buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum UaEvent {
     /// A new INVITE; the shell rings, answers or rejects it.
     IncomingCall {
@@ -408,12 +410,11 @@ impl UserAgent {
                 let invite = call.invite.clone();
                 let dialog = call.dialog.clone();
                 self.respond_simple(now, tx, &request, 200);
-                if phase == Phase::Early {
-                    if let Some(invite_tx) = invite_tx {
+                if phase == Phase::Early
+                    && let Some(invite_tx) = invite_tx {
                         let terminated = self.dialog_response(&invite, &dialog, 487);
                         self.layer.respond(now, invite_tx, terminated);
                     }
-                }
                 self.calls.remove(&id);
                 self.events.push_back(UaEvent::CallEnded {
                     call: id,

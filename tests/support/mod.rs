@@ -2,6 +2,7 @@
 //! loopback ports, and the real SIP peers that call it.
 #![allow(dead_code)]
 
+pub mod audio;
 pub mod peers;
 
 use std::io::{BufRead, BufReader};

@@ -370,11 +370,10 @@ impl TransactionLayer {
             .map(|(id, _)| *id)
             .collect();
         for id in dead {
-            if let Some(entry) = self.servers.remove(&id) {
-                if let Some(key) = server_key(&entry.tx.request) {
+            if let Some(entry) = self.servers.remove(&id)
+                && let Some(key) = server_key(&entry.tx.request) {
                     self.server_keys.remove(&key);
                 }
-            }
         }
         let dead: Vec<ClientTxId> = self
             .clients
