@@ -436,11 +436,9 @@ Content-Length: 0
 
 #[test]
 fn valid_messages_round_trip_through_the_serializer() {
-    for text in [WSINV] {
-        let first = parse(&crlf(text)).unwrap();
-        let second = parse(&first.to_bytes()).unwrap();
-        assert_eq!(first, second);
-    }
+    let first = parse(&crlf(WSINV)).unwrap();
+    let second = parse(&first.to_bytes()).unwrap();
+    assert_eq!(first, second);
 }
 
 #[test]
