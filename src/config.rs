@@ -1,1 +1,359 @@
-//! Settings
+//! Settings: defaults, then the TOML file, then environment variables, then flags.
+//!
+//! Every setting has a default, so `hotline serve` runs with no file at all on the
+//! embedded SQLite database. Unknown keys in the file and invalid values stop
+//! start-up with a message that names the setting.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration of a hotline server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[derive(Default)]
+pub struct Config {
+    pub sip: SipSettings,
+    pub media: MediaSettings,
+    pub database: DatabaseSettings,
+    pub flows: FlowSettings,
+    pub audio: AudioSettings,
+    pub http: HttpSettings,
+}
+
+/// SIP signalling settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSettings {
+    /// UDP and TCP listen address.
+    pub listen: SocketAddr,
+    /// Address written in Contact and Via when `listen` is a wildcard address.
+    pub public_address: Option<IpAddr>,
+    /// Calls in progress beyond which new INVITEs get 503 with Retry-After.
+    pub max_calls: usize,
+    /// Seconds suggested in Retry-After when over `max_calls`.
+    pub retry_after_seconds: u32,
+    /// Country code used to normalise national caller numbers to E.164.
+    pub country_code: String,
+    /// The User-Agent and Server header value.
+    pub user_agent: String,
+    /// How long a call rings (180 Ringing) before it is answered, in milliseconds.
+    pub answer_delay_ms: u64,
+    /// Longest a call may last before hotline hangs up, in seconds.
+    pub max_call_seconds: u64,
+}
+
+/// RTP media settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSettings {
+    /// Address RTP sockets bind to.
+    pub bind_address: IpAddr,
+    /// Address written in SDP `c=` when `bind_address` is a wildcard address.
+    pub public_address: Option<IpAddr>,
+    /// First RTP port (even) of the range used for calls.
+    pub port_min: u16,
+    /// Last RTP port of the range.
+    pub port_max: u16,
+    /// Run the in-band DTMF detector on every call, not only on calls without
+    /// telephone-event.
+    pub inband_dtmf_always: bool,
+}
+
+/// Database settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://FILE` (created on first start) or `postgres://...`.
+    pub url: String,
+    /// Load the demo CRM data on start when the database has no customers.
+    pub seed_demo: bool,
+}
+
+/// Flow settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowSettings {
+    /// Directory of flow files, watched for changes.
+    pub dir: PathBuf,
+    /// The flow id that answers calls.
+    pub entry: String,
+}
+
+/// Prompt settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AudioSettings {
+    /// Directory of prompts, one sub-directory per language.
+    pub dir: PathBuf,
+    /// Language used when a prompt is missing in the caller's language.
+    pub default_language: String,
+}
+
+/// Admin HTTP API settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    pub listen: SocketAddr,
+}
+
+/// A configuration problem, naming the setting at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("setting `{setting}`: {message}")]
+    Invalid {
+        setting: &'static str,
+        message: String,
+    },
+}
+
+/// Values given on the command line or in `HOTLINE_*` variables; they override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub sip: Option<SocketAddr>,
+    pub db: Option<String>,
+    pub flows: Option<PathBuf>,
+    pub audio: Option<PathBuf>,
+    pub http: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Loads the file (if any), applies the overrides and checks the result.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        config.apply(overrides);
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML file; unknown keys are errors.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+
+    fn apply(&mut self, overrides: &Overrides) {
+        if let Some(sip) = overrides.sip {
+            self.sip.listen = sip;
+        }
+        if let Some(db) = &overrides.db {
+            self.database.url = db.clone();
+        }
+        if let Some(flows) = &overrides.flows {
+            self.flows.dir = flows.clone();
+        }
+        if let Some(audio) = &overrides.audio {
+            self.audio.dir = audio.clone();
+        }
+        if let Some(http) = overrides.http {
+            self.http.listen = http;
+        }
+    }
+
+    /// Checks values that parse but make no sense together.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(invalid(
+                "database.url",
+                format!("`{url}` is neither sqlite://FILE nor postgres://..."),
+            ));
+        }
+        if self.sip.max_calls == 0 {
+            return Err(invalid("sip.max_calls", "must be at least 1".into()));
+        }
+        if self.sip.country_code.is_empty()
+            || !self.sip.country_code.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(invalid(
+                "sip.country_code",
+                format!(
+                    "`{}` is not a country calling code such as 380",
+                    self.sip.country_code
+                ),
+            ));
+        }
+        let media = &self.media;
+        if media.port_min == 0 || media.port_min >= media.port_max {
+            return Err(invalid(
+                "media.port_min",
+                format!(
+                    "range {}-{} is empty or starts at 0",
+                    media.port_min, media.port_max
+                ),
+            ));
+        }
+        if self.audio.default_language.is_empty() {
+            return Err(invalid(
+                "audio.default_language",
+                "must not be empty".into(),
+            ));
+        }
+        if self.flows.entry.is_empty() {
+            return Err(invalid("flows.entry", "must name a flow id".into()));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(setting: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { setting, message }
+}
+
+
+impl Default for SipSettings {
+    fn default() -> Self {
+        SipSettings {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
+            public_address: None,
+            max_calls: 2000,
+            retry_after_seconds: 30,
+            country_code: "380".into(),
+            user_agent: concat!("hotline/", env!("CARGO_PKG_VERSION")).into(),
+            answer_delay_ms: 0,
+            max_call_seconds: 3600,
+        }
+    }
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings {
+            bind_address: IpAddr::from([0, 0, 0, 0]),
+            public_address: None,
+            port_min: 10000,
+            port_max: 20000,
+            inband_dtmf_always: false,
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://hotline.db".into(),
+            seed_demo: true,
+        }
+    }
+}
+
+impl Default for FlowSettings {
+    fn default() -> Self {
+        FlowSettings {
+            dir: "ivr-flows".into(),
+            entry: "hotline".into(),
+        }
+    }
+}
+
+impl Default for AudioSettings {
+    fn default() -> Self {
+        AudioSettings {
+            dir: "audio".into(),
+            default_language: "en".into(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+impl fmt::Display for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "sip {} (max {} calls), media {}:{}-{}, http {}, flows {}, audio {}",
+            self.sip.listen,
+            self.sip.max_calls,
+            self.media.bind_address,
+            self.media.port_min,
+            self.media.port_max,
+            self.http.listen,
+            self.flows.dir.display(),
+            self.audio.dir.display(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_file_gives_the_embedded_defaults() {
+        let config = Config::load(None, &Overrides::default()).unwrap();
+        assert_eq!(config.sip.listen, "0.0.0.0:5060".parse().unwrap());
+        assert!(config.database.url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn unknown_key_is_named_in_the_error() {
+        let error =
+            Config::from_toml("[sip]\nlisten = \"127.0.0.1:5070\"\nmax_cals = 3\n").unwrap_err();
+        assert!(error.contains("max_cals"), "{error}");
+    }
+
+    #[test]
+    fn overrides_beat_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hotline.toml");
+        std::fs::write(&path, "[sip]\nlisten = \"127.0.0.1:5070\"\n").unwrap();
+        let overrides = Overrides {
+            sip: Some("127.0.0.1:5080".parse().unwrap()),
+            ..Overrides::default()
+        };
+        let config = Config::load(Some(&path), &overrides).unwrap();
+        assert_eq!(config.sip.listen.port(), 5080);
+    }
+
+    #[test]
+    fn database_url_of_unknown_kind_is_refused_by_name() {
+        let overrides = Overrides {
+            db: Some("mysql://localhost/x".into()),
+            ..Overrides::default()
+        };
+        let error = Config::load(None, &overrides).unwrap_err().to_string();
+        assert!(error.starts_with("setting `database.url`"), "{error}");
+    }
+
+    #[test]
+    fn empty_media_port_range_is_refused_by_name() {
+        let error = Config::from_toml("[media]\nport_min = 20000\nport_max = 10000\n")
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("media.port_min"), "{error}");
+    }
+}

@@ -1,1 +1,100 @@
-fn main() {}
+//! The `hotline` command: wiring only.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use hotline::config::{Config, Overrides};
+
+/// hotline: a telephony IVR and call-routing engine.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer calls: SIP on UDP and TCP, prompts, flows, CRM and the admin API.
+    Serve(ServeArgs),
+}
+
+/// Settings shared by every command that needs the configuration.
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "HOTLINE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// SIP listen address, UDP and TCP (default 0.0.0.0:5060).
+    #[arg(long, env = "HOTLINE_SIP", value_name = "ADDR:PORT")]
+    sip: Option<SocketAddr>,
+    /// Database URL: sqlite://FILE or postgres://...
+    #[arg(long, env = "HOTLINE_DB", value_name = "URL")]
+    db: Option<String>,
+    /// Directory of flow files.
+    #[arg(long, env = "HOTLINE_FLOWS", value_name = "DIR")]
+    flows: Option<PathBuf>,
+    /// Directory of prompts.
+    #[arg(long, env = "HOTLINE_AUDIO", value_name = "DIR")]
+    audio: Option<PathBuf>,
+    /// Admin HTTP listen address (default 127.0.0.1:8080).
+    #[arg(long, env = "HOTLINE_HTTP", value_name = "ADDR:PORT")]
+    http: Option<SocketAddr>,
+}
+
+impl ServeArgs {
+    fn load(&self) -> Result<Config, hotline::config::ConfigError> {
+        let overrides = Overrides {
+            sip: self.sip,
+            db: self.db.clone(),
+            flows: self.flows.clone(),
+            audio: self.audio.clone(),
+            http: self.http,
+        };
+        Config::load(self.config.as_deref(), &overrides)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hotline: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("hotline: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Serve(args) => {
+            let config = args.load()?;
+            hotline::server::run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

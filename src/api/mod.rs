@@ -1,1 +1,33 @@
-//! api
+//! The admin HTTP API (axum): health and live figures for admins and monitors.
+
+use std::net::SocketAddr;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::call::Services;
+
+/// Binds the admin API and serves it in the background; returns the bound address.
+pub async fn serve(addr: SocketAddr, services: Services) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/status", get(status))
+        .with_state(services);
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "admin HTTP server stopped");
+        }
+    });
+    Ok(local)
+}
+
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+async fn status(State(services): State<Services>) -> Json<serde_json::Value> {
+    Json(services.status())
+}

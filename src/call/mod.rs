@@ -1,1 +1,243 @@
-//! call
+//! One call: dialog, media, digits and flow together.
+//!
+//! [`Services`] holds what every call shares (configuration, RTP ports, and
+//! later the prompts, flows and CRM); [`run`] is the task of one call.
+
+mod ports;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::config::Config;
+use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle, NewCall};
+use crate::sip::identity::{caller_number, mask_number, normalize_e164};
+use crate::sip::sdp::{LocalMedia, Negotiated, SdpSession};
+use crate::sip::ua::CallId;
+
+pub use ports::PortPool;
+
+/// What every call shares.
+#[derive(Clone)]
+pub struct Services(Arc<Shared>);
+
+struct Shared {
+    config: Config,
+    media_ip: IpAddr,
+    ports: PortPool,
+    active: AtomicUsize,
+    total: AtomicU64,
+}
+
+/// Why the server could not prepare its services.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+}
+
+impl Services {
+    /// Prepares everything calls need; fails with a clear message on bad set-up.
+    pub async fn start(config: &Config) -> Result<Services, StartError> {
+        let media = &config.media;
+        let media_ip = crate::server::advertised_ip(media.bind_address, media.public_address);
+        Ok(Services(Arc::new(Shared {
+            config: config.clone(),
+            media_ip,
+            ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
+            active: AtomicUsize::new(0),
+            total: AtomicU64::new(0),
+        })))
+    }
+
+    /// Live figures for the admin API.
+    pub fn status(&self) -> serde_json::Value {
+        serde_json::json!({
+            "calls_active": self.0.active.load(Ordering::Relaxed),
+            "calls_total": self.0.total.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Stops background work before the process exits.
+    pub async fn shutdown(&self) {}
+
+    fn config(&self) -> &Config {
+        &self.0.config
+    }
+}
+
+/// Counts a call as active for as long as it lives.
+struct ActiveGuard(Services);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The task of one call, from INVITE to hang-up.
+pub async fn run(services: Services, call: NewCall) {
+    let span = info_span!("call", call_id = %call.call);
+    async move {
+        services.0.active.fetch_add(1, Ordering::Relaxed);
+        services.0.total.fetch_add(1, Ordering::Relaxed);
+        let _guard = ActiveGuard(services.clone());
+        let caller = caller_number(&call.request)
+            .and_then(|raw| normalize_e164(&raw, &services.config().sip.country_code))
+            .unwrap_or_default();
+        info!(caller = %mask_number(&caller), "call started");
+        let outcome = Call::new(services, call).run().await;
+        info!(?outcome, "call finished");
+    }
+    .instrument(span)
+    .await
+}
+
+/// How a call ended, for logs and the call record.
+#[derive(Debug)]
+pub enum Outcome {
+    /// No codec in common: answered 488.
+    NotAcceptable,
+    /// No RTP port free: answered 503.
+    NoMedia,
+    /// The caller cancelled before the answer.
+    Cancelled,
+    /// The call was answered and ended.
+    Ended(String),
+}
+
+struct Call {
+    services: Services,
+    id: CallId,
+    offer: Option<Vec<u8>>,
+    signals: mpsc::Receiver<CallSignal>,
+    endpoint: EndpointHandle,
+}
+
+impl Call {
+    fn new(services: Services, call: NewCall) -> Call {
+        Call {
+            services,
+            id: call.call,
+            offer: call.offer,
+            signals: call.signals,
+            endpoint: call.endpoint,
+        }
+    }
+
+    async fn run(mut self) -> Outcome {
+        let Some(socket) = self.services.0.ports.bind().await else {
+            warn!("no RTP port free in the configured range");
+            self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
+                .await;
+            return Outcome::NoMedia;
+        };
+        let local = LocalMedia {
+            address: self.services.0.media_ip,
+            rtp_port: socket.local_addr().map(|a| a.port()).unwrap_or_default(),
+        };
+        let mut sdp = SdpSession::new(local, &mut rand::rng());
+        let (body, mut negotiated) = match self.offer.take() {
+            Some(offer) => match sdp.answer(&offer) {
+                Ok((body, negotiated)) => (body, Some(negotiated)),
+                Err(error) => {
+                    info!(%error, "offer not acceptable");
+                    self.command(EndpointCommand::Reject(self.id.clone(), 488, Vec::new()))
+                        .await;
+                    return Outcome::NotAcceptable;
+                }
+            },
+            // Late offer: our offer goes in the 200, the answer comes in the ACK.
+            None => (sdp.offer(), None),
+        };
+
+        self.command(EndpointCommand::Ring(self.id.clone())).await;
+        let delay = Duration::from_millis(self.services.config().sip.answer_delay_ms);
+        if let Some(outcome) = self.ring_for(delay).await {
+            return outcome;
+        }
+        self.command(EndpointCommand::Answer(self.id.clone(), body))
+            .await;
+
+        let limit = Duration::from_secs(self.services.config().sip.max_call_seconds);
+        let hangup_at = tokio::time::sleep(limit);
+        tokio::pin!(hangup_at);
+        let mut hung_up = false;
+        loop {
+            let signal = tokio::select! {
+                signal = self.signals.recv() => signal,
+                _ = &mut hangup_at, if !hung_up => {
+                    info!(seconds = limit.as_secs(), "maximum call duration reached");
+                    hung_up = true;
+                    self.command(EndpointCommand::Hangup(self.id.clone())).await;
+                    continue;
+                }
+            };
+            let Some(signal) = signal else { break };
+            match signal {
+                CallSignal::Confirmed { sdp_in_ack } => {
+                    if let Some(answer) = sdp_in_ack {
+                        match sdp.accept_answer(&answer) {
+                            Ok(agreed) => negotiated = Some(agreed),
+                            Err(error) => warn!(%error, "unusable SDP answer in ACK"),
+                        }
+                    }
+                    log_media(negotiated.as_ref());
+                }
+                CallSignal::ReOffer { sdp: offer } => {
+                    let body = if offer.is_empty() {
+                        sdp.offer()
+                    } else {
+                        match sdp.answer(&offer) {
+                            Ok((body, agreed)) => {
+                                negotiated = Some(agreed);
+                                body
+                            }
+                            Err(error) => {
+                                warn!(%error, "re-offer not acceptable; keeping the session");
+                                sdp.offer()
+                            }
+                        }
+                    };
+                    self.command(EndpointCommand::AnswerReoffer(self.id.clone(), body))
+                        .await;
+                }
+                CallSignal::Info { .. } => {}
+                CallSignal::Cancelled => return Outcome::Cancelled,
+                CallSignal::Ended { reason } => return Outcome::Ended(reason),
+            }
+        }
+        Outcome::Ended("endpoint stopped".into())
+    }
+
+    /// Rings for `delay`, unless the caller gives up first.
+    async fn ring_for(&mut self, delay: Duration) -> Option<Outcome> {
+        let deadline = tokio::time::sleep(delay);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return None,
+                signal = self.signals.recv() => match signal {
+                    Some(CallSignal::Cancelled) => return Some(Outcome::Cancelled),
+                    Some(CallSignal::Ended { reason }) => return Some(Outcome::Ended(reason)),
+                    Some(_) => {}
+                    None => return Some(Outcome::Ended("endpoint stopped".into())),
+                },
+            }
+        }
+    }
+
+    async fn command(&self, command: EndpointCommand) {
+        self.endpoint.send(command).await;
+    }
+}
+
+fn log_media(negotiated: Option<&Negotiated>) {
+    if let Some(n) = negotiated {
+        info!(codec = ?n.codec, remote = %n.remote_rtp, dtmf_pt = ?n.telephone_event_pt, "media agreed");
+    }
+}

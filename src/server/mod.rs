@@ -1,1 +1,123 @@
-//! server
+//! The async shell: sockets, the SIP endpoint, per-call tasks, and shutdown.
+//!
+//! Everything with I/O or a clock lives here; the protocol cores it drives
+//! (`sip`, `rtp`, `dtmf`, `flow`) do neither.
+
+pub mod endpoint;
+pub mod transport;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tracing::info;
+
+use crate::config::Config;
+use crate::sip::ua::{UaConfig, UserAgent};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen for SIP on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// Inbound messages waiting for the endpoint; past this the receive loops wait.
+const INBOUND_QUEUE: usize = 8192;
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    let services = crate::call::Services::start(&config)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+
+    let listener = transport::Listener::bind(config.sip.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: config.sip.listen,
+            source,
+        })?;
+    let local = listener.local;
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let outbound = listener.start(inbound_tx);
+
+    let advertised = SocketAddr::new(
+        advertised_ip(local.ip(), config.sip.public_address),
+        local.port(),
+    );
+    let ua = UserAgent::new(
+        UaConfig::new(advertised, config.sip.user_agent.clone()),
+        rand::random(),
+    );
+    let limits = endpoint::EndpointLimits {
+        max_calls: config.sip.max_calls,
+        retry_after_seconds: config.sip.retry_after_seconds,
+    };
+    let handler: endpoint::CallHandler = {
+        let services = services.clone();
+        Arc::new(move |call| {
+            tokio::spawn(crate::call::run(services.clone(), call));
+        })
+    };
+    let _endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler);
+
+    let http = crate::api::serve(config.http.listen, services.clone())
+        .await
+        .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
+
+    info!(sip = %local, http = %http, "{config}");
+    // The line tests and scripts wait for; it carries the bound addresses.
+    println!("ready sip={local} http={http}");
+
+    shutdown_signal().await;
+    info!("shutting down");
+    services.shutdown().await;
+    Ok(())
+}
+
+/// The address to write in Contact and SDP: the configured public one, else
+/// the bound one, else (for a wildcard bind) loopback's sibling found by routing.
+pub fn advertised_ip(bound: IpAddr, public: Option<IpAddr>) -> IpAddr {
+    if let Some(public) = public {
+        return public;
+    }
+    if !bound.is_unspecified() {
+        return bound;
+    }
+    // Ask the kernel which source address it would use; no packet is sent.
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|socket| {
+            socket.connect("192.0.2.1:9")?;
+            socket.local_addr()
+        })
+        .map(|addr| addr.ip())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,58 @@
+//! The pool of RTP ports calls bind in turn.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, Ordering};
+
+use tokio::net::UdpSocket;
+
+/// Hands out even UDP ports from the configured range (RTP even, RTCP next).
+pub struct PortPool {
+    address: IpAddr,
+    min: u16,
+    max: u16,
+    cursor: AtomicU16,
+}
+
+impl PortPool {
+    /// A pool over `min..=max` on `address`.
+    pub fn new(address: IpAddr, min: u16, max: u16) -> PortPool {
+        let min = min + min % 2;
+        PortPool {
+            address,
+            min,
+            max: max.max(min),
+            cursor: AtomicU16::new(0),
+        }
+    }
+
+    /// Binds the next free even port, trying each at most once; `None` when
+    /// every port in the range is taken.
+    pub async fn bind(&self) -> Option<UdpSocket> {
+        let slots = (self.max - self.min) / 2 + 1;
+        for _ in 0..slots {
+            let slot = self.cursor.fetch_add(1, Ordering::Relaxed) % slots;
+            let port = self.min + slot * 2;
+            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.address, port)).await {
+                return Some(socket);
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn ports_are_even_and_a_taken_port_is_skipped() {
+        let blocker = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let taken = blocker.local_addr().unwrap().port() & !1;
+        let _ = std::net::UdpSocket::bind(("127.0.0.1", taken));
+        let pool = PortPool::new("127.0.0.1".parse().unwrap(), taken, taken + 4);
+        let first = pool.bind().await.unwrap().local_addr().unwrap().port();
+        assert_eq!(first % 2, 0);
+        let second = pool.bind().await.unwrap().local_addr().unwrap().port();
+        assert_ne!(first, second);
+    }
+}

@@ -1,0 +1,267 @@
+//! The SIP endpoint task: owns the sans-IO user agent and drives it.
+//!
+//! It parses what the transports receive, feeds the user agent, sends what
+//! the user agent transmits, runs its timers, and routes call events to one
+//! task per call. Call tasks reach it through [`EndpointHandle`]. Policy that
+//! belongs to the server (the call limit) is applied here, at the edge.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::sip::identity::mask_number;
+use crate::sip::message::Message;
+use crate::sip::transaction::Remote;
+use crate::sip::ua::{CallId, UaEvent, UserAgent};
+use crate::sip::{Header, Request};
+
+use super::transport::{Inbound, Outbound};
+
+/// Commands a call task gives the endpoint about its call.
+#[derive(Debug)]
+pub enum EndpointCommand {
+    /// Send 180 Ringing.
+    Ring(CallId),
+    /// Answer with this SDP.
+    Answer(CallId, Vec<u8>),
+    /// Answer a re-INVITE with this SDP.
+    AnswerReoffer(CallId, Vec<u8>),
+    /// Refuse the call with a status and extra headers.
+    Reject(CallId, u16, Vec<Header>),
+    /// End the call (BYE, or CANCEL/487 before it is answered).
+    Hangup(CallId),
+}
+
+/// What the endpoint tells a call task about its call.
+#[derive(Debug)]
+pub enum CallSignal {
+    /// The ACK arrived; with SDP when the INVITE had none (late offer).
+    Confirmed { sdp_in_ack: Option<Vec<u8>> },
+    /// The caller re-INVITEd with a new offer (hold, resume, refresh).
+    ReOffer { sdp: Vec<u8> },
+    /// An INFO request, e.g. DTMF as `application/dtmf-relay`.
+    Info { content_type: String, body: Vec<u8> },
+    /// The caller cancelled before the answer.
+    Cancelled,
+    /// The call is over; nothing more will arrive.
+    Ended { reason: String },
+}
+
+/// A new call handed to the server's call handler.
+pub struct NewCall {
+    pub call: CallId,
+    pub request: Request,
+    pub offer: Option<Vec<u8>>,
+    pub remote: Remote,
+    pub signals: mpsc::Receiver<CallSignal>,
+    pub endpoint: EndpointHandle,
+}
+
+/// Starts a task for a new call.
+pub type CallHandler = Arc<dyn Fn(NewCall) + Send + Sync>;
+
+/// Limits the endpoint enforces.
+#[derive(Debug, Clone)]
+pub struct EndpointLimits {
+    pub max_calls: usize,
+    pub retry_after_seconds: u32,
+}
+
+/// How call tasks reach the endpoint.
+#[derive(Clone, Debug)]
+pub struct EndpointHandle {
+    commands: mpsc::Sender<EndpointCommand>,
+}
+
+impl EndpointHandle {
+    /// Sends a command; a stopped endpoint means the server is shutting down.
+    pub async fn send(&self, command: EndpointCommand) {
+        let _ = self.commands.send(command).await;
+    }
+}
+
+/// Depth of the command queue from call tasks.
+const COMMAND_QUEUE: usize = 4096;
+
+/// Events a single call may have queued before its task reads them.
+const SIGNAL_QUEUE: usize = 64;
+
+/// Runs the endpoint until the inbound channel closes or `shutdown` fires.
+pub fn spawn(
+    ua: UserAgent,
+    inbound: mpsc::Receiver<Inbound>,
+    outbound: Outbound,
+    limits: EndpointLimits,
+    handler: CallHandler,
+) -> EndpointHandle {
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+    let handle = EndpointHandle {
+        commands: commands_tx,
+    };
+    let endpoint = Endpoint {
+        ua,
+        outbound,
+        limits,
+        handler,
+        calls: HashMap::new(),
+        handle: handle.clone(),
+    };
+    tokio::spawn(endpoint.run(inbound, commands_rx));
+    handle
+}
+
+struct Endpoint {
+    ua: UserAgent,
+    outbound: Outbound,
+    limits: EndpointLimits,
+    handler: CallHandler,
+    calls: HashMap<CallId, mpsc::Sender<CallSignal>>,
+    handle: EndpointHandle,
+}
+
+impl Endpoint {
+    async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut commands: mpsc::Receiver<EndpointCommand>,
+    ) {
+        loop {
+            let deadline = self.ua.poll_timeout();
+            tokio::select! {
+                received = inbound.recv() => match received {
+                    Some(received) => self.handle_inbound(received).await,
+                    None => return,
+                },
+                Some(command) = commands.recv() => self.handle_command(command),
+                _ = sleep_until(deadline) => self.ua.handle_timeout(Instant::now()),
+            }
+            self.flush().await;
+        }
+    }
+
+    async fn handle_inbound(&mut self, received: Inbound) {
+        match crate::sip::parse(&received.bytes) {
+            Ok(message) => self
+                .ua
+                .handle_message(Instant::now(), message, received.remote),
+            Err(error) => {
+                debug!(%error, from = %received.remote.addr, "unparseable SIP message");
+                if let Some(response) = crate::sip::bad_request_for(&received.bytes, &error) {
+                    let bytes = Message::Response(response).to_bytes();
+                    self.outbound.send(received.remote, bytes).await;
+                }
+            }
+        }
+    }
+
+    fn handle_command(&mut self, command: EndpointCommand) {
+        let now = Instant::now();
+        match command {
+            EndpointCommand::Ring(call) => self.ua.ring(now, &call),
+            EndpointCommand::Answer(call, sdp) => self.ua.answer(now, &call, sdp),
+            EndpointCommand::AnswerReoffer(call, sdp) => self.ua.answer_reoffer(now, &call, sdp),
+            EndpointCommand::Reject(call, status, headers) => {
+                self.ua.reject(now, &call, status, headers)
+            }
+            EndpointCommand::Hangup(call) => self.ua.hangup(now, &call),
+        }
+    }
+
+    /// Sends everything the user agent has to send and routes its events.
+    async fn flush(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(transmit) = self.ua.poll_transmit() {
+                progressed = true;
+                self.outbound
+                    .send(transmit.remote, transmit.message.to_bytes())
+                    .await;
+            }
+            while let Some(event) = self.ua.poll_event() {
+                progressed = true;
+                self.route(event);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    fn route(&mut self, event: UaEvent) {
+        match event {
+            UaEvent::IncomingCall {
+                call,
+                request,
+                offer,
+                remote,
+            } => self.incoming(call, request, offer, remote),
+            UaEvent::CallConfirmed { call, sdp_in_ack } => {
+                self.signal(&call, CallSignal::Confirmed { sdp_in_ack })
+            }
+            UaEvent::ReOffer { call, sdp } => self.signal(&call, CallSignal::ReOffer { sdp }),
+            UaEvent::Info {
+                call,
+                content_type,
+                body,
+            } => self.signal(&call, CallSignal::Info { content_type, body }),
+            UaEvent::CallCancelled { call } => {
+                self.signal(&call, CallSignal::Cancelled);
+                self.calls.remove(&call);
+            }
+            UaEvent::CallEnded { call, reason } => {
+                self.signal(
+                    &call,
+                    CallSignal::Ended {
+                        reason: format!("{reason:?}"),
+                    },
+                );
+                self.calls.remove(&call);
+            }
+        }
+    }
+
+    fn incoming(&mut self, call: CallId, request: Request, offer: Option<Vec<u8>>, remote: Remote) {
+        let now = Instant::now();
+        if self.calls.len() >= self.limits.max_calls {
+            warn!(
+                calls = self.calls.len(),
+                "call limit reached; answering 503"
+            );
+            let retry = Header {
+                name: "Retry-After".into(),
+                value: self.limits.retry_after_seconds.to_string(),
+            };
+            self.ua.reject(now, &call, 503, vec![retry]);
+            return;
+        }
+        let caller = crate::sip::identity::caller_number(&request).unwrap_or_default();
+        info!(call = %call, caller = %mask_number(&caller), from = %remote.addr, "incoming call");
+        let (signals_tx, signals_rx) = mpsc::channel(SIGNAL_QUEUE);
+        self.calls.insert(call.clone(), signals_tx);
+        (self.handler)(NewCall {
+            call,
+            request,
+            offer,
+            remote,
+            signals: signals_rx,
+            endpoint: self.handle.clone(),
+        });
+    }
+
+    fn signal(&mut self, call: &CallId, signal: CallSignal) {
+        if let Some(sender) = self.calls.get(call)
+            && sender.try_send(signal).is_err() {
+                warn!(call = %call, "call task is not reading its signals; dropping one");
+            }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}

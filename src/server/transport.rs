@@ -1,0 +1,221 @@
+//! SIP transports: UDP and TCP on the same listen address.
+//!
+//! Inbound bytes become [`Inbound`] datagrams for the SIP endpoint; the
+//! [`Outbound`] handle sends bytes back. A TCP connection opened by a peer is
+//! kept and reused for everything sent to that peer (RFC 3261 §18.2.2), and a
+//! new one is opened when we must reach a TCP peer that has none.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::sip::framing::StreamFramer;
+use crate::sip::transaction::{Remote, Transport};
+
+/// Bytes that arrived from the network, with where they came from.
+#[derive(Debug)]
+pub struct Inbound {
+    pub bytes: Vec<u8>,
+    pub remote: Remote,
+}
+
+/// Sends bytes to a remote over the transport it names.
+#[derive(Clone)]
+pub struct Outbound {
+    udp: Arc<UdpSocket>,
+    tcp: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
+    inbound: mpsc::Sender<Inbound>,
+}
+
+/// The bound sockets of the SIP listener.
+pub struct Listener {
+    pub udp: Arc<UdpSocket>,
+    pub tcp: TcpListener,
+    pub local: SocketAddr,
+}
+
+/// Largest datagram accepted; bigger SIP messages must use TCP (RFC 3261 §18.1.1).
+const MAX_DATAGRAM: usize = 65_535;
+
+/// How many outgoing messages may wait for one TCP connection before it is dropped.
+const TCP_QUEUE: usize = 256;
+
+impl Listener {
+    /// Binds UDP and TCP on `addr`; port 0 picks a free port used by both.
+    pub async fn bind(addr: SocketAddr) -> std::io::Result<Listener> {
+        let udp = UdpSocket::bind(addr).await?;
+        let local = udp.local_addr()?;
+        let tcp = TcpListener::bind(local).await?;
+        Ok(Listener {
+            udp: Arc::new(udp),
+            tcp,
+            local,
+        })
+    }
+
+    /// Starts the receive loops; inbound messages go to `inbound`.
+    pub fn start(self, inbound: mpsc::Sender<Inbound>) -> Outbound {
+        let outbound = Outbound {
+            udp: self.udp.clone(),
+            tcp: Arc::new(Mutex::new(HashMap::new())),
+            inbound: inbound.clone(),
+        };
+        tokio::spawn(receive_udp(self.udp, inbound));
+        tokio::spawn(accept_tcp(self.tcp, outbound.clone()));
+        outbound
+    }
+}
+
+impl Outbound {
+    /// Sends `bytes` to `remote`; errors are logged, as the transaction layer
+    /// recovers by retransmission or timeout.
+    pub async fn send(&self, remote: Remote, bytes: Vec<u8>) {
+        match remote.transport {
+            Transport::Udp => {
+                if let Err(error) = self.udp.send_to(&bytes, remote.addr).await {
+                    warn!(%error, to = %remote.addr, "UDP send failed");
+                }
+            }
+            Transport::Tcp => self.send_tcp(remote.addr, bytes).await,
+        }
+    }
+
+    async fn send_tcp(&self, addr: SocketAddr, bytes: Vec<u8>) {
+        let existing = self.connections().get(&addr).cloned();
+        let sender = match existing {
+            Some(sender) => sender,
+            None => match TcpStream::connect(addr).await {
+                Ok(stream) => self.adopt(stream, addr),
+                Err(error) => {
+                    warn!(%error, to = %addr, "TCP connect failed");
+                    return;
+                }
+            },
+        };
+        if sender.try_send(bytes).is_err() {
+            warn!(to = %addr, "TCP connection is gone or stuck; message dropped");
+            self.connections().remove(&addr);
+        }
+    }
+
+    /// Registers a connection and starts its reader and writer.
+    fn adopt(&self, stream: TcpStream, peer: SocketAddr) -> mpsc::Sender<Vec<u8>> {
+        let _ = stream.set_nodelay(true);
+        let (reader, writer) = stream.into_split();
+        let (sender, receiver) = mpsc::channel(TCP_QUEUE);
+        self.connections().insert(peer, sender.clone());
+        tokio::spawn(write_tcp(writer, receiver, peer));
+        tokio::spawn(read_tcp(reader, peer, self.clone()));
+        sender
+    }
+
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>> {
+        // A poisoned lock only means another task panicked mid-insert; the map is still usable.
+        self.tcp
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+async fn receive_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv_from(&mut buffer).await {
+            Ok((len, addr)) => {
+                let bytes = buffer[..len].to_vec();
+                if is_keepalive(&bytes) {
+                    continue;
+                }
+                let remote = Remote {
+                    addr,
+                    transport: Transport::Udp,
+                };
+                if inbound.send(Inbound { bytes, remote }).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP port-unreachable from an earlier send surfaces here on Linux; keep going.
+            Err(error) => debug!(%error, "UDP receive error"),
+        }
+    }
+}
+
+async fn accept_tcp(listener: TcpListener, outbound: Outbound) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                outbound.adopt(stream, peer);
+            }
+            Err(error) => {
+                warn!(%error, "TCP accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+async fn read_tcp(
+    mut reader: tokio::net::tcp::OwnedReadHalf,
+    peer: SocketAddr,
+    outbound: Outbound,
+) {
+    let mut framer = StreamFramer::new();
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let len = match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(len) => len,
+        };
+        framer.push(&buffer[..len]);
+        while let Some(frame) = framer.next_message() {
+            match frame {
+                Ok(bytes) => {
+                    let remote = Remote {
+                        addr: peer,
+                        transport: Transport::Tcp,
+                    };
+                    if outbound
+                        .inbound
+                        .send(Inbound { bytes, remote })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+                Err(error) => {
+                    // A stream that cannot be framed cannot be resynchronised: close it.
+                    warn!(%error, from = %peer, "closing TCP connection");
+                    outbound.connections().remove(&peer);
+                    return;
+                }
+            }
+        }
+    }
+    outbound.connections().remove(&peer);
+}
+
+async fn write_tcp(
+    mut writer: tokio::net::tcp::OwnedWriteHalf,
+    mut queue: mpsc::Receiver<Vec<u8>>,
+    peer: SocketAddr,
+) {
+    while let Some(bytes) = queue.recv().await {
+        if let Err(error) = writer.write_all(&bytes).await {
+            debug!(%error, to = %peer, "TCP write failed");
+            return;
+        }
+    }
+}
+
+/// CRLF keep-alives (RFC 5626 §3.5.1) and stray blank datagrams carry no message.
+fn is_keepalive(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t' | 0))
+}

@@ -1,0 +1,155 @@
+//! Shared helpers for end-to-end tests: a real `hotline` server on free
+//! loopback ports, and the real SIP peers that call it.
+#![allow(dead_code)]
+
+pub mod audio;
+pub mod peers;
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A running `hotline serve` process, killed when dropped.
+pub struct Server {
+    pub sip: SocketAddr,
+    pub http: SocketAddr,
+    pub dir: tempfile::TempDir,
+    child: Child,
+    log: PathBuf,
+}
+
+/// Options for starting a server; defaults serve the demo flow on SQLite.
+#[derive(Default)]
+pub struct ServerOptions {
+    /// Extra TOML appended to the generated configuration file.
+    pub config: String,
+    /// A flows directory other than the repository's `ivr-flows/`.
+    pub flows: Option<PathBuf>,
+    /// A database URL other than a fresh SQLite file.
+    pub db: Option<String>,
+}
+
+impl Server {
+    /// Starts the demo server and waits until it reports it is ready.
+    pub fn start() -> Server {
+        Server::start_with(ServerOptions::default())
+    }
+
+    /// Starts a server with options and waits until it is ready.
+    pub fn start_with(options: ServerOptions) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sip = free_udp_tcp_port();
+        let http = free_tcp_port();
+        let (rtp_min, rtp_max) = free_rtp_range();
+        let config_path = dir.path().join("hotline.toml");
+        let config = format!(
+            "[media]\nbind_address = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\n{}",
+            options.config
+        );
+        std::fs::write(&config_path, config).expect("write config");
+        let db = options
+            .db
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("hotline.db").display()));
+        let flows = options.flows.unwrap_or_else(|| repo_path("ivr-flows"));
+        let log = dir.path().join("hotline.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--sip")
+            .arg(sip.to_string())
+            .arg("--http")
+            .arg(http.to_string())
+            .arg("--db")
+            .arg(&db)
+            .arg("--flows")
+            .arg(&flows)
+            .arg("--audio")
+            .arg(repo_path("audio"))
+            .env("HOTLINE_LOG", "hotline=debug,info")
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("start hotline");
+        let stdout = child.stdout.take().expect("stdout");
+        let (ready_tx, ready_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("ready") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        let mut server = Server {
+            sip,
+            http,
+            dir,
+            child,
+            log,
+        };
+        if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            let log = server.log();
+            server.stop();
+            panic!("hotline did not become ready; its log:\n{log}");
+        }
+        server
+    }
+
+    /// The server's log so far, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Path of the server's SQLite database (when it uses the default one).
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("hotline.db").display())
+    }
+
+    /// Kills the process (by PID) and waits for it.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A path inside the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1 right now.
+pub fn free_udp_tcp_port() -> SocketAddr {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+        let addr = udp.local_addr().expect("addr");
+        if TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
+}
+
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_tcp_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind tcp");
+    listener.local_addr().expect("addr")
+}
+
+/// A range of 200 even-aligned UDP ports, chosen per process so parallel tests
+/// and servers do not collide.
+pub fn free_rtp_range() -> (u16, u16) {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let slot = NEXT.fetch_add(1, Ordering::Relaxed);
+    let base = 20000 + (std::process::id() as u16 % 100) * 400 + (slot % 2) * 200;
+    (base, base + 198)
+}

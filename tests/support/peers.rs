@@ -1,0 +1,250 @@
+//! Driving the third-party SIP peers: SIPp, baresip, pjsua2.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use super::{free_udp_tcp_port, repo_path};
+
+/// The result of one SIPp run.
+pub struct SippRun {
+    pub success: bool,
+    pub output: String,
+}
+
+/// Runs a SIPp scenario (a file under tests/sipp/, or a built-in like `uac`)
+/// against `server`, bounded in time; extra arguments are passed through.
+pub fn sipp(scenario: &str, server: SocketAddr, extra: &[&str]) -> SippRun {
+    let local = free_udp_tcp_port();
+    let media = free_udp_tcp_port();
+    let trace_dir = tempfile::tempdir().expect("temp dir");
+    let mut args: Vec<String> = vec!["60".into(), "sipp".into()];
+    if scenario.ends_with(".xml") {
+        args.push("-sf".into());
+        args.push(scenario_path(scenario).display().to_string());
+    } else {
+        args.push("-sn".into());
+        args.push(scenario.into());
+    }
+    args.push(server.to_string());
+    for arg in [
+        "-i",
+        "127.0.0.1",
+        "-mi",
+        "127.0.0.1",
+        "-s",
+        "hotline",
+        "-nostdin",
+        "-timeout",
+        "30s",
+        "-timeout_error",
+        "-trace_err",
+    ] {
+        args.push(arg.into());
+    }
+    args.extend(["-p".into(), local.port().to_string()]);
+    args.extend(["-mp".into(), media.port().to_string()]);
+    args.extend([
+        "-error_file".into(),
+        trace_dir.path().join("errors.log").display().to_string(),
+    ]);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let output: Output = Command::new("timeout")
+        .args(&args)
+        .current_dir(trace_dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sipp");
+    let errors = std::fs::read_to_string(trace_dir.path().join("errors.log")).unwrap_or_default();
+    SippRun {
+        success: output.status.success(),
+        output: format!(
+            "exit {:?}\n{}\n{}\n{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            errors
+        ),
+    }
+}
+
+fn scenario_path(name: &str) -> PathBuf {
+    repo_path("tests/sipp").join(name)
+}
+
+/// Waits up to `limit` for `condition`, polling every 50 ms.
+pub fn wait_for(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    condition()
+}
+
+/// A headless baresip softphone driven through its `ctrl_tcp` module.
+///
+/// It plays `source` (mono 16-bit 8 kHz WAV; the call ends when it ends, so
+/// pad it) and records what it hears into `dump-*-dec.wav` in its directory.
+pub struct Baresip {
+    pub dir: tempfile::TempDir,
+    pub sip: SocketAddr,
+    child: std::process::Child,
+    control: std::net::TcpStream,
+    events: std::sync::mpsc::Receiver<serde_json::Value>,
+    seen: Vec<serde_json::Value>,
+}
+
+impl Baresip {
+    /// Starts baresip with `source` as its microphone and `account` as its AOR line.
+    pub fn start(source: &std::path::Path, account: &str) -> Baresip {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let sip = free_udp_tcp_port();
+        let control_addr = super::free_tcp_port();
+        let (rtp_min, rtp_max) = super::free_rtp_range();
+        let config = format!(
+            "poll_method\tepoll\nsip_listen\t{sip}\nnet_interface\t127.0.0.1\n\
+             audio_source\taufile,{source}\naudio_player\taufile,{dir}/heard.wav\n\
+             audio_alert\taufile,{dir}/alert.wav\nmodule_path\t/usr/lib/baresip/modules\n\
+             module\tg711.so\nmodule\taufile.so\nmodule\tsndfile.so\nmodule_app\taccount.so\n\
+             module_app\tmenu.so\nmodule\tctrl_tcp.so\nctrl_tcp_listen\t{control_addr}\n\
+             snd_path\t{dir}\nrtp_ports\t{rtp_min}-{rtp_max}\n",
+            source = source.display(),
+            dir = dir.path().display(),
+        );
+        std::fs::write(dir.path().join("config"), config).expect("baresip config");
+        std::fs::write(dir.path().join("accounts"), format!("{account}\n")).expect("accounts");
+        let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start baresip");
+        let mut control = None;
+        wait_for(Duration::from_secs(10), || {
+            control = std::net::TcpStream::connect(control_addr).ok();
+            control.is_some()
+        });
+        let control = control.expect("baresip ctrl_tcp did not open");
+        let (sender, events) = std::sync::mpsc::channel();
+        let reader = control.try_clone().expect("clone");
+        std::thread::spawn(move || read_netstrings(reader, sender));
+        Baresip {
+            dir,
+            sip,
+            child,
+            control,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Sends a ctrl_tcp command such as `dial sip:...` or `hangup`.
+    pub fn command(&mut self, command: &str, params: &str) {
+        use std::io::Write;
+        let body =
+            serde_json::json!({"command": command, "params": params, "token": "t"}).to_string();
+        let frame = format!("{}:{},", body.len(), body);
+        self.control
+            .write_all(frame.as_bytes())
+            .expect("ctrl_tcp write");
+    }
+
+    /// Waits for an event of `kind` (e.g. `CALL_ESTABLISHED`); returns it.
+    pub fn wait_event(&mut self, kind: &str, limit: Duration) -> Option<serde_json::Value> {
+        if let Some(found) = self.seen.iter().find(|e| e["type"] == kind) {
+            return Some(found.clone());
+        }
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let event = self.events.recv_timeout(left).ok()?;
+            self.seen.push(event.clone());
+            if event["type"] == kind {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Every event seen so far, for failure messages.
+    pub fn history(&self) -> String {
+        let mut text: Vec<String> = self.seen.iter().map(|e| e.to_string()).collect();
+        text.push(std::fs::read_to_string(self.dir.path().join("baresip.log")).unwrap_or_default());
+        text.join("\n")
+    }
+
+    /// The recording of what baresip heard in its last call, if any.
+    pub fn recording(&self) -> Option<std::path::PathBuf> {
+        std::fs::read_dir(self.dir.path())
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+    }
+}
+
+impl Drop for Baresip {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_netstrings(
+    mut stream: std::net::TcpStream,
+    sender: std::sync::mpsc::Sender<serde_json::Value>,
+) {
+    use std::io::Read;
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let len = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(len) => len,
+        };
+        buffer.extend_from_slice(&chunk[..len]);
+        while let Some(colon) = buffer.iter().position(|&b| b == b':') {
+            let Ok(size) = std::str::from_utf8(&buffer[..colon])
+                .unwrap_or("x")
+                .parse::<usize>()
+            else {
+                return;
+            };
+            if buffer.len() < colon + 1 + size + 1 {
+                break;
+            }
+            let body = buffer[colon + 1..colon + 1 + size].to_vec();
+            buffer.drain(..colon + 1 + size + 1);
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
+                && value["event"] == true && sender.send(value).is_err() {
+                    return;
+                }
+        }
+    }
+}
+
+/// Runs the pjsua2 caller script against `uri`; returns its JSON events and success.
+pub fn pjsua_call(uri: &str, extra: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
+    let output = Command::new("timeout")
+        .arg("40")
+        .arg("python3")
+        .arg(repo_path("tests/peers/pjsua_call.py"))
+        .arg(uri)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pjsua2");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let events = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let text = format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), events, text)
+}
