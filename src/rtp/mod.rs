@@ -1,23 +1,15 @@
-//! RTP media (placeholder Codec until the media path lands).
+//! RTP media: G.711, packets, RTCP, the paced session and the prompt player.
 
-/// A G.711 codec, as negotiated in SDP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Codec {
-    Pcmu,
-    Pcma,
-}
+mod decode;
+pub mod g711;
+pub mod packet;
+pub mod player;
+pub mod prompt;
+pub mod resample;
+pub mod rtcp;
+pub mod session;
 
-impl Codec {
-    pub fn payload_type(self) -> u8 {
-        match self {
-            Codec::Pcmu => 0,
-            Codec::Pcma => 8,
-        }
-    }
-    pub fn encoding_name(self) -> &'static str {
-        match self {
-            Codec::Pcmu => "PCMU",
-            Codec::Pcma => "PCMA",
-        }
-    }
-}
+pub use g711::Codec;
+pub use player::{Player, PlayerEvent};
+pub use prompt::{Found, Prompt, PromptConfig, PromptError, PromptStore};
+pub use session::{Channel, FrameSource, Received, RtpSession, SessionStats, Transmit};
