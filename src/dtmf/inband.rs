@@ -125,17 +125,17 @@ impl ToneDetector {
                 self.holding = None;
             }
         }
-        if let (Some(digit), true) = (self.candidate, self.hits >= 2) {
-            if self.holding != Some(digit) {
-                self.holding = Some(digit);
-                self.misses = 0;
-                if let Some(at) = self.candidate_at {
-                    self.digits.push_back(DigitEvent {
-                        digit,
-                        at,
-                        source: DigitSource::InBand,
-                    });
-                }
+        if let (Some(digit), true) = (self.candidate, self.hits >= 2)
+            && self.holding != Some(digit)
+        {
+            self.holding = Some(digit);
+            self.misses = 0;
+            if let Some(at) = self.candidate_at {
+                self.digits.push_back(DigitEvent {
+                    digit,
+                    at,
+                    source: DigitSource::InBand,
+                });
             }
         }
     }

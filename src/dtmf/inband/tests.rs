@@ -39,7 +39,7 @@ impl Signal {
 
     fn tone(mut self, digit: char, ms: u32, low_dbm0: f32, high_dbm0: f32, shift: f32) -> Signal {
         let (low, high) = frequencies(digit);
-        let phase = self.rng.random::<f32>() * 6.28;
+        let phase = self.rng.random::<f32>() * std::f32::consts::TAU;
         for n in 0..ms * 8 {
             let t = n as f32 / SAMPLE_RATE;
             let tau = 2.0 * std::f32::consts::PI * t;
