@@ -226,7 +226,6 @@ fn invalid(setting: &'static str, message: String) -> ConfigError {
     ConfigError::Invalid { setting, message }
 }
 
-
 impl Default for SipSettings {
     fn default() -> Self {
         SipSettings {

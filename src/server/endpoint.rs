@@ -253,9 +253,10 @@ impl Endpoint {
 
     fn signal(&mut self, call: &CallId, signal: CallSignal) {
         if let Some(sender) = self.calls.get(call)
-            && sender.try_send(signal).is_err() {
-                warn!(call = %call, "call task is not reading its signals; dropping one");
-            }
+            && sender.try_send(signal).is_err()
+        {
+            warn!(call = %call, "call task is not reading its signals; dropping one");
+        }
     }
 }
 

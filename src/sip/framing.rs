@@ -80,12 +80,13 @@ fn content_length(head: &[u8]) -> Result<usize, FramingError> {
     let text = String::from_utf8_lossy(head);
     for line in text.split("\r\n").skip(1) {
         if let Some((name, value)) = line.split_once(':')
-            && canonical_name(name.trim()) == "Content-Length" {
-                let value = value.trim();
-                return value.parse().map_err(|_| {
-                    FramingError::InvalidContentLength(value.chars().take(20).collect())
-                });
-            }
+            && canonical_name(name.trim()) == "Content-Length"
+        {
+            let value = value.trim();
+            return value
+                .parse()
+                .map_err(|_| FramingError::InvalidContentLength(value.chars().take(20).collect()));
+        }
     }
     Err(FramingError::MissingContentLength)
 }

@@ -234,12 +234,13 @@ impl Response {
         let source = &request.head;
         let mut other = Vec::new();
         if status == 100
-            && let Some(timestamp) = source.header("Timestamp") {
-                other.push(Header {
-                    name: "Timestamp".into(),
-                    value: timestamp.to_owned(),
-                });
-            }
+            && let Some(timestamp) = source.header("Timestamp")
+        {
+            other.push(Header {
+                name: "Timestamp".into(),
+                value: timestamp.to_owned(),
+            });
+        }
         Response {
             status,
             reason: reason_phrase(status).to_owned(),

@@ -411,10 +411,11 @@ impl UserAgent {
                 let dialog = call.dialog.clone();
                 self.respond_simple(now, tx, &request, 200);
                 if phase == Phase::Early
-                    && let Some(invite_tx) = invite_tx {
-                        let terminated = self.dialog_response(&invite, &dialog, 487);
-                        self.layer.respond(now, invite_tx, terminated);
-                    }
+                    && let Some(invite_tx) = invite_tx
+                {
+                    let terminated = self.dialog_response(&invite, &dialog, 487);
+                    self.layer.respond(now, invite_tx, terminated);
+                }
                 self.calls.remove(&id);
                 self.events.push_back(UaEvent::CallEnded {
                     call: id,

@@ -222,9 +222,11 @@ fn read_netstrings(
             let body = buffer[colon + 1..colon + 1 + size].to_vec();
             buffer.drain(..colon + 1 + size + 1);
             if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body)
-                && value["event"] == true && sender.send(value).is_err() {
-                    return;
-                }
+                && value["event"] == true
+                && sender.send(value).is_err()
+            {
+                return;
+            }
         }
     }
 }

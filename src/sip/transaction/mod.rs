@@ -371,9 +371,10 @@ impl TransactionLayer {
             .collect();
         for id in dead {
             if let Some(entry) = self.servers.remove(&id)
-                && let Some(key) = server_key(&entry.tx.request) {
-                    self.server_keys.remove(&key);
-                }
+                && let Some(key) = server_key(&entry.tx.request)
+            {
+                self.server_keys.remove(&key);
+            }
         }
         let dead: Vec<ClientTxId> = self
             .clients
