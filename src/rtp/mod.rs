@@ -11,5 +11,5 @@ pub mod session;
 
 pub use g711::Codec;
 pub use player::{Player, PlayerEvent};
-pub use prompt::{Found, Prompt, PromptConfig, PromptError, PromptStore};
+pub use prompt::{Found, Prompt, PromptError, PromptStore};
 pub use session::{Channel, FrameSource, Received, RtpSession, SessionStats, Transmit};

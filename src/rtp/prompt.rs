@@ -6,30 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::Codec;
 use super::decode::decode_file;
 use super::resample::resample;
-
-/// Where prompts are loaded from.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct PromptConfig {
-    /// The directory holding one sub-directory per language.
-    pub dir: PathBuf,
-    /// The language used when a prompt is missing in the caller's language.
-    pub default_language: String,
-}
-
-impl Default for PromptConfig {
-    fn default() -> Self {
-        PromptConfig {
-            dir: PathBuf::from("audio"),
-            default_language: "en".to_string(),
-        }
-    }
-}
 
 /// One prompt, ready to send in either codec.
 #[derive(Debug, PartialEq, Eq)]
@@ -123,14 +102,14 @@ impl PromptStore {
     }
 
     /// Loads `<dir>/<lang>/**`: every audio file becomes a prompt.
-    pub fn load(config: &PromptConfig) -> Result<Self, PromptError> {
-        let mut store = PromptStore::new(&config.default_language);
+    pub fn load(dir: &Path, default_language: &str) -> Result<Self, PromptError> {
+        let mut store = PromptStore::new(default_language);
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| PromptError::Io { path, source }
         };
-        for entry in std::fs::read_dir(&config.dir).map_err(io(&config.dir))? {
-            let entry = entry.map_err(io(&config.dir))?;
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
             if !entry.file_type().map_err(io(&entry.path()))?.is_dir() {
                 continue;
             }

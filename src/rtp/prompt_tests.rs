@@ -78,11 +78,7 @@ fn store_with_every_format() -> (tempfile::TempDir, PromptStore) {
         &dir.path().join("uk/menu/main.wav"),
         spec(1, 8000, 16, false),
     );
-    let config = PromptConfig {
-        dir: dir.path().to_path_buf(),
-        default_language: "en".into(),
-    };
-    let store = PromptStore::load(&config).unwrap();
+    let store = PromptStore::load(dir.path(), "en").unwrap();
     (dir, store)
 }
 
@@ -164,11 +160,7 @@ fn an_undecodable_file_fails_the_load_and_names_the_file() {
         b"RIFF....not audio at all",
     )
     .unwrap();
-    let config = PromptConfig {
-        dir: dir.path().to_path_buf(),
-        default_language: "en".into(),
-    };
-    let err = PromptStore::load(&config).unwrap_err();
+    let err = PromptStore::load(dir.path(), "en").unwrap_err();
     assert!(matches!(err, PromptError::Decode { .. }));
     assert!(err.to_string().contains("menu/broken.wav"), "{err}");
 }
@@ -182,12 +174,8 @@ fn two_files_for_one_prompt_id_are_refused() {
         dir.path().join("en/a.flac"),
     )
     .unwrap();
-    let config = PromptConfig {
-        dir: dir.path().to_path_buf(),
-        default_language: "en".into(),
-    };
     assert!(matches!(
-        PromptStore::load(&config),
+        PromptStore::load(dir.path(), "en"),
         Err(PromptError::Duplicate { .. })
     ));
 }

@@ -4,6 +4,7 @@
 //! (`sip`, `rtp`, `dtmf`, `flow`) do neither.
 
 pub mod endpoint;
+pub mod media;
 pub mod transport;
 
 use std::net::{IpAddr, SocketAddr};

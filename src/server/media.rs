@@ -1,0 +1,361 @@
+//! The media task of one call: drives the RTP session, the prompt player and the
+//! DTMF detectors with a UDP socket and tokio timers.
+//!
+//! One task per call: each wake-up does one frame's work (a send, maybe a
+//! receive), so a task is cheap and the per-call state stays in one place. The
+//! benchmark (`cargo bench --bench media`) measures the cost of this choice.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::rtp::{Channel, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
+use crate::sip::sdp::Negotiated;
+
+/// What the call task can ask of its media task.
+#[derive(Debug)]
+pub enum MediaCommand {
+    /// Play prompts back to back (over and over if `looping`); `id` comes back in
+    /// `PlaybackFinished`. With `barge_in`, a digit stops the playback at once.
+    Play {
+        id: u64,
+        prompts: Vec<Arc<Prompt>>,
+        barge_in: bool,
+        looping: bool,
+    },
+    /// Stop the current playback.
+    Stop,
+    /// A re-INVITE changed the remote address, codec or direction.
+    UpdateRemote(Negotiated),
+    /// Stop sending (we put the caller on hold).
+    Hold,
+    /// Send again after `Hold`.
+    Resume,
+    /// End the task; a final `Stats` event follows.
+    Shutdown,
+}
+
+/// What the media task reports to the call task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MediaEvent {
+    /// A playback ended: to the end, or `interrupted` (barge-in, `Stop`, a new `Play`).
+    PlaybackFinished { id: u64, interrupted: bool },
+    /// The counters of the whole call, sent once when the task ends.
+    Stats(SessionStats),
+}
+
+/// Options for a call's media.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MediaOptions {
+    /// Run the in-band DTMF detector even when telephone-event was negotiated.
+    pub inband_dtmf_always: bool,
+}
+
+/// The call task's handle on its media task.
+#[derive(Debug, Clone)]
+pub struct MediaHandle {
+    commands: mpsc::Sender<MediaCommand>,
+    local_rtp: SocketAddr,
+}
+
+impl MediaHandle {
+    /// Sends a command; false if the media task has ended.
+    pub async fn send(&self, command: MediaCommand) -> bool {
+        self.commands.send(command).await.is_ok()
+    }
+
+    /// The local RTP address of the call.
+    pub fn local_rtp(&self) -> SocketAddr {
+        self.local_rtp
+    }
+}
+
+/// Starts the media task of an answered call on its bound RTP socket.
+///
+/// RTCP uses the next port when it can be bound; otherwise the call runs
+/// without RTCP (RTP does not depend on it).
+pub fn spawn(
+    rtp: UdpSocket,
+    negotiated: Negotiated,
+    _options: MediaOptions,
+) -> std::io::Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> {
+    let local_rtp = rtp.local_addr()?;
+    let rtcp = std::net::UdpSocket::bind(SocketAddr::new(
+        local_rtp.ip(),
+        local_rtp.port().wrapping_add(1),
+    ))
+    .and_then(|s| {
+        s.set_nonblocking(true)?;
+        UdpSocket::from_std(s)
+    })
+    .map_err(|e| debug!(error = %e, "no RTCP port; running without RTCP"))
+    .ok();
+    let (commands_tx, commands) = mpsc::channel(16);
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let now = Instant::now();
+    let session = RtpSession::new(now, negotiated, &mut rand::rng(), SystemTime::now());
+    let task = MediaTask {
+        session,
+        player: Player::new(),
+        barge_in: false,
+        rtp,
+        rtcp,
+        commands,
+        events: events_tx,
+    };
+    tokio::spawn(task.run());
+    Ok((
+        MediaHandle {
+            commands: commands_tx,
+            local_rtp,
+        },
+        events,
+    ))
+}
+
+struct MediaTask {
+    session: RtpSession,
+    player: Player,
+    barge_in: bool,
+    rtp: UdpSocket,
+    rtcp: Option<UdpSocket>,
+    commands: mpsc::Receiver<MediaCommand>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+}
+
+/// What woke the task up.
+enum Wake {
+    Timer,
+    Rtp(usize, SocketAddr),
+    Rtcp(usize, SocketAddr),
+    Command(Option<MediaCommand>),
+    SocketError(std::io::Error),
+}
+
+impl MediaTask {
+    async fn run(mut self) {
+        let mut rtp_buf = [0u8; 1500];
+        let mut rtcp_buf = [0u8; 1500];
+        let sleep = tokio::time::sleep_until(self.session.poll_timeout().into());
+        tokio::pin!(sleep);
+        self.transmit(Instant::now());
+        loop {
+            sleep.as_mut().reset(self.session.poll_timeout().into());
+            let wake = tokio::select! {
+                biased;
+                _ = &mut sleep => Wake::Timer,
+                r = self.rtp.recv_from(&mut rtp_buf) => match r {
+                    Ok((n, from)) => Wake::Rtp(n, from),
+                    Err(e) => Wake::SocketError(e),
+                },
+                r = recv_rtcp(self.rtcp.as_ref(), &mut rtcp_buf) => match r {
+                    Ok((n, from)) => Wake::Rtcp(n, from),
+                    Err(e) => Wake::SocketError(e),
+                },
+                c = self.commands.recv() => Wake::Command(c),
+            };
+            let now = Instant::now();
+            match wake {
+                Wake::Timer => {}
+                Wake::Rtp(n, from) => self.receive(now, from, &rtp_buf[..n.min(rtp_buf.len())]),
+                Wake::Rtcp(n, from) => self
+                    .session
+                    .handle_rtcp(from, &rtcp_buf[..n.min(rtcp_buf.len())]),
+                // ICMP port unreachable shows up as an error on the next receive; the
+                // caller may just not be listening yet.
+                Wake::SocketError(e) => debug!(error = %e, "RTP socket error"),
+                Wake::Command(None | Some(MediaCommand::Shutdown)) => break,
+                Wake::Command(Some(command)) => self.command(command),
+            }
+            self.transmit(now);
+        }
+        let _ = self
+            .events
+            .send(MediaEvent::Stats(self.session.stats().clone()));
+    }
+
+    fn command(&mut self, command: MediaCommand) {
+        match command {
+            MediaCommand::Play {
+                id,
+                prompts,
+                barge_in,
+                looping,
+            } => {
+                self.player.play(id, prompts, looping);
+                self.barge_in = barge_in;
+            }
+            MediaCommand::Stop => {
+                self.player.stop();
+            }
+            MediaCommand::UpdateRemote(negotiated) => {
+                self.session.update_remote(negotiated);
+            }
+            MediaCommand::Hold => self.session.set_on_hold(true),
+            MediaCommand::Resume => self.session.set_on_hold(false),
+            MediaCommand::Shutdown => {}
+        }
+    }
+
+    fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        match self.session.handle_rtp(now, from, datagram) {
+            Received::Audio { .. } | Received::TelephoneEvent { .. } => {}
+            Received::Dropped(_) => {}
+        }
+    }
+
+    /// Sends everything due, then reports finished playbacks.
+    fn transmit(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+        while let Some(t) = self.session.poll_transmit(&mut self.player) {
+            let socket = match t.channel {
+                Channel::Rtp => &self.rtp,
+                Channel::Rtcp => match &self.rtcp {
+                    Some(s) => s,
+                    None => continue,
+                },
+            };
+            // One non-blocking send per packet; a full socket buffer drops the
+            // packet rather than delaying the ones behind it.
+            if let Err(e) = socket.try_send_to(t.contents, t.destination) {
+                warn!(error = %e, destination = %t.destination, "RTP send failed");
+            }
+        }
+        while let Some(event) = self.player.poll_event() {
+            let PlayerEvent::Finished { id, interrupted } = event;
+            let _ = self
+                .events
+                .send(MediaEvent::PlaybackFinished { id, interrupted });
+        }
+    }
+}
+
+/// Receives on the RTCP socket, or waits forever when the call has none.
+async fn recv_rtcp(
+    socket: Option<&UdpSocket>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, SocketAddr)> {
+    match socket {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtp::Codec;
+    use crate::rtp::packet::RtpPacket;
+    use crate::sip::sdp::Direction;
+    use std::time::Duration;
+    use tokio::time::timeout;
+
+    async fn start(remote: SocketAddr) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+        let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let negotiated = Negotiated {
+            remote_rtp: remote,
+            codec: Codec::Pcma,
+            telephone_event_pt: Some(101),
+            ptime_ms: 20,
+            direction: Direction::SendRecv,
+        };
+        spawn(rtp, negotiated, MediaOptions::default()).unwrap()
+    }
+
+    async fn next_rtp(socket: &UdpSocket) -> Vec<u8> {
+        let mut buf = [0u8; 1500];
+        loop {
+            let (n, _) = timeout(Duration::from_secs(2), socket.recv_from(&mut buf))
+                .await
+                .expect("no RTP within 2 s")
+                .unwrap();
+            // Skip RTCP should it arrive here.
+            if n >= 12 && !(200..=204).contains(&buf[1]) {
+                return buf[..n].to_vec();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn prompt_is_played_as_paced_rtp_and_its_end_reported() {
+        let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (media, mut events) = start(caller.local_addr().unwrap()).await;
+        let samples: Vec<i16> = (0..800).map(|i| ((i % 40) * 400 - 8000) as i16).collect();
+        let prompt = Arc::new(Prompt::from_samples("beep", None, &samples));
+        assert!(
+            media
+                .send(MediaCommand::Play {
+                    id: 42,
+                    prompts: vec![prompt.clone()],
+                    barge_in: true,
+                    looping: false,
+                })
+                .await
+        );
+        let mut heard = Vec::new();
+        let mut arrivals = Vec::new();
+        while heard.len() < 800 + 160 * 3 {
+            let packet = next_rtp(&caller).await;
+            arrivals.push(Instant::now());
+            let p = RtpPacket::parse(&packet).unwrap();
+            assert_eq!(p.payload_type, 8);
+            heard.extend_from_slice(p.payload);
+        }
+        let expected = prompt.encoded(Codec::Pcma);
+        let start = heard
+            .windows(expected.len())
+            .position(|w| w == expected)
+            .expect("the prompt is heard intact");
+        assert!(start <= 160, "prompt starts within one packet of the Play");
+        let finished = timeout(Duration::from_secs(1), events.recv())
+            .await
+            .unwrap();
+        assert_eq!(
+            finished,
+            Some(MediaEvent::PlaybackFinished {
+                id: 42,
+                interrupted: false
+            })
+        );
+        let span = *arrivals.last().unwrap() - arrivals[0];
+        let expected_span = Duration::from_millis(20 * (arrivals.len() as u64 - 1));
+        assert!(
+            span + Duration::from_millis(30) >= expected_span,
+            "paced, not burst: {span:?}"
+        );
+        media.send(MediaCommand::Shutdown).await;
+        assert!(matches!(events.recv().await, Some(MediaEvent::Stats(_))));
+    }
+
+    #[tokio::test]
+    async fn rtp_follows_the_callers_actual_source_address() {
+        let announced = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let actual = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (media, mut events) = start(announced.local_addr().unwrap()).await;
+        next_rtp(&announced).await;
+        let mut packet = Vec::new();
+        RtpPacket {
+            marker: true,
+            payload_type: 8,
+            sequence: 1,
+            timestamp: 0,
+            ssrc: 5,
+            csrc: &[],
+            extension: None,
+            payload: &[0xD5; 160],
+        }
+        .write(&mut packet);
+        actual.send_to(&packet, media.local_rtp()).await.unwrap();
+        next_rtp(&actual).await;
+        media.send(MediaCommand::Shutdown).await;
+        let Some(MediaEvent::Stats(stats)) = events.recv().await else {
+            panic!("no stats");
+        };
+        assert_eq!(stats.receiver.received, 1);
+        assert!(stats.sent_packets >= 2);
+    }
+}
