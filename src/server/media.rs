@@ -13,7 +13,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::rtp::{Channel, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
+use crate::dtmf::DigitEvent;
+use crate::dtmf::inband::ToneDetector;
+use crate::dtmf::rfc4733::Rfc4733Receiver;
+use crate::rtp::{Channel, Codec, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
 
 /// What the call task can ask of its media task.
@@ -44,6 +47,8 @@ pub enum MediaCommand {
 pub enum MediaEvent {
     /// A playback ended: to the end, or `interrupted` (barge-in, `Stop`, a new `Play`).
     PlaybackFinished { id: u64, interrupted: bool },
+    /// A key pressed, as RFC 4733 telephone-event or in-band tone.
+    Digit(DigitEvent),
     /// The counters of the whole call, sent once when the task ends.
     Stats(SessionStats),
 }
@@ -81,7 +86,7 @@ impl MediaHandle {
 pub fn spawn(
     rtp: UdpSocket,
     negotiated: Negotiated,
-    _options: MediaOptions,
+    options: MediaOptions,
 ) -> std::io::Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> {
     let local_rtp = rtp.local_addr()?;
     let rtcp = std::net::UdpSocket::bind(SocketAddr::new(
@@ -102,6 +107,10 @@ pub fn spawn(
         session,
         player: Player::new(),
         barge_in: false,
+        codec: negotiated.codec,
+        telephone_events: Rfc4733Receiver::new(),
+        tones: inband_detector(options, &negotiated),
+        decoded: Vec::with_capacity(160),
         rtp,
         rtcp,
         commands,
@@ -121,6 +130,12 @@ struct MediaTask {
     session: RtpSession,
     player: Player,
     barge_in: bool,
+    codec: Codec,
+    telephone_events: Rfc4733Receiver,
+    /// The in-band detector, when the call needs it.
+    tones: Option<ToneDetector>,
+    /// Reused buffer of decoded caller audio for the in-band detector.
+    decoded: Vec<i16>,
     rtp: UdpSocket,
     rtcp: Option<UdpSocket>,
     commands: mpsc::Receiver<MediaCommand>,
@@ -193,6 +208,7 @@ impl MediaTask {
                 self.player.stop();
             }
             MediaCommand::UpdateRemote(negotiated) => {
+                self.codec = negotiated.codec;
                 self.session.update_remote(negotiated);
             }
             MediaCommand::Hold => self.session.set_on_hold(true),
@@ -203,8 +219,34 @@ impl MediaTask {
 
     fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         match self.session.handle_rtp(now, from, datagram) {
-            Received::Audio { .. } | Received::TelephoneEvent { .. } => {}
+            Received::Audio { payload, .. } => {
+                if let Some(tones) = &mut self.tones {
+                    self.decoded.clear();
+                    self.decoded
+                        .extend(payload.iter().map(|&b| self.codec.decode(b)));
+                    tones.handle_samples(now, &self.decoded);
+                }
+            }
+            Received::TelephoneEvent {
+                timestamp,
+                sequence,
+                marker,
+                payload,
+            } => self
+                .telephone_events
+                .handle_packet(now, timestamp, sequence, marker, payload),
             Received::Dropped(_) => {}
+        }
+        let in_band = self.tones.as_mut().and_then(|t| t.poll_digit());
+        let digits = std::iter::from_fn(|| self.telephone_events.poll_digit()).chain(in_band);
+        let mut pressed = false;
+        for digit in digits.collect::<Vec<_>>() {
+            pressed = true;
+            let _ = self.events.send(MediaEvent::Digit(digit));
+        }
+        // Barge-in: a key stops the prompt at once, before the call task reacts.
+        if pressed && self.barge_in {
+            self.player.stop();
         }
     }
 
@@ -232,6 +274,12 @@ impl MediaTask {
                 .send(MediaEvent::PlaybackFinished { id, interrupted });
         }
     }
+}
+
+/// The in-band detector runs when the caller did not negotiate telephone-event,
+/// or on every call when configured so.
+fn inband_detector(options: MediaOptions, negotiated: &Negotiated) -> Option<ToneDetector> {
+    (options.inband_dtmf_always || negotiated.telephone_event_pt.is_none()).then(ToneDetector::new)
 }
 
 /// Receives on the RTCP socket, or waits forever when the call has none.
