@@ -151,3 +151,62 @@ fn sip_info_digits_from_sipp_arrive_once_each_in_order() {
         "{digits:?}"
     );
 }
+
+#[test]
+fn rfc4733_digits_from_baresip_arrive_once_each_in_order() {
+    let server = Server::start();
+    let mic = microphone(server.dir.path(), 30, "", 0);
+    let mut phone = Baresip::start(&mic, "<sip:+380441234567@127.0.0.1>;regint=0");
+    phone.command("dial", &format!("sip:hotline@{}", server.sip));
+    assert!(
+        phone
+            .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    for key in ["3", "6", "9", "3"] {
+        phone.command("sndcode", key);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    phone.command("hangup", "");
+    phone.wait_event("CALL_CLOSED", Duration::from_secs(5));
+    let digits = server.digits();
+    assert_eq!(
+        digits.first().map(|(k, _)| k.as_str()),
+        Some("3693"),
+        "{digits:?}\n{}",
+        phone.history()
+    );
+    assert!(digits[0].1.split(',').all(|s| s == "rfc4733"), "{digits:?}");
+}
+
+#[test]
+fn baresip_puts_the_call_on_hold_and_resumes_it() {
+    let server = Server::start();
+    let mic = microphone(server.dir.path(), 30, "", 0);
+    let mut phone = Baresip::start(&mic, "<sip:+380441234567@127.0.0.1>;regint=0");
+    phone.command("dial", &format!("sip:hotline@{}", server.sip));
+    assert!(
+        phone
+            .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    phone.command("hold", "");
+    std::thread::sleep(Duration::from_millis(1000));
+    phone.command("resume", "");
+    std::thread::sleep(Duration::from_millis(1000));
+    phone.command("hangup", "");
+    let closed = phone.wait_event("CALL_CLOSED", Duration::from_secs(5));
+    assert!(closed.is_some(), "{}", phone.history());
+    // Both re-INVITEs were answered: baresip saw two more remote SDP answers.
+    let answers = phone.count_events("CALL_REMOTE_SDP");
+    assert!(
+        answers >= 3,
+        "expected the answer to the INVITE and to two re-INVITEs, saw {answers}:\n{}",
+        phone.history()
+    );
+    let calls = server.get_json("/calls");
+    assert_eq!(calls[0]["outcome"], "ended: RemoteBye", "{calls}");
+}

@@ -80,10 +80,10 @@ impl Answered {
                                 Err(error) => warn!(%error, "unusable SDP answer in ACK"),
                             }
                         }
-                        if media.is_none() {
-                            if let Some(negotiated) = self.negotiated {
-                                media = self.start_media(negotiated, &mut next_play).await;
-                            }
+                        if media.is_none()
+                            && let Some(negotiated) = self.negotiated
+                        {
+                            media = self.start_media(negotiated, &mut next_play).await;
                         }
                     }
                     CallSignal::ReOffer { sdp } => self.reoffer(sdp, media.as_ref()).await,
