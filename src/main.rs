@@ -17,8 +17,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Answer calls: SIP on UDP and TCP, prompts, flows, CRM and the admin API.
+    /// Answer calls: SIP on UDP and TCP, prompts, CRM and the admin API.
     Serve(ServeArgs),
+    /// The database: create, migrate, load demo data.
+    Db {
+        #[command(flatten)]
+        settings: ServeArgs,
+        #[command(subcommand)]
+        command: hotline::crm::cli::DbCommand,
+    },
+    /// Calls recorded in the database.
+    Calls {
+        #[command(flatten)]
+        settings: ServeArgs,
+        #[command(subcommand)]
+        command: hotline::crm::cli::CallsCommand,
+    },
 }
 
 /// Settings shared by every command that needs the configuration.
@@ -87,14 +101,26 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             hotline::server::run(config).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Db { settings, command } => {
+            let config = settings.load()?;
+            hotline::crm::cli::run_db(&config.database.url, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Calls { settings, command } => {
+            let config = settings.load()?;
+            hotline::crm::cli::run_calls(&config.database.url, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOTLINE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

@@ -167,3 +167,34 @@ fn receive_final(socket: &UdpSocket) -> String {
         }
     }
 }
+
+#[test]
+fn calls_are_recorded_in_the_database_and_listed_for_admins() {
+    let server = Server::start();
+    let run = sipp("info_dtmf.xml", server.sip, &["-m", "1"]);
+    assert_sipp(run, &server);
+    // The call's end is written as the call task finishes, just after the BYE.
+    let mut listed = serde_json::Value::Null;
+    support::peers::wait_for(Duration::from_secs(5), || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(["calls", "--db", &server.db_url(), "list", "--json"])
+            .output()
+            .expect("hotline calls list");
+        listed = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        listed[0]["outcome"].is_string()
+    });
+    let call = &listed[0];
+    assert_eq!(call["caller"], "+380441234567", "{listed}");
+    assert_eq!(call["outcome"], "ended: RemoteBye");
+    assert!(
+        call["customer_id"].is_string(),
+        "the demo customer was identified: {listed}"
+    );
+    let keys: Vec<&str> = call["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["detail"].as_str())
+        .collect();
+    assert_eq!(keys, ["4 sip_info", "2 sip_info", "7 sip_info"]);
+}

@@ -28,6 +28,7 @@ const YOU_PRESSED: &str = "hotline/you_pressed";
 
 pub(super) struct Answered {
     pub services: Services,
+    pub log: super::CallLog,
     pub id: CallId,
     pub signals: mpsc::Receiver<CallSignal>,
     pub endpoint: EndpointHandle,
@@ -172,6 +173,8 @@ impl Answered {
             },
             at_ms: event.at.saturating_duration_since(answered_at).as_millis() as u64,
         };
+        self.log
+            .event("digit", format!("{} {}", record.digit, record.source));
         self.services
             .0
             .recent

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::Config;
+use crate::crm::Db;
 use crate::rtp::PromptStore;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle, NewCall};
 use crate::sip::identity::{caller_number, mask_number, normalize_e164};
@@ -32,6 +33,7 @@ pub struct Services(Arc<Shared>);
 
 struct Shared {
     config: Config,
+    db: Db,
     media_ip: IpAddr,
     ports: PortPool,
     prompts: PromptStore,
@@ -50,12 +52,22 @@ pub enum StartError {
         language: String,
         source: crate::say::SayError,
     },
+    #[error(transparent)]
+    Database(#[from] crate::crm::DbError),
 }
 
 impl Services {
     /// Loads prompts and prepares what calls need; a prompt that cannot be
     /// decoded or a missing say-engine word stops start-up, naming it.
     pub async fn start(config: &Config) -> Result<Services, StartError> {
+        let db = Db::connect(&config.database.url).await?;
+        if config.database.seed_demo && db.customer_count().await? == 0 {
+            let added = db.seed_demo().await?;
+            info!(
+                customers = added,
+                "demo CRM data loaded into the new database"
+            );
+        }
         let media = &config.media;
         let media_ip = crate::server::advertised_ip(media.bind_address, media.public_address);
         let prompts = PromptStore::load(&config.audio.dir, &config.audio.default_language)?;
@@ -72,6 +84,7 @@ impl Services {
         info!(languages = ?languages, "prompts loaded");
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
+            db,
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
             prompts,
@@ -102,6 +115,104 @@ impl Services {
     }
 }
 
+/// The call's record in the database, written in order by one writer task
+/// per call. A database that is slow or down is logged and never holds up or
+/// drops the call.
+#[derive(Clone)]
+pub(crate) struct CallLog {
+    writer: Option<mpsc::UnboundedSender<LogEntry>>,
+}
+
+enum LogEntry {
+    Event {
+        kind: &'static str,
+        detail: String,
+    },
+    Finish {
+        outcome: String,
+        done: tokio::sync::oneshot::Sender<()>,
+    },
+}
+
+/// How long a call waits for the database before going on without it.
+const DB_WAIT: Duration = Duration::from_secs(2);
+
+impl CallLog {
+    async fn start(services: &Services, sip_call_id: &str, caller: &str) -> CallLog {
+        let db = services.0.db.clone();
+        let customer = match db.find_customer_by_phone(caller, DB_WAIT).await {
+            Ok(customer) => customer,
+            Err(error) => {
+                warn!(%error, "caller lookup failed; going on as unknown");
+                None
+            }
+        };
+        if let Some(customer) = &customer {
+            info!(customer = %customer.id, "caller identified");
+        }
+        let started = db.start_call(
+            sip_call_id,
+            caller,
+            customer.as_ref().map(|c| c.id.as_str()),
+        );
+        let id = match tokio::time::timeout(DB_WAIT, started).await {
+            Ok(Ok(id)) => id,
+            Ok(Err(error)) => {
+                warn!(%error, "call not recorded");
+                return CallLog { writer: None };
+            }
+            Err(_) => {
+                warn!("call not recorded: database too slow");
+                return CallLog { writer: None };
+            }
+        };
+        let (writer, entries) = mpsc::unbounded_channel();
+        tokio::spawn(write_call_log(db, id, entries));
+        CallLog {
+            writer: Some(writer),
+        }
+    }
+
+    /// Records an event, in order with the call's other events.
+    pub(crate) fn event(&self, kind: &'static str, detail: String) {
+        if let Some(writer) = &self.writer {
+            let _ = writer.send(LogEntry::Event { kind, detail });
+        }
+    }
+
+    /// Records the outcome after every event, waiting a bounded time.
+    async fn finish(&self, outcome: &str) {
+        let Some(writer) = &self.writer else { return };
+        let (done, written) = tokio::sync::oneshot::channel();
+        let entry = LogEntry::Finish {
+            outcome: outcome.to_owned(),
+            done,
+        };
+        if writer.send(entry).is_ok() {
+            let _ = tokio::time::timeout(DB_WAIT * 2, written).await;
+        }
+    }
+}
+
+async fn write_call_log(db: Db, id: String, mut entries: mpsc::UnboundedReceiver<LogEntry>) {
+    while let Some(entry) = entries.recv().await {
+        match entry {
+            LogEntry::Event { kind, detail } => {
+                if let Err(error) = db.record_call_event(&id, kind, &detail).await {
+                    warn!(%error, "call event not recorded");
+                }
+            }
+            LogEntry::Finish { outcome, done } => {
+                if let Err(error) = db.finish_call(&id, &outcome).await {
+                    warn!(%error, "call outcome not recorded");
+                }
+                let _ = done.send(());
+                return;
+            }
+        }
+    }
+}
+
 /// Counts a call as active for as long as it lives.
 struct ActiveGuard(Services);
 
@@ -124,7 +235,7 @@ pub async fn run(services: Services, call: NewCall) {
         info!(caller = %mask_number(&caller), "call started");
         services.0.recent.start(CallRecord {
             call_id: call.call.0.clone(),
-            caller,
+            caller: caller.clone(),
             started_at: chrono::Utc::now(),
             ended_at: None,
             digits: Vec::new(),
@@ -132,8 +243,12 @@ pub async fn run(services: Services, call: NewCall) {
             outcome: None,
         });
         let id = call.call.0.clone();
-        let outcome = Call::new(services.clone(), call).run().await;
+        let record = CallLog::start(&services, &id, &caller).await;
+        let outcome = Call::new(services.clone(), call, record.clone())
+            .run()
+            .await;
         info!(?outcome, "call finished");
+        record.finish(&outcome.label()).await;
         services.0.recent.update(&id, |record| {
             record.ended_at = Some(chrono::Utc::now());
             record.outcome = Some(outcome.label());
@@ -169,6 +284,7 @@ impl Outcome {
 
 struct Call {
     services: Services,
+    log: CallLog,
     id: CallId,
     offer: Option<Vec<u8>>,
     signals: mpsc::Receiver<CallSignal>,
@@ -176,9 +292,10 @@ struct Call {
 }
 
 impl Call {
-    fn new(services: Services, call: NewCall) -> Call {
+    fn new(services: Services, call: NewCall, log: CallLog) -> Call {
         Call {
             services,
+            log,
             id: call.call,
             offer: call.offer,
             signals: call.signals,
@@ -221,6 +338,7 @@ impl Call {
             .await;
         answered::Answered {
             services: self.services,
+            log: self.log,
             id: self.id,
             signals: self.signals,
             endpoint: self.endpoint,

@@ -1,1 +1,116 @@
-//! crm
+//! The CRM database: customers, what they have, and the record of every call.
+//!
+//! One set of portable queries runs on SQLite (the embedded default, created
+//! and migrated on first start) and PostgreSQL (production), through sqlx's
+//! `Any` driver. Placeholders are `$1, $2, …`, which both databases accept.
+
+pub mod calls;
+pub mod cli;
+pub mod customers;
+pub mod seed;
+
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+
+/// The schema, embedded in the binary so it runs wherever the binary does.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A connection pool to the CRM database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+}
+
+/// A database failure, saying whose fault it is.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no database hotline supports.
+    #[error("database URL `{0}` is neither sqlite:// nor postgres://")]
+    UnsupportedUrl(String),
+    /// The database is down, unreachable, or refused the query.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[from] sqlx::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The query took longer than its timeout.
+    #[error("database query timed out")]
+    Timeout,
+}
+
+/// How long to wait for a connection before calling the database unavailable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Db {
+    /// Connects (creating a SQLite file if needed) and migrates the schema.
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        let db = Db::open(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Connects without migrating.
+    pub async fn open(url: &str) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let url = if url.starts_with("sqlite:") {
+            sqlite_creating(url)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            url.to_owned()
+        } else {
+            return Err(DbError::UnsupportedUrl(url.to_owned()));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect(&url)
+            .await?;
+        Ok(Db { pool })
+    }
+
+    /// Brings the schema up to date; running it again changes nothing.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The pool, for the repositories of this module.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// A SQLite URL that creates the file when missing (`mode=rwc`).
+fn sqlite_creating(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Milliseconds since the Unix epoch: how times are stored.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A fresh random id for a row.
+pub fn new_id() -> String {
+    use rand::Rng;
+    let value: u128 = rand::rng().random();
+    format!("{value:032x}")
+}
+
+/// Runs a query future under a timeout, mapping the elapsed case.
+pub async fn within<T>(
+    limit: Duration,
+    query: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+) -> Result<T, DbError> {
+    match tokio::time::timeout(limit, query).await {
+        Ok(result) => result.map_err(DbError::from),
+        Err(_) => Err(DbError::Timeout),
+    }
+}

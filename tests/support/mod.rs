@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod databases;
 pub mod peers;
 
 use std::io::{BufRead, BufReader};

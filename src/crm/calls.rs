@@ -1,0 +1,142 @@
+//! The record of every call: one row per call and its events.
+
+use sqlx::Row;
+
+use super::{Db, DbError, new_id, now_ms};
+
+/// A call as listed for admins.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallRow {
+    pub id: String,
+    pub sip_call_id: String,
+    pub caller: String,
+    pub customer_id: Option<String>,
+    pub outcome: Option<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub events: Vec<CallEvent>,
+}
+
+/// Something that happened in a call, e.g. a key pressed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CallEvent {
+    pub at: String,
+    pub kind: String,
+    pub detail: String,
+}
+
+impl Db {
+    /// Records a new call; returns its id.
+    pub async fn start_call(
+        &self,
+        sip_call_id: &str,
+        caller: &str,
+        customer_id: Option<&str>,
+    ) -> Result<String, DbError> {
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO calls (id, sip_call_id, caller, customer_id, outcome, started_at, ended_at)
+             VALUES ($1, $2, $3, $4, NULL, $5, NULL)",
+        )
+        .bind(&id)
+        .bind(sip_call_id)
+        .bind(caller)
+        .bind(customer_id.map(str::to_owned))
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Records an event of a call. Events of one call written in order list
+    /// in that order (the id sorts after every earlier one of the same call).
+    pub async fn record_call_event(
+        &self,
+        call_id: &str,
+        kind: &str,
+        detail: &str,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO call_events (id, call_id, at, kind, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(ordered_id())
+        .bind(call_id)
+        .bind(now_ms())
+        .bind(kind)
+        .bind(detail)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records how a call ended.
+    pub async fn finish_call(&self, call_id: &str, outcome: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE calls SET outcome = $1, ended_at = $2 WHERE id = $3")
+            .bind(outcome)
+            .bind(now_ms())
+            .bind(call_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The most recent calls, newest first, with their events.
+    pub async fn list_calls(&self, limit: i64) -> Result<Vec<CallRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, sip_call_id, caller, customer_id, outcome, started_at, ended_at
+             FROM calls ORDER BY started_at DESC, id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let mut calls = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let events = sqlx::query(
+                "SELECT at, kind, detail FROM call_events WHERE call_id = $1 ORDER BY at, id",
+            )
+            .bind(&id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|e| {
+                Ok(CallEvent {
+                    at: time(e.try_get("at")?),
+                    kind: e.try_get("kind")?,
+                    detail: e.try_get("detail")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            calls.push(CallRow {
+                sip_call_id: row.try_get("sip_call_id")?,
+                caller: row.try_get("caller")?,
+                customer_id: row.try_get("customer_id")?,
+                outcome: row.try_get("outcome")?,
+                started_at: time(row.try_get("started_at")?),
+                ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(time),
+                events,
+                id,
+            });
+        }
+        Ok(calls)
+    }
+}
+
+/// An id that sorts in creation order within this process (time, then a counter).
+fn ordered_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:016x}{:016x}{}",
+        now_ms(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &new_id()[..8]
+    )
+}
+
+/// An RFC 3339 time from stored milliseconds.
+fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

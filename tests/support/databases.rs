@@ -1,0 +1,82 @@
+//! Fresh databases for tests: the same test code runs on SQLite and PostgreSQL.
+
+use sqlx::Connection;
+
+/// A fresh, empty database, removed when dropped.
+pub struct TestDatabase {
+    pub kind: &'static str,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+/// The PostgreSQL server tests use (scripts/test starts it when it is down).
+fn pg_admin_url() -> String {
+    std::env::var("HOTLINE_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// One fresh SQLite file and one fresh PostgreSQL database. PostgreSQL being
+/// unreachable fails the test loudly: the production database is not optional.
+pub async fn both() -> Vec<TestDatabase> {
+    vec![sqlite(), postgres().await]
+}
+
+pub fn sqlite() -> TestDatabase {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("hotline.db").display());
+    TestDatabase {
+        kind: "sqlite",
+        url,
+        _dir: Some(dir),
+        pg_name: None,
+    }
+}
+
+pub async fn postgres() -> TestDatabase {
+    use rand::Rng;
+    let admin = pg_admin_url();
+    let mut connection = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required for the tests: {e}"));
+    let name = format!("hotline_t_{:016x}", rand::rng().random::<u64>());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut connection)
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin)
+        .to_owned();
+    TestDatabase {
+        kind: "postgres",
+        url: format!("{base}/{name}"),
+        _dir: None,
+        pg_name: Some(name),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        let admin = pg_admin_url();
+        // Dropped outside any runtime: a small one of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let mut connection = sqlx::PgConnection::connect(&admin).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut connection)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
