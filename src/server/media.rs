@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::rtp::{Channel, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
@@ -84,14 +84,15 @@ pub fn spawn(
     _options: MediaOptions,
 ) -> std::io::Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> {
     let local_rtp = rtp.local_addr()?;
+    // Plain non-blocking sockets: the task reads them on its own schedule, so they
+    // need no registration with the reactor (see `MediaTask::run`).
+    let rtp = rtp.into_std()?;
+    rtp.set_nonblocking(true)?;
     let rtcp = std::net::UdpSocket::bind(SocketAddr::new(
         local_rtp.ip(),
         local_rtp.port().wrapping_add(1),
     ))
-    .and_then(|s| {
-        s.set_nonblocking(true)?;
-        UdpSocket::from_std(s)
-    })
+    .and_then(|s| s.set_nonblocking(true).map(|()| s))
     .map_err(|e| debug!(error = %e, "no RTCP port; running without RTCP"))
     .ok();
     let (commands_tx, commands) = mpsc::channel(16);
@@ -121,61 +122,69 @@ struct MediaTask {
     session: RtpSession,
     player: Player,
     barge_in: bool,
-    rtp: UdpSocket,
-    rtcp: Option<UdpSocket>,
+    rtp: std::net::UdpSocket,
+    rtcp: Option<std::net::UdpSocket>,
     commands: mpsc::Receiver<MediaCommand>,
     events: mpsc::UnboundedSender<MediaEvent>,
 }
 
-/// What woke the task up.
-enum Wake {
-    Timer,
-    Rtp(usize, SocketAddr),
-    Rtcp(usize, SocketAddr),
-    Command(Option<MediaCommand>),
-    SocketError(std::io::Error),
-}
+/// The most datagrams read per socket and wake-up, so a flood cannot starve sending.
+const MAX_READS_PER_WAKE: usize = 32;
 
 impl MediaTask {
+    /// Wakes on the send schedule only: each wake-up reads what arrived since the
+    /// last one, then sends what is due. Caller RTP (50 packets/s) thus costs no
+    /// wake-up of its own, which halves the task's wake-ups; the price is that
+    /// received audio and digits are seen up to one ptime later, and arrival times
+    /// (RTCP jitter) are measured at that granularity.
     async fn run(mut self) {
-        let mut rtp_buf = [0u8; 1500];
-        let mut rtcp_buf = [0u8; 1500];
+        let mut buf = [0u8; 1500];
         let sleep = tokio::time::sleep_until(self.session.poll_timeout().into());
         tokio::pin!(sleep);
         self.transmit(Instant::now());
         loop {
             sleep.as_mut().reset(self.session.poll_timeout().into());
-            let wake = tokio::select! {
+            tokio::select! {
                 biased;
-                _ = &mut sleep => Wake::Timer,
-                r = self.rtp.recv_from(&mut rtp_buf) => match r {
-                    Ok((n, from)) => Wake::Rtp(n, from),
-                    Err(e) => Wake::SocketError(e),
+                command = self.commands.recv() => match command {
+                    None | Some(MediaCommand::Shutdown) => break,
+                    Some(command) => self.command(command),
                 },
-                r = recv_rtcp(self.rtcp.as_ref(), &mut rtcp_buf) => match r {
-                    Ok((n, from)) => Wake::Rtcp(n, from),
-                    Err(e) => Wake::SocketError(e),
-                },
-                c = self.commands.recv() => Wake::Command(c),
-            };
-            let now = Instant::now();
-            match wake {
-                Wake::Timer => {}
-                Wake::Rtp(n, from) => self.receive(now, from, &rtp_buf[..n.min(rtp_buf.len())]),
-                Wake::Rtcp(n, from) => self
-                    .session
-                    .handle_rtcp(from, &rtcp_buf[..n.min(rtcp_buf.len())]),
-                // ICMP port unreachable shows up as an error on the next receive; the
-                // caller may just not be listening yet.
-                Wake::SocketError(e) => debug!(error = %e, "RTP socket error"),
-                Wake::Command(None | Some(MediaCommand::Shutdown)) => break,
-                Wake::Command(Some(command)) => self.command(command),
+                _ = &mut sleep => {}
             }
+            let now = Instant::now();
+            self.read_rtp(now, &mut buf);
+            self.read_rtcp(&mut buf);
             self.transmit(now);
         }
         let _ = self
             .events
             .send(MediaEvent::Stats(self.session.stats().clone()));
+    }
+
+    fn read_rtp(&mut self, now: Instant, buf: &mut [u8]) {
+        for _ in 0..MAX_READS_PER_WAKE {
+            match self.rtp.recv_from(buf) {
+                Ok((n, from)) => self.receive(now, from, &buf[..n.min(buf.len())]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // ICMP port unreachable shows up here while the caller is not
+                // listening yet; nothing to do but carry on.
+                Err(e) => {
+                    debug!(error = %e, "RTP receive error");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn read_rtcp(&mut self, buf: &mut [u8]) {
+        let Some(rtcp) = &self.rtcp else { return };
+        for _ in 0..MAX_READS_PER_WAKE {
+            match rtcp.recv_from(buf) {
+                Ok((n, from)) => self.session.handle_rtcp(from, &buf[..n.min(buf.len())]),
+                Err(_) => break,
+            }
+        }
     }
 
     fn command(&mut self, command: MediaCommand) {
@@ -221,8 +230,8 @@ impl MediaTask {
             };
             // One non-blocking send per packet; a full socket buffer drops the
             // packet rather than delaying the ones behind it.
-            if let Err(e) = socket.try_send_to(t.contents, t.destination) {
-                warn!(error = %e, destination = %t.destination, "RTP send failed");
+            if let Err(e) = socket.send_to(t.contents, t.destination) {
+                debug!(error = %e, destination = %t.destination, "RTP send failed");
             }
         }
         while let Some(event) = self.player.poll_event() {
@@ -231,17 +240,6 @@ impl MediaTask {
                 .events
                 .send(MediaEvent::PlaybackFinished { id, interrupted });
         }
-    }
-}
-
-/// Receives on the RTCP socket, or waits forever when the call has none.
-async fn recv_rtcp(
-    socket: Option<&UdpSocket>,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, SocketAddr)> {
-    match socket {
-        Some(s) => s.recv_from(buf).await,
-        None => std::future::pending().await,
     }
 }
 
