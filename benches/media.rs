@@ -206,8 +206,7 @@ fn server(n: usize, measure: Duration) {
                     match event {
                         MediaEvent::Stats(s) => return Some(s),
                         MediaEvent::PlaybackFinished { .. } => {}
-                        #[allow(unreachable_patterns)]
-                        _ => {
+                        MediaEvent::Digit(_) => {
                             digits.fetch_add(1, Ordering::Relaxed);
                         }
                     }

@@ -15,6 +15,7 @@ pub async fn serve(addr: SocketAddr, services: Services) -> std::io::Result<Sock
     let app = Router::new()
         .route("/health", get(health))
         .route("/status", get(status))
+        .route("/calls", get(calls))
         .with_state(services);
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
@@ -30,4 +31,9 @@ async fn health() -> &'static str {
 
 async fn status(State(services): State<Services>) -> Json<serde_json::Value> {
     Json(services.status())
+}
+
+/// Calls in progress and the most recent finished ones, with the keys pressed.
+async fn calls(State(services): State<Services>) -> Json<Vec<crate::call::recent::CallRecord>> {
+    Json(services.recent_calls())
 }

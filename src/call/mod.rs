@@ -1,9 +1,12 @@
-//! One call: dialog, media, digits and flow together.
+//! One call: dialog, media, digits and prompts together.
 //!
-//! [`Services`] holds what every call shares (configuration, RTP ports, and
-//! later the prompts, flows and CRM); [`run`] is the task of one call.
+//! [`Services`] holds what every call shares (configuration, RTP ports,
+//! prompts, the recent-calls view); [`run`] is the task of one call, from
+//! INVITE to hang-up.
 
+mod answered;
 mod ports;
+pub mod recent;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,12 +17,14 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::Config;
+use crate::rtp::PromptStore;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle, NewCall};
 use crate::sip::identity::{caller_number, mask_number, normalize_e164};
-use crate::sip::sdp::{LocalMedia, Negotiated, SdpSession};
+use crate::sip::sdp::{LocalMedia, SdpSession};
 use crate::sip::ua::CallId;
 
 pub use ports::PortPool;
+use recent::{CallRecord, RecentCalls};
 
 /// What every call shares.
 #[derive(Clone)]
@@ -29,6 +34,8 @@ struct Shared {
     config: Config,
     media_ip: IpAddr,
     ports: PortPool,
+    prompts: PromptStore,
+    recent: RecentCalls,
     active: AtomicUsize,
     total: AtomicU64,
 }
@@ -36,19 +43,39 @@ struct Shared {
 /// Why the server could not prepare its services.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("{0}")]
-    Config(String),
+    #[error(transparent)]
+    Prompts(#[from] crate::rtp::PromptError),
+    #[error("audio {language}: {source}")]
+    Words {
+        language: String,
+        source: crate::say::SayError,
+    },
 }
 
 impl Services {
-    /// Prepares everything calls need; fails with a clear message on bad set-up.
+    /// Loads prompts and prepares what calls need; a prompt that cannot be
+    /// decoded or a missing say-engine word stops start-up, naming it.
     pub async fn start(config: &Config) -> Result<Services, StartError> {
         let media = &config.media;
         let media_ip = crate::server::advertised_ip(media.bind_address, media.public_address);
+        let prompts = PromptStore::load(&config.audio.dir, &config.audio.default_language)?;
+        let languages: Vec<String> = prompts.languages().map(str::to_owned).collect();
+        for language in &languages {
+            crate::say::check_prompts(language, |id| {
+                prompts.get(language, id).is_ok_and(|f| !f.fell_back)
+            })
+            .map_err(|source| StartError::Words {
+                language: language.clone(),
+                source,
+            })?;
+        }
+        info!(languages = ?languages, "prompts loaded");
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
+            prompts,
+            recent: RecentCalls::default(),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
         })))
@@ -60,6 +87,11 @@ impl Services {
             "calls_active": self.0.active.load(Ordering::Relaxed),
             "calls_total": self.0.total.load(Ordering::Relaxed),
         })
+    }
+
+    /// The calls in progress and the most recent finished ones.
+    pub fn recent_calls(&self) -> Vec<CallRecord> {
+        self.0.recent.list()
     }
 
     /// Stops background work before the process exits.
@@ -90,8 +122,22 @@ pub async fn run(services: Services, call: NewCall) {
             .and_then(|raw| normalize_e164(&raw, &services.config().sip.country_code))
             .unwrap_or_default();
         info!(caller = %mask_number(&caller), "call started");
-        let outcome = Call::new(services, call).run().await;
+        services.0.recent.start(CallRecord {
+            call_id: call.call.0.clone(),
+            caller,
+            started_at: chrono::Utc::now(),
+            ended_at: None,
+            digits: Vec::new(),
+            codec: None,
+            outcome: None,
+        });
+        let id = call.call.0.clone();
+        let outcome = Call::new(services.clone(), call).run().await;
         info!(?outcome, "call finished");
+        services.0.recent.update(&id, |record| {
+            record.ended_at = Some(chrono::Utc::now());
+            record.outcome = Some(outcome.label());
+        });
     }
     .instrument(span)
     .await
@@ -108,6 +154,17 @@ pub enum Outcome {
     Cancelled,
     /// The call was answered and ended.
     Ended(String),
+}
+
+impl Outcome {
+    fn label(&self) -> String {
+        match self {
+            Outcome::NotAcceptable => "not_acceptable".into(),
+            Outcome::NoMedia => "no_media".into(),
+            Outcome::Cancelled => "cancelled".into(),
+            Outcome::Ended(reason) => format!("ended: {reason}"),
+        }
+    }
 }
 
 struct Call {
@@ -141,7 +198,7 @@ impl Call {
             rtp_port: socket.local_addr().map(|a| a.port()).unwrap_or_default(),
         };
         let mut sdp = SdpSession::new(local, &mut rand::rng());
-        let (body, mut negotiated) = match self.offer.take() {
+        let (body, negotiated) = match self.offer.take() {
             Some(offer) => match sdp.answer(&offer) {
                 Ok((body, negotiated)) => (body, Some(negotiated)),
                 Err(error) => {
@@ -162,56 +219,17 @@ impl Call {
         }
         self.command(EndpointCommand::Answer(self.id.clone(), body))
             .await;
-
-        let limit = Duration::from_secs(self.services.config().sip.max_call_seconds);
-        let hangup_at = tokio::time::sleep(limit);
-        tokio::pin!(hangup_at);
-        let mut hung_up = false;
-        loop {
-            let signal = tokio::select! {
-                signal = self.signals.recv() => signal,
-                _ = &mut hangup_at, if !hung_up => {
-                    info!(seconds = limit.as_secs(), "maximum call duration reached");
-                    hung_up = true;
-                    self.command(EndpointCommand::Hangup(self.id.clone())).await;
-                    continue;
-                }
-            };
-            let Some(signal) = signal else { break };
-            match signal {
-                CallSignal::Confirmed { sdp_in_ack } => {
-                    if let Some(answer) = sdp_in_ack {
-                        match sdp.accept_answer(&answer) {
-                            Ok(agreed) => negotiated = Some(agreed),
-                            Err(error) => warn!(%error, "unusable SDP answer in ACK"),
-                        }
-                    }
-                    log_media(negotiated.as_ref());
-                }
-                CallSignal::ReOffer { sdp: offer } => {
-                    let body = if offer.is_empty() {
-                        sdp.offer()
-                    } else {
-                        match sdp.answer(&offer) {
-                            Ok((body, agreed)) => {
-                                negotiated = Some(agreed);
-                                body
-                            }
-                            Err(error) => {
-                                warn!(%error, "re-offer not acceptable; keeping the session");
-                                sdp.offer()
-                            }
-                        }
-                    };
-                    self.command(EndpointCommand::AnswerReoffer(self.id.clone(), body))
-                        .await;
-                }
-                CallSignal::Info { .. } => {}
-                CallSignal::Cancelled => return Outcome::Cancelled,
-                CallSignal::Ended { reason } => return Outcome::Ended(reason),
-            }
+        answered::Answered {
+            services: self.services,
+            id: self.id,
+            signals: self.signals,
+            endpoint: self.endpoint,
+            sdp,
+            socket: Some(socket),
+            negotiated,
         }
-        Outcome::Ended("endpoint stopped".into())
+        .run()
+        .await
     }
 
     /// Rings for `delay`, unless the caller gives up first.
@@ -233,11 +251,5 @@ impl Call {
 
     async fn command(&self, command: EndpointCommand) {
         self.endpoint.send(command).await;
-    }
-}
-
-fn log_media(negotiated: Option<&Negotiated>) {
-    if let Some(n) = negotiated {
-        info!(codec = ?n.codec, remote = %n.remote_rtp, dtmf_pt = ?n.telephone_event_pt, "media agreed");
     }
 }

@@ -13,7 +13,10 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use crate::rtp::{Channel, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
+use crate::dtmf::DigitEvent;
+use crate::dtmf::inband::ToneDetector;
+use crate::dtmf::rfc4733::Rfc4733Receiver;
+use crate::rtp::{Channel, Codec, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
 
 /// What the call task can ask of its media task.
@@ -44,6 +47,8 @@ pub enum MediaCommand {
 pub enum MediaEvent {
     /// A playback ended: to the end, or `interrupted` (barge-in, `Stop`, a new `Play`).
     PlaybackFinished { id: u64, interrupted: bool },
+    /// A key pressed, as RFC 4733 telephone-event or in-band tone.
+    Digit(DigitEvent),
     /// The counters of the whole call, sent once when the task ends.
     Stats(SessionStats),
 }
@@ -81,7 +86,7 @@ impl MediaHandle {
 pub fn spawn(
     rtp: UdpSocket,
     negotiated: Negotiated,
-    _options: MediaOptions,
+    options: MediaOptions,
 ) -> std::io::Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> {
     let local_rtp = rtp.local_addr()?;
     // Plain non-blocking sockets: the task reads them on its own schedule, so they
@@ -103,6 +108,10 @@ pub fn spawn(
         session,
         player: Player::new(),
         barge_in: false,
+        codec: negotiated.codec,
+        telephone_events: Rfc4733Receiver::new(),
+        tones: inband_detector(options, &negotiated),
+        options,
         rtp,
         rtcp,
         commands,
@@ -122,6 +131,11 @@ struct MediaTask {
     session: RtpSession,
     player: Player,
     barge_in: bool,
+    codec: Codec,
+    telephone_events: Rfc4733Receiver,
+    /// The in-band detector, when the call needs it.
+    tones: Option<ToneDetector>,
+    options: MediaOptions,
     rtp: std::net::UdpSocket,
     rtcp: Option<std::net::UdpSocket>,
     commands: mpsc::Receiver<MediaCommand>,
@@ -202,6 +216,11 @@ impl MediaTask {
                 self.player.stop();
             }
             MediaCommand::UpdateRemote(negotiated) => {
+                self.codec = negotiated.codec;
+                let wanted = inband_wanted(self.options, &negotiated);
+                if wanted != self.tones.is_some() {
+                    self.tones = inband_detector(self.options, &negotiated);
+                }
                 self.session.update_remote(negotiated);
             }
             MediaCommand::Hold => self.session.set_on_hold(true),
@@ -212,8 +231,37 @@ impl MediaTask {
 
     fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         match self.session.handle_rtp(now, from, datagram) {
-            Received::Audio { .. } | Received::TelephoneEvent { .. } => {}
+            Received::Audio { payload, .. } => {
+                if let Some(tones) = &mut self.tones {
+                    // Decoded on the stack: no allocation per packet.
+                    let mut samples = [0i16; 480];
+                    let len = payload.len().min(samples.len());
+                    self.codec.decode_into(&payload[..len], &mut samples[..len]);
+                    tones.handle_samples(now, &samples[..len]);
+                }
+            }
+            Received::TelephoneEvent {
+                timestamp,
+                sequence,
+                marker,
+                payload,
+            } => self
+                .telephone_events
+                .handle_packet(now, timestamp, sequence, marker, payload),
             Received::Dropped(_) => {}
+        }
+        let mut pressed = false;
+        while let Some(digit) = self.telephone_events.poll_digit() {
+            pressed = true;
+            let _ = self.events.send(MediaEvent::Digit(digit));
+        }
+        while let Some(digit) = self.tones.as_mut().and_then(ToneDetector::poll_digit) {
+            pressed = true;
+            let _ = self.events.send(MediaEvent::Digit(digit));
+        }
+        // Barge-in: a key stops the prompt at once, before the call task reacts.
+        if pressed && self.barge_in {
+            self.player.stop();
         }
     }
 
@@ -241,6 +289,16 @@ impl MediaTask {
                 .send(MediaEvent::PlaybackFinished { id, interrupted });
         }
     }
+}
+
+/// The in-band detector runs when the caller did not negotiate telephone-event,
+/// or on every call when configured so.
+fn inband_wanted(options: MediaOptions, negotiated: &Negotiated) -> bool {
+    options.inband_dtmf_always || negotiated.telephone_event_pt.is_none()
+}
+
+fn inband_detector(options: MediaOptions, negotiated: &Negotiated) -> Option<ToneDetector> {
+    inband_wanted(options, negotiated).then(ToneDetector::new)
 }
 
 #[cfg(test)]
@@ -355,5 +413,69 @@ mod tests {
         };
         assert_eq!(stats.receiver.received, 1);
         assert!(stats.sent_packets >= 2);
+    }
+
+    #[tokio::test]
+    async fn a_telephone_event_is_reported_once_and_barges_in() {
+        let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (media, mut events) = start(caller.local_addr().unwrap()).await;
+        let prompt = Arc::new(Prompt::from_samples("long", None, &vec![4000i16; 80_000]));
+        media
+            .send(MediaCommand::Play {
+                id: 9,
+                prompts: vec![prompt],
+                barge_in: true,
+                looping: false,
+            })
+            .await;
+        next_rtp(&caller).await;
+        // Key 5: start packet with marker, an update, then the end packet three times.
+        for (seq, marker, end, duration) in [
+            (10u16, true, false, 160u16),
+            (11, false, false, 320),
+            (12, false, true, 480),
+            (13, false, true, 480),
+            (14, false, true, 480),
+        ] {
+            let payload = [
+                5,
+                if end { 0x8A } else { 0x0A },
+                (duration >> 8) as u8,
+                duration as u8,
+            ];
+            let mut packet = Vec::new();
+            RtpPacket {
+                marker,
+                payload_type: 101,
+                sequence: seq,
+                timestamp: 8000,
+                ssrc: 77,
+                csrc: &[],
+                extension: None,
+                payload: &payload,
+            }
+            .write(&mut packet);
+            caller.send_to(&packet, media.local_rtp()).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let event = timeout(Duration::from_secs(2), events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            seen.push(event);
+        }
+        assert!(matches!(&seen[0], MediaEvent::Digit(d) if d.digit == '5'));
+        assert_eq!(
+            seen[1],
+            MediaEvent::PlaybackFinished {
+                id: 9,
+                interrupted: true
+            }
+        );
+        media.send(MediaCommand::Shutdown).await;
+        let Some(MediaEvent::Stats(_)) = events.recv().await else {
+            panic!("a second digit or no stats");
+        };
     }
 }

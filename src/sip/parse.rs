@@ -55,8 +55,10 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
         return Err(ParseError::TooLarge);
     }
     let raw = split_raw(bytes)?;
-    let head = build_head(&raw.headers)?;
+    let mut head = build_head(&raw.headers)?;
     let body = raw.body(&head)?;
+    // The serializer always writes Content-Length from the body it sends.
+    head.remove_header("Content-Length");
     match raw.start {
         StartLine::Request { method, uri } => Ok(Message::Request(Request {
             method,

@@ -32,14 +32,15 @@ pub fn parse_uri(text: &str) -> Result<Uri, String> {
 }
 
 fn parse_sip_uri(rest: &str, secure: bool) -> Result<SipUri, String> {
-    let (rest, headers) = match rest.split_once('?') {
-        Some((r, h)) => (r, Some(h.to_owned())),
-        None => (rest, None),
-    };
-    // The user part ends at the last '@' (an unescaped '@' cannot appear in it).
+    // The user part ends at the last '@' (an unescaped '@' cannot appear in it,
+    // but '?', ':' and ';' can: RFC 4475 intmeth).
     let (userinfo, hostpart) = match rest.rfind('@') {
         Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
         None => (None, rest),
+    };
+    let (hostpart, headers) = match hostpart.split_once('?') {
+        Some((h, q)) => (h, Some(q.to_owned())),
+        None => (hostpart, None),
     };
     let (user, password) = match userinfo {
         Some(info) => match info.split_once(':') {

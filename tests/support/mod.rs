@@ -26,6 +26,8 @@ pub struct Server {
 pub struct ServerOptions {
     /// Extra TOML appended to the generated configuration file.
     pub config: String,
+    /// Extra keys for its `[media]` table (which the harness writes).
+    pub media: String,
     /// A flows directory other than the repository's `ivr-flows/`.
     pub flows: Option<PathBuf>,
     /// A database URL other than a fresh SQLite file.
@@ -46,8 +48,8 @@ impl Server {
         let (rtp_min, rtp_max) = free_rtp_range();
         let config_path = dir.path().join("hotline.toml");
         let config = format!(
-            "[media]\nbind_address = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\n{}",
-            options.config
+            "[media]\nbind_address = \"127.0.0.1\"\nport_min = {rtp_min}\nport_max = {rtp_max}\n{}\n{}",
+            options.media, options.config
         );
         std::fs::write(&config_path, config).expect("write config");
         let db = options
@@ -152,4 +154,41 @@ pub fn free_rtp_range() -> (u16, u16) {
     let slot = NEXT.fetch_add(1, Ordering::Relaxed);
     let base = 20000 + (std::process::id() as u16 % 100) * 400 + (slot % 2) * 200;
     (base, base + 198)
+}
+
+impl Server {
+    /// GET a JSON document from the admin API.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.http).expect("admin API");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: hotline\r\n\r\n").expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("bad JSON from {path}: {e}: {body}"))
+    }
+
+    /// The keys the admin API recorded for the calls so far, per call, in order.
+    pub fn digits(&self) -> Vec<(String, String)> {
+        let calls = self.get_json("/calls");
+        calls
+            .as_array()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .map(|call| {
+                        let digits = call["digits"].as_array().cloned().unwrap_or_default();
+                        let keys: String =
+                            digits.iter().filter_map(|d| d["digit"].as_str()).collect();
+                        let sources: Vec<&str> =
+                            digits.iter().filter_map(|d| d["source"].as_str()).collect();
+                        (keys, sources.join(","))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }

@@ -172,6 +172,14 @@ impl Baresip {
         }
     }
 
+    /// How many events of `kind` arrived so far (waiting briefly for stragglers).
+    pub fn count_events(&mut self, kind: &str) -> usize {
+        while let Ok(event) = self.events.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(event);
+        }
+        self.seen.iter().filter(|e| e["type"] == kind).count()
+    }
+
     /// Every event seen so far, for failure messages.
     pub fn history(&self) -> String {
         let mut text: Vec<String> = self.seen.iter().map(|e| e.to_string()).collect();
