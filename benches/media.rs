@@ -63,12 +63,14 @@ fn orchestrate(seconds: u64) {
         if pinned { "on core 1" } else { "unpinned" },
     );
     println!(
-        "{:>6} {:>12} {:>10} {:>10} {:>6} {:>9} {:>9} {:>9} {:>9} {:>11} {:>8}",
+        "{:>6} {:>13} {:>9} {:>9} {:>9} {:>6} {:>8} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
         "calls",
         "cpu/call/20ms",
+        "cpu/pkt",
         "sent",
         "received",
         "lost",
+        "missing",
         "p50",
         "p99",
         "p99.9",
@@ -87,13 +89,19 @@ fn orchestrate(seconds: u64) {
         let c = parse_result(&read_line(&mut caller));
         let _ = server.wait();
         let _ = caller.wait();
+        // Frames the callers should have heard in the window but did not: lost on
+        // the way, or never sent because the server fell behind and skipped them.
+        let expected = n as f64 * seconds as f64 * 50.0;
+        let missing = (expected - c["received"] - c["lost"]).max(0.0);
         println!(
-            "{:>6} {:>11.2}µs {:>10} {:>10} {:>6} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>8.1}KiB {:>4}/{:<4}",
+            "{:>6} {:>11.2}µs {:>7.2}µs {:>9} {:>9} {:>6} {:>8} {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.2}ms {:>7.1}KiB {:>4}/{:<4}",
             n,
             s["cpu_ns_per_call_frame"] / 1000.0,
+            s["cpu_ns"] / c["received"].max(1.0) / 1000.0,
             s["sent"],
             c["received"],
             c["lost"],
+            missing,
             c["p50_us"] / 1000.0,
             c["p99_us"] / 1000.0,
             c["p999_us"] / 1000.0,
@@ -240,7 +248,8 @@ fn server(n: usize, measure: Duration) {
         }
         let frames = n as f64 * elapsed.as_secs_f64() / 0.020;
         println!(
-            "cpu_ns_per_call_frame={:.0} sent={sent} dropped={dropped} rss_per_call={:.0} digits={}",
+            "cpu_ns={} cpu_ns_per_call_frame={:.0} sent={sent} dropped={dropped} rss_per_call={:.0} digits={}",
+            cpu.as_nanos(),
             cpu.as_nanos() as f64 / frames,
             rss_after.saturating_sub(rss_before) as f64 / n as f64,
             digits.load(Ordering::Relaxed),

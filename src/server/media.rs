@@ -144,6 +144,9 @@ struct MediaTask {
 
 /// The most datagrams read per socket and wake-up, so a flood cannot starve sending.
 const MAX_READS_PER_WAKE: usize = 32;
+/// RTCP arrives every few seconds: its socket is read every this many wake-ups,
+/// saving a fruitless system call on nearly every frame.
+const RTCP_READ_EVERY: u32 = 25;
 
 impl MediaTask {
     /// Wakes on the send schedule only: each wake-up reads what arrived since the
@@ -156,6 +159,7 @@ impl MediaTask {
         let sleep = tokio::time::sleep_until(self.session.poll_timeout().into());
         tokio::pin!(sleep);
         self.transmit(Instant::now());
+        let mut wakes: u32 = 0;
         loop {
             sleep.as_mut().reset(self.session.poll_timeout().into());
             tokio::select! {
@@ -168,7 +172,10 @@ impl MediaTask {
             }
             let now = Instant::now();
             self.read_rtp(now, &mut buf);
-            self.read_rtcp(&mut buf);
+            wakes = wakes.wrapping_add(1);
+            if wakes.is_multiple_of(RTCP_READ_EVERY) {
+                self.read_rtcp(&mut buf);
+            }
             self.transmit(now);
         }
         let _ = self
