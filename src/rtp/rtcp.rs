@@ -29,7 +29,7 @@ impl ReceiverStats {
                 ssrc,
                 initialized: true,
                 base_seq: u32::from(sequence),
-                max_seq: sequence.wrapping_sub(1),
+                max_seq: sequence,
                 ..ReceiverStats::default()
             };
         }
@@ -166,6 +166,15 @@ mod tests {
         assert_eq!(stats.expected(), 16);
         assert_eq!(stats.received, 14);
         assert_eq!(stats.lost(), 2);
+    }
+
+    #[test]
+    fn a_stream_starting_at_sequence_zero_is_not_taken_for_a_wrap() {
+        let mut stats = ReceiverStats::default();
+        for seq in 0..5u16 {
+            stats.record(3, seq, u32::from(seq) * 160, 0);
+        }
+        assert_eq!((stats.expected(), stats.lost()), (5, 0));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use crate::dtmf::DigitEvent;
 use crate::dtmf::inband::ToneDetector;
@@ -89,14 +89,15 @@ pub fn spawn(
     options: MediaOptions,
 ) -> std::io::Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> {
     let local_rtp = rtp.local_addr()?;
+    // Plain non-blocking sockets: the task reads them on its own schedule, so they
+    // need no registration with the reactor (see `MediaTask::run`).
+    let rtp = rtp.into_std()?;
+    rtp.set_nonblocking(true)?;
     let rtcp = std::net::UdpSocket::bind(SocketAddr::new(
         local_rtp.ip(),
         local_rtp.port().wrapping_add(1),
     ))
-    .and_then(|s| {
-        s.set_nonblocking(true)?;
-        UdpSocket::from_std(s)
-    })
+    .and_then(|s| s.set_nonblocking(true).map(|()| s))
     .map_err(|e| debug!(error = %e, "no RTCP port; running without RTCP"))
     .ok();
     let (commands_tx, commands) = mpsc::channel(16);
@@ -110,7 +111,7 @@ pub fn spawn(
         codec: negotiated.codec,
         telephone_events: Rfc4733Receiver::new(),
         tones: inband_detector(options, &negotiated),
-        decoded: Vec::with_capacity(160),
+        options,
         rtp,
         rtcp,
         commands,
@@ -134,63 +135,77 @@ struct MediaTask {
     telephone_events: Rfc4733Receiver,
     /// The in-band detector, when the call needs it.
     tones: Option<ToneDetector>,
-    /// Reused buffer of decoded caller audio for the in-band detector.
-    decoded: Vec<i16>,
-    rtp: UdpSocket,
-    rtcp: Option<UdpSocket>,
+    options: MediaOptions,
+    rtp: std::net::UdpSocket,
+    rtcp: Option<std::net::UdpSocket>,
     commands: mpsc::Receiver<MediaCommand>,
     events: mpsc::UnboundedSender<MediaEvent>,
 }
 
-/// What woke the task up.
-enum Wake {
-    Timer,
-    Rtp(usize, SocketAddr),
-    Rtcp(usize, SocketAddr),
-    Command(Option<MediaCommand>),
-    SocketError(std::io::Error),
-}
+/// The most datagrams read per socket and wake-up, so a flood cannot starve sending.
+const MAX_READS_PER_WAKE: usize = 32;
+/// RTCP arrives every few seconds: its socket is read every this many wake-ups,
+/// saving a fruitless system call on nearly every frame.
+const RTCP_READ_EVERY: u32 = 25;
 
 impl MediaTask {
+    /// Wakes on the send schedule only: each wake-up reads what arrived since the
+    /// last one, then sends what is due. Caller RTP (50 packets/s) thus costs no
+    /// wake-up of its own, which halves the task's wake-ups; the price is that
+    /// received audio and digits are seen up to one ptime later, and arrival times
+    /// (RTCP jitter) are measured at that granularity.
     async fn run(mut self) {
-        let mut rtp_buf = [0u8; 1500];
-        let mut rtcp_buf = [0u8; 1500];
+        let mut buf = [0u8; 1500];
         let sleep = tokio::time::sleep_until(self.session.poll_timeout().into());
         tokio::pin!(sleep);
         self.transmit(Instant::now());
+        let mut wakes: u32 = 0;
         loop {
             sleep.as_mut().reset(self.session.poll_timeout().into());
-            let wake = tokio::select! {
+            tokio::select! {
                 biased;
-                _ = &mut sleep => Wake::Timer,
-                r = self.rtp.recv_from(&mut rtp_buf) => match r {
-                    Ok((n, from)) => Wake::Rtp(n, from),
-                    Err(e) => Wake::SocketError(e),
+                command = self.commands.recv() => match command {
+                    None | Some(MediaCommand::Shutdown) => break,
+                    Some(command) => self.command(command),
                 },
-                r = recv_rtcp(self.rtcp.as_ref(), &mut rtcp_buf) => match r {
-                    Ok((n, from)) => Wake::Rtcp(n, from),
-                    Err(e) => Wake::SocketError(e),
-                },
-                c = self.commands.recv() => Wake::Command(c),
-            };
+                _ = &mut sleep => {}
+            }
             let now = Instant::now();
-            match wake {
-                Wake::Timer => {}
-                Wake::Rtp(n, from) => self.receive(now, from, &rtp_buf[..n.min(rtp_buf.len())]),
-                Wake::Rtcp(n, from) => self
-                    .session
-                    .handle_rtcp(from, &rtcp_buf[..n.min(rtcp_buf.len())]),
-                // ICMP port unreachable shows up as an error on the next receive; the
-                // caller may just not be listening yet.
-                Wake::SocketError(e) => debug!(error = %e, "RTP socket error"),
-                Wake::Command(None | Some(MediaCommand::Shutdown)) => break,
-                Wake::Command(Some(command)) => self.command(command),
+            self.read_rtp(now, &mut buf);
+            wakes = wakes.wrapping_add(1);
+            if wakes.is_multiple_of(RTCP_READ_EVERY) {
+                self.read_rtcp(&mut buf);
             }
             self.transmit(now);
         }
         let _ = self
             .events
             .send(MediaEvent::Stats(self.session.stats().clone()));
+    }
+
+    fn read_rtp(&mut self, now: Instant, buf: &mut [u8]) {
+        for _ in 0..MAX_READS_PER_WAKE {
+            match self.rtp.recv_from(buf) {
+                Ok((n, from)) => self.receive(now, from, &buf[..n.min(buf.len())]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                // ICMP port unreachable shows up here while the caller is not
+                // listening yet; nothing to do but carry on.
+                Err(e) => {
+                    debug!(error = %e, "RTP receive error");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn read_rtcp(&mut self, buf: &mut [u8]) {
+        let Some(rtcp) = &self.rtcp else { return };
+        for _ in 0..MAX_READS_PER_WAKE {
+            match rtcp.recv_from(buf) {
+                Ok((n, from)) => self.session.handle_rtcp(from, &buf[..n.min(buf.len())]),
+                Err(_) => break,
+            }
+        }
     }
 
     fn command(&mut self, command: MediaCommand) {
@@ -209,6 +224,10 @@ impl MediaTask {
             }
             MediaCommand::UpdateRemote(negotiated) => {
                 self.codec = negotiated.codec;
+                let wanted = inband_wanted(self.options, &negotiated);
+                if wanted != self.tones.is_some() {
+                    self.tones = inband_detector(self.options, &negotiated);
+                }
                 self.session.update_remote(negotiated);
             }
             MediaCommand::Hold => self.session.set_on_hold(true),
@@ -221,10 +240,11 @@ impl MediaTask {
         match self.session.handle_rtp(now, from, datagram) {
             Received::Audio { payload, .. } => {
                 if let Some(tones) = &mut self.tones {
-                    self.decoded.clear();
-                    self.decoded
-                        .extend(payload.iter().map(|&b| self.codec.decode(b)));
-                    tones.handle_samples(now, &self.decoded);
+                    // Decoded on the stack: no allocation per packet.
+                    let mut samples = [0i16; 480];
+                    let len = payload.len().min(samples.len());
+                    self.codec.decode_into(&payload[..len], &mut samples[..len]);
+                    tones.handle_samples(now, &samples[..len]);
                 }
             }
             Received::TelephoneEvent {
@@ -237,10 +257,12 @@ impl MediaTask {
                 .handle_packet(now, timestamp, sequence, marker, payload),
             Received::Dropped(_) => {}
         }
-        let in_band = self.tones.as_mut().and_then(|t| t.poll_digit());
-        let digits = std::iter::from_fn(|| self.telephone_events.poll_digit()).chain(in_band);
         let mut pressed = false;
-        for digit in digits.collect::<Vec<_>>() {
+        while let Some(digit) = self.telephone_events.poll_digit() {
+            pressed = true;
+            let _ = self.events.send(MediaEvent::Digit(digit));
+        }
+        while let Some(digit) = self.tones.as_mut().and_then(ToneDetector::poll_digit) {
             pressed = true;
             let _ = self.events.send(MediaEvent::Digit(digit));
         }
@@ -263,8 +285,8 @@ impl MediaTask {
             };
             // One non-blocking send per packet; a full socket buffer drops the
             // packet rather than delaying the ones behind it.
-            if let Err(e) = socket.try_send_to(t.contents, t.destination) {
-                warn!(error = %e, destination = %t.destination, "RTP send failed");
+            if let Err(e) = socket.send_to(t.contents, t.destination) {
+                debug!(error = %e, destination = %t.destination, "RTP send failed");
             }
         }
         while let Some(event) = self.player.poll_event() {
@@ -278,19 +300,12 @@ impl MediaTask {
 
 /// The in-band detector runs when the caller did not negotiate telephone-event,
 /// or on every call when configured so.
-fn inband_detector(options: MediaOptions, negotiated: &Negotiated) -> Option<ToneDetector> {
-    (options.inband_dtmf_always || negotiated.telephone_event_pt.is_none()).then(ToneDetector::new)
+fn inband_wanted(options: MediaOptions, negotiated: &Negotiated) -> bool {
+    options.inband_dtmf_always || negotiated.telephone_event_pt.is_none()
 }
 
-/// Receives on the RTCP socket, or waits forever when the call has none.
-async fn recv_rtcp(
-    socket: Option<&UdpSocket>,
-    buf: &mut [u8],
-) -> std::io::Result<(usize, SocketAddr)> {
-    match socket {
-        Some(s) => s.recv_from(buf).await,
-        None => std::future::pending().await,
-    }
+fn inband_detector(options: MediaOptions, negotiated: &Negotiated) -> Option<ToneDetector> {
+    inband_wanted(options, negotiated).then(ToneDetector::new)
 }
 
 #[cfg(test)]
@@ -405,5 +420,69 @@ mod tests {
         };
         assert_eq!(stats.receiver.received, 1);
         assert!(stats.sent_packets >= 2);
+    }
+
+    #[tokio::test]
+    async fn a_telephone_event_is_reported_once_and_barges_in() {
+        let caller = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (media, mut events) = start(caller.local_addr().unwrap()).await;
+        let prompt = Arc::new(Prompt::from_samples("long", None, &vec![4000i16; 80_000]));
+        media
+            .send(MediaCommand::Play {
+                id: 9,
+                prompts: vec![prompt],
+                barge_in: true,
+                looping: false,
+            })
+            .await;
+        next_rtp(&caller).await;
+        // Key 5: start packet with marker, an update, then the end packet three times.
+        for (seq, marker, end, duration) in [
+            (10u16, true, false, 160u16),
+            (11, false, false, 320),
+            (12, false, true, 480),
+            (13, false, true, 480),
+            (14, false, true, 480),
+        ] {
+            let payload = [
+                5,
+                if end { 0x8A } else { 0x0A },
+                (duration >> 8) as u8,
+                duration as u8,
+            ];
+            let mut packet = Vec::new();
+            RtpPacket {
+                marker,
+                payload_type: 101,
+                sequence: seq,
+                timestamp: 8000,
+                ssrc: 77,
+                csrc: &[],
+                extension: None,
+                payload: &payload,
+            }
+            .write(&mut packet);
+            caller.send_to(&packet, media.local_rtp()).await.unwrap();
+        }
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            let event = timeout(Duration::from_secs(2), events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            seen.push(event);
+        }
+        assert!(matches!(&seen[0], MediaEvent::Digit(d) if d.digit == '5'));
+        assert_eq!(
+            seen[1],
+            MediaEvent::PlaybackFinished {
+                id: 9,
+                interrupted: true
+            }
+        );
+        media.send(MediaCommand::Shutdown).await;
+        let Some(MediaEvent::Stats(_)) = events.recv().await else {
+            panic!("a second digit or no stats");
+        };
     }
 }
