@@ -143,10 +143,10 @@ impl ToneDetector {
 
 /// The digit one block holds, if any.
 fn analyse(block: &[f32]) -> Option<char> {
-    let quarters: Vec<f32> = block
-        .chunks(BLOCK.div_ceil(4))
-        .map(|quarter| quarter.iter().map(|x| x * x).sum())
-        .collect();
+    let mut quarters = [0.0f32; 4];
+    for (i, x) in block.iter().enumerate() {
+        quarters[i * 4 / BLOCK] += x * x;
+    }
     let total: f32 = quarters.iter().sum();
     let loudest = quarters.iter().copied().fold(0.0, f32::max);
     if total == 0.0 || quarters.iter().any(|&q| q < STEADY_QUARTERS * loudest) {
