@@ -53,8 +53,20 @@ fn dtmf_pair(digit: char) -> (f32, f32) {
     panic!("{digit} is not a DTMF key")
 }
 
-/// Calls with baresip, lets it listen for `seconds`, hangs up; returns the phone.
-fn baresip_call(server: &Server, microphone: &Path, seconds: u64) -> Baresip {
+/// Asserts the first call's keys, in order, each once, all from `source`.
+fn assert_digits(server: &Server, keys: &str, source: &str) {
+    let digits = server.digits();
+    assert_eq!(
+        digits.first().map(|(k, _)| k.as_str()),
+        Some(keys),
+        "{digits:?}\n{}",
+        server.log()
+    );
+    assert!(digits[0].1.split(',').all(|s| s == source), "{digits:?}");
+}
+
+/// Dials hotline from baresip as +380441234567 and waits until the call is up.
+fn baresip_dial(server: &Server, microphone: &Path) -> Baresip {
     let mut phone = Baresip::start(microphone, "<sip:+380441234567@127.0.0.1>;regint=0");
     phone.command("dial", &format!("sip:hotline@{}", server.sip));
     assert!(
@@ -65,6 +77,12 @@ fn baresip_call(server: &Server, microphone: &Path, seconds: u64) -> Baresip {
         phone.history(),
         server.log()
     );
+    phone
+}
+
+/// Calls with baresip, lets it listen for `seconds`, hangs up; returns the phone.
+fn baresip_call(server: &Server, microphone: &Path, seconds: u64) -> Baresip {
+    let mut phone = baresip_dial(server, microphone);
     std::thread::sleep(Duration::from_secs(seconds));
     phone.command("hangup", "");
     phone.wait_event("CALL_CLOSED", Duration::from_secs(5));
@@ -104,14 +122,7 @@ fn in_band_tones_from_baresip_arrive_once_each_in_order() {
     });
     let mic = microphone(server.dir.path(), 30, "159#", 1500);
     baresip_call(&server, &mic, 4);
-    let digits = server.digits();
-    assert_eq!(
-        digits.first().map(|(keys, _)| keys.as_str()),
-        Some("159#"),
-        "{digits:?}\n{}",
-        server.log()
-    );
-    assert!(digits[0].1.split(',').all(|s| s == "in_band"), "{digits:?}");
+    assert_digits(&server, "159#", "in_band");
 }
 
 #[test]
@@ -120,14 +131,7 @@ fn rfc4733_digits_from_pjsua2_at_payload_type_120_arrive_once_each_in_order() {
     let uri = format!("sip:hotline@{}", server.sip);
     let (ok, _, output) = pjsua_call(&uri, &["--hold", "4", "--digits", "2580*#"]);
     assert!(ok, "pjsua2 call failed:\n{output}");
-    let digits = server.digits();
-    assert_eq!(
-        digits.first().map(|(k, _)| k.as_str()),
-        Some("2580*#"),
-        "{digits:?}\n{}",
-        server.log()
-    );
-    assert!(digits[0].1.split(',').all(|s| s == "rfc4733"), "{digits:?}");
+    assert_digits(&server, "2580*#", "rfc4733");
 }
 
 #[test]
@@ -140,29 +144,14 @@ fn sip_info_digits_from_sipp_arrive_once_each_in_order() {
         run.output,
         server.log()
     );
-    let digits = server.digits();
-    assert_eq!(
-        digits.first().map(|(k, _)| k.as_str()),
-        Some("427"),
-        "{digits:?}"
-    );
-    assert!(
-        digits[0].1.split(',').all(|s| s == "sip_info"),
-        "{digits:?}"
-    );
+    assert_digits(&server, "427", "sip_info");
 }
 
 #[test]
 fn rfc4733_digits_from_baresip_arrive_once_each_in_order() {
     let server = Server::start();
     let mic = microphone(server.dir.path(), 30, "", 0);
-    let mut phone = Baresip::start(&mic, "<sip:+380441234567@127.0.0.1>;regint=0");
-    phone.command("dial", &format!("sip:hotline@{}", server.sip));
-    assert!(
-        phone
-            .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
-            .is_some()
-    );
+    let mut phone = baresip_dial(&server, &mic);
     std::thread::sleep(Duration::from_millis(800));
     for key in ["3", "6", "9", "3"] {
         phone.command("sndcode", key);
@@ -171,27 +160,14 @@ fn rfc4733_digits_from_baresip_arrive_once_each_in_order() {
     std::thread::sleep(Duration::from_millis(500));
     phone.command("hangup", "");
     phone.wait_event("CALL_CLOSED", Duration::from_secs(5));
-    let digits = server.digits();
-    assert_eq!(
-        digits.first().map(|(k, _)| k.as_str()),
-        Some("3693"),
-        "{digits:?}\n{}",
-        phone.history()
-    );
-    assert!(digits[0].1.split(',').all(|s| s == "rfc4733"), "{digits:?}");
+    assert_digits(&server, "3693", "rfc4733");
 }
 
 #[test]
 fn baresip_puts_the_call_on_hold_and_resumes_it() {
     let server = Server::start();
     let mic = microphone(server.dir.path(), 30, "", 0);
-    let mut phone = Baresip::start(&mic, "<sip:+380441234567@127.0.0.1>;regint=0");
-    phone.command("dial", &format!("sip:hotline@{}", server.sip));
-    assert!(
-        phone
-            .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
-            .is_some()
-    );
+    let mut phone = baresip_dial(&server, &mic);
     std::thread::sleep(Duration::from_millis(500));
     phone.command("hold", "");
     std::thread::sleep(Duration::from_millis(1000));

@@ -195,20 +195,12 @@ impl UserAgent {
         let (Phase::Early, Some(tx)) = (c.phase, c.invite_tx) else {
             return;
         };
-        let mut ok = self.dialog_response(&c.invite, &c.dialog, 200);
-        ok.head.content_type = Some("application/sdp".into());
-        ok.body = sdp;
+        let ok = self.ok_with_sdp(&c.invite, &c.dialog, sdp);
         self.layer.respond(now, tx, ok.clone());
-        let t1 = self.config.timers.t1;
-        let timeout = self.config.timers.timeout();
+        let retransmission = self.retransmission(now, ok);
         if let Some(c) = self.calls.get_mut(call) {
             c.phase = Phase::Answered;
-            c.ok = Some(Retransmission {
-                response: ok,
-                interval: t1,
-                next: now + t1,
-                deadline: now + timeout,
-            });
+            c.ok = Some(retransmission);
         }
         self.process(now);
     }
@@ -222,20 +214,12 @@ impl UserAgent {
         let Some(request) = self.layer.server_request(tx).cloned() else {
             return;
         };
-        let mut ok = self.dialog_response(&request, &c.dialog, 200);
-        ok.head.content_type = Some("application/sdp".into());
-        ok.body = sdp;
+        let ok = self.ok_with_sdp(&request, &c.dialog, sdp);
         self.layer.respond(now, tx, ok.clone());
-        let t1 = self.config.timers.t1;
-        let timeout = self.config.timers.timeout();
+        let retransmission = self.retransmission(now, ok);
         if let Some(c) = self.calls.get_mut(call) {
             c.reinvite_tx = None;
-            c.reinvite_ok = Some(Retransmission {
-                response: ok,
-                interval: t1,
-                next: now + t1,
-                deadline: now + timeout,
-            });
+            c.reinvite_ok = Some(retransmission);
         }
         self.process(now);
     }
@@ -536,6 +520,25 @@ impl UserAgent {
             };
             self.events
                 .push_back(UaEvent::CallEnded { call: id, reason });
+        }
+    }
+
+    /// A 200 carrying SDP, for an INVITE or re-INVITE.
+    fn ok_with_sdp(&self, request: &Request, dialog: &Dialog, sdp: Vec<u8>) -> Response {
+        let mut ok = self.dialog_response(request, dialog, 200);
+        ok.head.content_type = Some("application/sdp".into());
+        ok.body = sdp;
+        ok
+    }
+
+    /// Starts retransmitting a 2xx at T1, doubling, for 64·T1 (§13.3.1.4).
+    fn retransmission(&self, now: Instant, response: Response) -> Retransmission {
+        let t1 = self.config.timers.t1;
+        Retransmission {
+            response,
+            interval: t1,
+            next: now + t1,
+            deadline: now + self.config.timers.timeout(),
         }
     }
 

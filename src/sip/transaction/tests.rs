@@ -58,6 +58,21 @@ fn new_server(
 
 const T1: Duration = Duration::from_millis(500);
 
+/// Runs the clock in 100 ms steps for `span`; returns the end time and the
+/// times (ms after `now`) at which something was sent.
+fn sends_over(layer: &mut TransactionLayer, now: Instant, span: Duration) -> (Instant, Vec<u128>) {
+    let mut sent_at = Vec::new();
+    let mut at = now;
+    while at < now + span {
+        at += Duration::from_millis(100);
+        layer.handle_timeout(at);
+        if !sent(layer).is_empty() {
+            sent_at.push((at - now).as_millis());
+        }
+    }
+    (at, sent_at)
+}
+
 #[test]
 fn invite_server_sends_100_trying_at_once_and_absorbs_retransmissions() {
     let now = Instant::now();
@@ -84,15 +99,7 @@ fn timer_g_retransmits_a_final_response_doubling_up_to_t2_until_the_ack() {
     let invite = layer.server_request(tx).unwrap().clone();
     layer.respond(now, tx, response_to(&invite, 486));
     sent(&mut layer);
-    let mut retransmitted_at = Vec::new();
-    let mut at = now;
-    while at < now + Duration::from_secs(20) {
-        at += Duration::from_millis(100);
-        layer.handle_timeout(at);
-        if !sent(&mut layer).is_empty() {
-            retransmitted_at.push((at - now).as_millis());
-        }
-    }
+    let (at, retransmitted_at) = sends_over(&mut layer, now, Duration::from_secs(20));
     // G: 0.5, 1.5 (+1), 3.5 (+2), 7.5 (+4), 11.5 (+4 = T2), 15.5, 19.5
     assert_eq!(
         retransmitted_at,
@@ -206,15 +213,7 @@ fn invite_client_timer_a_doubles_and_timer_b_times_out() {
     let mut layer = TransactionLayer::new(TimerConfig::default());
     let tx = layer.send_request(now, request("INVITE", "z9hG4bK-c1"), UDP);
     assert_eq!(sent(&mut layer), ["INVITE"]);
-    let mut resent_at = Vec::new();
-    let mut at = now;
-    while at < now + T1 * 64 {
-        at += Duration::from_millis(100);
-        layer.handle_timeout(at);
-        if !sent(&mut layer).is_empty() {
-            resent_at.push((at - now).as_millis());
-        }
-    }
+    let (_, resent_at) = sends_over(&mut layer, now, T1 * 64);
     assert_eq!(resent_at, [500, 1500, 3500, 7500, 15500, 31500]);
     assert!(matches!(
         events(&mut layer)[..],
@@ -279,15 +278,7 @@ fn non_invite_client_timer_e_caps_at_t2_then_f_times_out_and_k_follows_a_final()
     let mut layer = TransactionLayer::new(TimerConfig::default());
     let tx = layer.send_request(now, request("BYE", "z9hG4bK-c4"), UDP);
     sent(&mut layer);
-    let mut resent_at = Vec::new();
-    let mut at = now;
-    while at < now + T1 * 64 {
-        at += Duration::from_millis(100);
-        layer.handle_timeout(at);
-        if !sent(&mut layer).is_empty() {
-            resent_at.push((at - now).as_millis());
-        }
-    }
+    let (_, resent_at) = sends_over(&mut layer, now, T1 * 64);
     assert_eq!(&resent_at[..6], [500, 1500, 3500, 7500, 11500, 15500]);
     assert!(
         matches!(
