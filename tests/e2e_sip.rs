@@ -98,7 +98,14 @@ fn calls_beyond_the_limit_get_503_with_retry_after() {
         let sip = server.sip;
         move || sipp("uac", sip, &["-m", "1", "-d", "4000"])
     });
-    std::thread::sleep(Duration::from_millis(1000));
+    let holding = support::peers::wait_for(Duration::from_secs(10), || {
+        server.get_json("/status")["calls_active"] == 1
+    });
+    assert!(
+        holding,
+        "the first call never became active:\n{}",
+        server.log()
+    );
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(3)))
