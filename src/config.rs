@@ -21,6 +21,26 @@ pub struct Config {
     pub flows: FlowSettings,
     pub audio: AudioSettings,
     pub http: HttpSettings,
+    pub tickets: TicketSettings,
+}
+
+/// Ticket types the IVR may register and where tickets are delivered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketSettings {
+    /// Declared request types (`[[tickets.types]]`); the demo ones by default.
+    pub types: Vec<crate::crm::tickets::TicketType>,
+    /// The CRM webhook; without it tickets stay in the database.
+    pub webhook: Option<crate::crm::delivery::WebhookSettings>,
+}
+
+impl Default for TicketSettings {
+    fn default() -> Self {
+        TicketSettings {
+            types: crate::crm::tickets::demo_ticket_types(),
+            webhook: None,
+        }
+    }
 }
 
 /// SIP signalling settings.

@@ -26,6 +26,13 @@ enum Command {
         #[command(subcommand)]
         command: hotline::crm::cli::DbCommand,
     },
+    /// Tickets the IVR registered, and their delivery to the CRM.
+    Tickets {
+        #[command(flatten)]
+        settings: ServeArgs,
+        #[command(subcommand)]
+        command: hotline::crm::cli::TicketsCommand,
+    },
     /// Calls recorded in the database.
     Calls {
         #[command(flatten)]
@@ -104,6 +111,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Db { settings, command } => {
             let config = settings.load()?;
             hotline::crm::cli::run_db(&config.database.url, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tickets { settings, command } => {
+            let config = settings.load()?;
+            let webhook = config.tickets.webhook.clone();
+            hotline::crm::cli::run_tickets(&config.database.url, webhook, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Calls { settings, command } => {

@@ -34,6 +34,8 @@ pub struct Services(Arc<Shared>);
 struct Shared {
     config: Config,
     db: Db,
+    /// Tells background workers (ticket delivery) to stop.
+    stop: tokio::sync::watch::Sender<bool>,
     media_ip: IpAddr,
     ports: PortPool,
     prompts: PromptStore,
@@ -68,6 +70,19 @@ impl Services {
                 "demo CRM data loaded into the new database"
             );
         }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        match &config.tickets.webhook {
+            Some(webhook) => {
+                let worker = crate::crm::delivery::run_worker(
+                    db.clone(),
+                    webhook.clone(),
+                    Duration::from_secs(1),
+                    stopped,
+                );
+                tokio::spawn(worker);
+            }
+            None => info!("no CRM webhook configured: tickets stay in the database"),
+        }
         let media = &config.media;
         let media_ip = crate::server::advertised_ip(media.bind_address, media.public_address);
         let prompts = PromptStore::load(&config.audio.dir, &config.audio.default_language)?;
@@ -85,6 +100,7 @@ impl Services {
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             db,
+            stop,
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
             prompts,
@@ -108,7 +124,9 @@ impl Services {
     }
 
     /// Stops background work before the process exits.
-    pub async fn shutdown(&self) {}
+    pub async fn shutdown(&self) {
+        let _ = self.0.stop.send(true);
+    }
 
     fn config(&self) -> &Config {
         &self.0.config

@@ -7,7 +7,9 @@
 pub mod calls;
 pub mod cli;
 pub mod customers;
+pub mod delivery;
 pub mod seed;
+pub mod tickets;
 
 use std::time::Duration;
 

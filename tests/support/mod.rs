@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod databases;
 pub mod peers;
+pub mod receiver;
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, UdpSocket};
