@@ -103,3 +103,110 @@ async fn a_database_that_is_down_is_a_clear_error_not_a_hang() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn self_service_lookups_answer_for_the_demo_customer() {
+    use hotline::crm::tickets::{NewTicket, demo_ticket_types};
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        db.seed_demo().await.unwrap();
+        let olena = db
+            .find_customer_by_phone("+380441234567", LIMIT)
+            .await
+            .unwrap()
+            .unwrap();
+        let balance = db.balance(&olena.id, LIMIT).await.unwrap().unwrap();
+        assert_eq!(
+            (balance.minor_units, balance.currency.as_str()),
+            (123_456, "UAH"),
+            "{}",
+            database.kind
+        );
+        let services: Vec<String> = db
+            .services("+380441234567", LIMIT)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(services, ["IPTV Basic", "Internet 100 Mbit/s"]);
+        let reading = db
+            .last_meter_reading(&olena.id, LIMIT)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((reading.reading, reading.unit.as_str()), (12_000, "kWh"));
+        assert_eq!(db.latest_ticket(&olena.id, LIMIT).await.unwrap(), None);
+        let request = NewTicket {
+            call_id: "c".into(),
+            kind: "line_repair".into(),
+            customer_id: Some(olena.id.clone()),
+            phone: "+380441234567".into(),
+            fields: Default::default(),
+        };
+        let ticket = db
+            .register_ticket(&request, &demo_ticket_types())
+            .await
+            .unwrap();
+        let latest = db.latest_ticket(&olena.id, LIMIT).await.unwrap().unwrap();
+        assert_eq!(
+            (latest.number, latest.status.as_str()),
+            (ticket.number, "new")
+        );
+        let john = db
+            .find_customer_by_phone("+442071234567", LIMIT)
+            .await
+            .unwrap()
+            .unwrap();
+        let owed = db.balance(&john.id, LIMIT).await.unwrap().unwrap();
+        assert_eq!(
+            (owed.minor_units, owed.currency.as_str()),
+            (-2_550, "EUR"),
+            "a negative balance"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_caller_is_identified_by_account_and_pin() {
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        db.seed_demo().await.unwrap();
+        let by_account = db
+            .find_customer_by_account("100200300", None, LIMIT)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            by_account.name, "Olena Kovalenko",
+            "{}: no PIN set, none needed",
+            database.kind
+        );
+        db.set_pin(&by_account.id, Some("4321")).await.unwrap();
+        assert!(
+            db.find_customer_by_account("100200300", None, LIMIT)
+                .await
+                .unwrap()
+                .is_none(),
+            "a PIN is now needed"
+        );
+        assert!(
+            db.find_customer_by_account("100200300", Some("1234"), LIMIT)
+                .await
+                .unwrap()
+                .is_none(),
+            "wrong PIN"
+        );
+        let right = db
+            .find_customer_by_account("100200300", Some("4321"), LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(right.map(|c| c.name).as_deref(), Some("Olena Kovalenko"));
+        assert!(
+            db.find_customer_by_account("999", Some("4321"), LIMIT)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

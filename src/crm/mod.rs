@@ -8,6 +8,7 @@ pub mod calls;
 pub mod cli;
 pub mod customers;
 pub mod delivery;
+pub mod lookups;
 pub mod seed;
 pub mod tickets;
 
