@@ -170,6 +170,14 @@ impl<'a> Compiler<'a> {
             (key.value.clone(), self.target(target, true))
         });
         let global_keys: Vec<(String, Target)> = global_keys.collect();
+        let global_labels = s.global_labels.0.iter().map(|(key, label)| {
+            if !global_keys.iter().any(|(g, _)| g == &key.value) {
+                let message = format!("'{}' is not a global key of the flow", key.value);
+                self.error(key.referenced, message);
+            }
+            (key.value.clone(), self.prompt(label))
+        });
+        let global_labels = global_labels.collect();
         let phrases = Phrases {
             r#for: self.phrase(&s.phrases.r#for),
             press: self.phrase(&s.phrases.press),
@@ -199,6 +207,7 @@ impl<'a> Compiler<'a> {
             start,
             top,
             global_keys,
+            global_labels,
             phrases,
             calendars,
             nodes,

@@ -24,6 +24,8 @@ pub struct Flow {
     pub(crate) start: NodeId,
     pub(crate) top: NodeId,
     pub(crate) global_keys: Vec<(String, Target)>,
+    /// Label prompts of global keys announced by generated menus.
+    pub(crate) global_labels: Vec<(String, PromptRef)>,
     pub(crate) phrases: Phrases,
     pub(crate) calendars: Vec<Calendar>,
     pub(crate) nodes: Vec<Node>,

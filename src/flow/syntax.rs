@@ -28,6 +28,9 @@ pub struct FlowFile {
     /// Keys that work in every menu of the flow, e.g. `"0": operator`.
     #[serde(default)]
     pub global_keys: SpannedMap<Spanned<String>>,
+    /// Label prompts announcing global keys after the items of generated menus.
+    #[serde(default)]
+    pub global_labels: SpannedMap<Spanned<String>>,
     /// Settings shared by every menu unless the menu sets its own.
     #[serde(default)]
     pub menu_defaults: MenuDefaults,
@@ -40,8 +43,8 @@ pub struct FlowFile {
     /// The nodes by name, in file order.
     pub nodes: SpannedMap<Spanned<NodeSyntax>>,
     /// Flow tests; read by the test runner, ignored by the compiler.
-    #[serde(default)]
-    pub tests: Option<IgnoredAny>,
+    #[serde(default, rename = "tests")]
+    pub _tests: Option<IgnoredAny>,
 }
 
 /// Menu settings a flow sets once for all its menus.
