@@ -1,1 +1,31 @@
-//! flow
+//! Flows: the declarative menu language, its compiler and the sans-IO interpreter.
+//!
+//! A flow file (YAML, one per file in `ivr-flows/`) compiles into a [`Flow`] that
+//! cannot be invalid; a [`Call`] runs one call through it, emitting actions and
+//! being fed their results, so it runs the same under SIP, the simulator and tests.
+
+mod calendar;
+mod call;
+mod catalog;
+mod check;
+mod compile;
+mod diagnostic;
+mod input;
+mod model;
+mod syntax;
+mod value;
+
+pub use calendar::Calendar;
+pub use call::{
+    Action, AgentContext, Call, CallContext, HangupReason, LookupFailure, Outcome, PathStep,
+    PlayId, Prompt, TicketFailure, TicketNumber,
+};
+pub use catalog::{AUDIO_EXTENSIONS, AudioDir, Catalog, PromptCatalog};
+pub use compile::{BUILTIN_VARIABLES, compile, version_of};
+pub use diagnostic::{Diagnostic, Severity};
+pub use model::{Flow, FlowVersion, MAX_INFORMATION_ITEMS, MAX_MENU_ITEMS, NodeId};
+pub use value::{SayKind, Value, Values};
+#[cfg(test)]
+mod call_tests;
+#[cfg(test)]
+mod compile_tests;
