@@ -125,7 +125,8 @@ pub enum TicketFailure {
 }
 
 /// How a call left the flow, for containment figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Served by the IVR alone.
     ContainedByIvr,
@@ -254,6 +255,11 @@ impl Call {
     /// The flow this call runs, the version it started with.
     pub fn flow(&self) -> &Arc<Flow> {
         &self.flow
+    }
+
+    /// Whether the call waits for the caller's keys (a menu or a collect).
+    pub fn awaits_input(&self) -> bool {
+        matches!(self.state, State::Menu(_) | State::Collect(_))
     }
 
     /// The call's variables.
