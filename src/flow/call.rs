@@ -58,8 +58,13 @@ pub enum Action {
     StopPlayback { id: PlayId },
     /// Run a named CRM lookup; report `handle_lookup_result`.
     Lookup { name: String, params: Values },
-    /// Register a ticket; report `handle_ticket_result`.
-    RegisterTicket { kind: String, fields: Values },
+    /// Register a ticket for the caller (the customer once identified); report `handle_ticket_result`.
+    RegisterTicket {
+        kind: String,
+        fields: Values,
+        customer: Option<String>,
+        phone: String,
+    },
     /// Hand the call to an agent queue; the flow is done.
     Enqueue {
         queue: String,
@@ -485,6 +490,8 @@ impl Call {
                     self.actions.push_back(Action::RegisterTicket {
                         kind: t.kind.clone(),
                         fields,
+                        customer: self.ctx.customer.clone(),
+                        phone: self.ctx.caller.clone(),
                     });
                     self.state = State::Ticket {
                         node: id,

@@ -152,7 +152,7 @@ pub fn simulate(
                         call.handle_lookup_result(now, answer);
                     }
                 }
-                Action::RegisterTicket { kind, fields } => {
+                Action::RegisterTicket { kind, fields, .. } => {
                     let answer = backend.register_ticket(&kind, &fields);
                     let result = match &answer {
                         Some(Ok(TicketNumber(n))) => format!("number {n}"),

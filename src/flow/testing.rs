@@ -241,3 +241,83 @@ pub fn print_report(report: &TestReport, out: &mut dyn Write) -> io::Result<()> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names the demo configuration defines (see the CRM's demo ticket types).
+    fn demo_catalog() -> Catalog {
+        let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect();
+        Catalog {
+            lookups: set(&[
+                "balance",
+                "services",
+                "last_ticket",
+                "last_meter_reading",
+                "customer_by_account",
+            ]),
+            ticket_types: [
+                ("line_repair".to_owned(), set(&[])),
+                ("meter_reading".to_owned(), set(&["reading"])),
+                ("callback".to_owned(), set(&["callback_number"])),
+            ]
+            .into(),
+            queues: set(&["support"]),
+        }
+    }
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    #[test]
+    fn the_demo_flow_passes_its_own_tests_and_covers_every_node() {
+        let audio = AudioDir::open(&root().join("audio")).unwrap();
+        let report = run_tests(&root().join("ivr-flows"), &demo_catalog(), &audio).unwrap();
+        let mut printed = Vec::new();
+        print_report(&report, &mut printed).unwrap();
+        let printed = String::from_utf8(printed).unwrap();
+        assert!(report.passed(), "{printed}");
+        let demo = &report.files[0];
+        assert!(demo.tests_passed >= 12, "{printed}");
+        let uncovered: Vec<&String> = demo
+            .nodes
+            .iter()
+            .filter(|n| !demo.covered.contains(*n))
+            .collect();
+        assert!(uncovered.len() <= 2, "{printed}");
+    }
+
+    #[test]
+    fn the_demo_flow_compiles_without_warnings() {
+        let audio = AudioDir::open(&root().join("audio")).unwrap();
+        let file = root().join("ivr-flows/hotline.yaml");
+        let source = std::fs::read_to_string(&file).unwrap();
+        let (_, warnings) = compile(&source, &file, &demo_catalog(), &audio).unwrap();
+        assert_eq!(warnings, []);
+    }
+
+    #[test]
+    fn a_mismatch_fails_the_run_with_the_transcript() {
+        let dir = tempfile::tempdir().unwrap();
+        let flow = "id: t\ndefault_language: en\nlanguages: [en]\nstart: bye\nnodes:\n  bye:\n    hangup: { prompt: p/bye }\n\
+            tests:\n  - name: says hello\n    caller: \"+1\"\n    at: 2025-01-01T00:00:00Z\n    expect: { prompts: [p/hello] }\n";
+        std::fs::write(dir.path().join("t.yaml"), flow).unwrap();
+        let mut audio = AudioDir::default();
+        audio.insert("en", "p/bye", "Goodbye");
+        let report = run_tests(dir.path(), &Catalog::default(), &audio).unwrap();
+        let failure = report.failure.unwrap();
+        assert_eq!(failure.test, "says hello");
+        assert_eq!(
+            failure.message,
+            "expected prompt 'p/hello' (in order), but it was not played"
+        );
+        assert!(
+            failure
+                .transcript
+                .unwrap()
+                .contains("play [en] p/bye: \"Goodbye\"")
+        );
+    }
+}
