@@ -58,8 +58,13 @@ pub enum Action {
     StopPlayback { id: PlayId },
     /// Run a named CRM lookup; report `handle_lookup_result`.
     Lookup { name: String, params: Values },
-    /// Register a ticket; report `handle_ticket_result`.
-    RegisterTicket { kind: String, fields: Values },
+    /// Register a ticket for the caller (the customer once identified); report `handle_ticket_result`.
+    RegisterTicket {
+        kind: String,
+        fields: Values,
+        customer: Option<String>,
+        phone: String,
+    },
     /// Hand the call to an agent queue; the flow is done.
     Enqueue {
         queue: String,
@@ -125,7 +130,8 @@ pub enum TicketFailure {
 }
 
 /// How a call left the flow, for containment figures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Served by the IVR alone.
     ContainedByIvr,
@@ -254,6 +260,11 @@ impl Call {
     /// The flow this call runs, the version it started with.
     pub fn flow(&self) -> &Arc<Flow> {
         &self.flow
+    }
+
+    /// Whether the call waits for the caller's keys (a menu or a collect).
+    pub fn awaits_input(&self) -> bool {
+        matches!(self.state, State::Menu(_) | State::Collect(_))
     }
 
     /// The call's variables.
@@ -479,6 +490,8 @@ impl Call {
                     self.actions.push_back(Action::RegisterTicket {
                         kind: t.kind.clone(),
                         fields,
+                        customer: self.ctx.customer.clone(),
+                        phone: self.ctx.caller.clone(),
                     });
                     self.state = State::Ticket {
                         node: id,

@@ -466,7 +466,9 @@ fn rejected_ticket_takes_its_branch_and_the_reason_is_kept() {
         actions(&mut call),
         [Action::RegisterTicket {
             kind: "meter_reading".into(),
-            fields
+            fields,
+            customer: Some("c1".into()),
+            phone: "+380441234567".into()
         }]
     );
     call.handle_ticket_result(

@@ -12,7 +12,10 @@ mod compile;
 mod diagnostic;
 mod input;
 mod model;
+mod registry;
+mod simulate;
 mod syntax;
+mod testing;
 mod value;
 
 pub use calendar::Calendar;
@@ -24,6 +27,14 @@ pub use catalog::{AUDIO_EXTENSIONS, AudioDir, Catalog, PromptCatalog};
 pub use compile::{BUILTIN_VARIABLES, compile, version_of};
 pub use diagnostic::{Diagnostic, Severity};
 pub use model::{Flow, FlowVersion, MAX_INFORMATION_ITEMS, MAX_MENU_ITEMS, NodeId};
+pub use registry::{FlowRegistry, ReloadReport};
+pub use simulate::{
+    Backend, Customer, Event, Fixture, FixtureCustomer, LookupCase, Rejection, SimulationInput,
+    Transcript, simulate,
+};
+pub use testing::{
+    Expectation, FileReport, FlowTest, TestFailure, TestReport, flow_files, print_report, run_tests,
+};
 pub use value::{SayKind, Value, Values};
 #[cfg(test)]
 mod call_tests;
