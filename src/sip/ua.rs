@@ -17,6 +17,7 @@ use super::dialog::Dialog;
 use super::message::*;
 use super::transaction::{
     ClientTxId, Remote, ServerTxId, TimerConfig, TransactionEvent, TransactionLayer, Transmit,
+    Transport,
 };
 
 /// Identifies a call: the SIP Call-ID of its dialog.
@@ -487,13 +488,15 @@ impl UserAgent {
     }
 
     fn send_bye(&mut self, now: Instant, id: &CallId) {
-        let via = self.via();
+        let Some(hop) = self.calls.get(id).map(|c| c.dialog.next_hop) else {
+            return;
+        };
+        let via = self.via(hop.transport);
         let contact = self.contact();
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
         let bye = call.dialog.request(Method::Bye, via, contact);
-        let hop = call.dialog.next_hop;
         call.phase = Phase::Terminating;
         call.ok = None;
         call.reinvite_ok = None;
@@ -579,10 +582,11 @@ impl UserAgent {
         self.layer.respond(now, tx, response);
     }
 
-    fn via(&mut self) -> Via {
+    /// Our Via for a request sent over `transport`, with a fresh branch.
+    fn via(&mut self, transport: Transport) -> Via {
         let branch = format!("z9hG4bK{}", self.token(16));
         Via {
-            transport: "UDP".into(),
+            transport: transport.token().into(),
             host: Host::from(self.config.address.ip()),
             port: Some(self.config.address.port()),
             params: Params(vec![
