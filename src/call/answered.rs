@@ -100,6 +100,10 @@ impl Answered {
                     }
                     CallSignal::Cancelled => break Outcome::Cancelled,
                     CallSignal::Ended { reason } => break Outcome::Ended(reason),
+                    // Only calls hotline places get these; this one came in.
+                    CallSignal::Progress { .. }
+                    | CallSignal::Answered { .. }
+                    | CallSignal::Failed { .. } => {}
                 },
                 Step::Media(Some(MediaEvent::Digit(event))) => digits.push(event),
                 Step::Media(Some(MediaEvent::Stats(stats))) => debug!(?stats, "media stats"),

@@ -46,6 +46,13 @@ pub enum CallSignal {
     Info { content_type: String, body: Vec<u8> },
     /// The caller cancelled before the answer.
     Cancelled,
+    /// An outgoing call rings: 180, 183, ...
+    Progress { status: u16 },
+    /// An outgoing call was answered with this SDP; it was ACKed.
+    Answered { sdp: Vec<u8> },
+    /// An outgoing call ended unanswered with this status (408: no answer,
+    /// 487: cancelled); nothing more will arrive.
+    Failed { status: u16 },
     /// The call is over; nothing more will arrive.
     Ended { reason: String },
 }
@@ -198,6 +205,16 @@ impl Endpoint {
                 offer,
                 remote,
             } => self.incoming(call, request, offer, remote),
+            UaEvent::OutgoingProgress { call, status } => {
+                self.signal(&call, CallSignal::Progress { status })
+            }
+            UaEvent::OutgoingAnswered { call, sdp } => {
+                self.signal(&call, CallSignal::Answered { sdp })
+            }
+            UaEvent::OutgoingFailed { call, status } => {
+                self.signal(&call, CallSignal::Failed { status });
+                self.calls.remove(&call);
+            }
             UaEvent::CallConfirmed { call, sdp_in_ack } => {
                 self.signal(&call, CallSignal::Confirmed { sdp_in_ack })
             }

@@ -21,7 +21,8 @@ pub struct Dialog {
     pub local_seq: u32,
     pub remote_seq: Option<u32>,
     /// Where the dialog's requests physically go: the first loose route, or
-    /// the address the peer's INVITE came from (which works behind NAT).
+    /// the address the peer's INVITE came from (or ours went to), which works
+    /// behind NAT where the peer's Contact may be a private address.
     pub next_hop: Remote,
 }
 
@@ -52,6 +53,31 @@ impl Dialog {
         }
     }
 
+    /// The UAC side of a dialog created by a 2xx to our INVITE sent to `remote` (§12.1.2).
+    pub fn from_response(invite: &Request, response: &Response, remote: Remote) -> Dialog {
+        let remote_target = response
+            .head
+            .contact
+            .first()
+            .map(|c| c.uri.clone())
+            .unwrap_or_else(|| invite.uri.clone());
+        // Record-Route lists the proxies from the callee's side: the UAC reverses it.
+        let route_set: Vec<NameAddr> = response.head.record_route.iter().rev().cloned().collect();
+        let next_hop = first_hop(&route_set, remote);
+        Dialog {
+            call_id: invite.head.call_id.clone(),
+            local_tag: invite.head.from_tag().unwrap_or_default().to_owned(),
+            remote_tag: response.head.to_tag().map(str::to_owned),
+            local_uri: invite.head.from.clone(),
+            remote_uri: response.head.to.clone(),
+            remote_target,
+            route_set,
+            local_seq: invite.head.cseq.seq,
+            remote_seq: None,
+            next_hop,
+        }
+    }
+
     /// Whether an in-dialog request belongs to this dialog (Call-ID and both tags).
     pub fn matches(&self, request: &Request) -> bool {
         request.head.call_id == self.call_id
@@ -72,6 +98,16 @@ impl Dialog {
     /// A new request inside the dialog (§12.2.1.1), e.g. BYE.
     pub fn request(&mut self, method: Method, via: Via, contact: NameAddr) -> Request {
         self.local_seq += 1;
+        self.build(method, self.local_seq, via, contact)
+    }
+
+    /// The ACK for a 2xx to our INVITE of sequence number `invite_seq`
+    /// (§13.2.2.4): a request of the dialog that reuses the INVITE's CSeq number.
+    pub fn ack(&self, invite_seq: u32, via: Via, contact: NameAddr) -> Request {
+        self.build(Method::Ack, invite_seq, via, contact)
+    }
+
+    fn build(&self, method: Method, seq: u32, via: Via, contact: NameAddr) -> Request {
         let mut to = self.remote_uri.clone();
         if let Some(tag) = &self.remote_tag {
             to.params.set("tag", Some(tag.clone()));
@@ -84,10 +120,7 @@ impl Dialog {
                 from: self.local_uri.clone(),
                 to,
                 call_id: self.call_id.clone(),
-                cseq: CSeq {
-                    seq: self.local_seq,
-                    method,
-                },
+                cseq: CSeq { seq, method },
                 max_forwards: Some(70),
                 contact: vec![contact],
                 record_route: Vec::new(),
@@ -100,7 +133,8 @@ impl Dialog {
     }
 }
 
-/// The address of the first Route when it is an IP literal, else `source`.
+/// The address of the first Route when it is an IP literal, else `source`
+/// (where the peer's messages come from, or where our INVITE went).
 fn first_hop(route_set: &[NameAddr], source: Remote) -> Remote {
     let Some(Uri::Sip(first)) = route_set.first().map(|r| &r.uri) else {
         return source;

@@ -1,8 +1,9 @@
-//! The user-agent core (RFC 3261 §8, §12–§15): calls answered by hotline.
+//! The user-agent core (RFC 3261 §8, §12–§15): calls answered and placed by hotline.
 //!
 //! A sans-IO value over the transaction layer. It reports incoming calls,
 //! ACKs, re-offers, INFO and hang-ups as [`UaEvent`]s and takes the shell's
-//! decisions (ring, answer, reject, hang up) as commands. Mechanism lives
+//! decisions (ring, answer, reject, hang up) as commands. Calls it places
+//! (`outgoing.rs`) become the same kind of dialog once answered. Mechanism lives
 //! here (2xx retransmission, CANCEL, 481/501/500 answers); policy (whether to
 //! answer, with what SDP) stays with the shell.
 
@@ -12,6 +13,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng, rngs::StdRng};
+
+mod outgoing;
+
+pub use outgoing::OutgoingCall;
 
 use super::dialog::Dialog;
 use super::message::*;
@@ -74,6 +79,15 @@ pub enum UaEvent {
         offer: Option<Vec<u8>>,
         remote: Remote,
     },
+    /// The callee of an outgoing call sent 180 Ringing, 183 Session Progress, ...
+    OutgoingProgress { call: CallId, status: u16 },
+    /// An outgoing call was answered and its 2xx ACKed; `sdp` is the callee's
+    /// answer. From now on it is a call like an answered incoming one.
+    OutgoingAnswered { call: CallId, sdp: Vec<u8> },
+    /// An outgoing call ended unanswered: the callee's final status (486, 603,
+    /// 480, 404, ...), 408 when it never answered, 487 after our cancel (also
+    /// when an answer crossed the CANCEL: that dialog was ACKed and ended).
+    OutgoingFailed { call: CallId, status: u16 },
     /// The ACK for our 2xx arrived; it carries the SDP answer on a late offer.
     CallConfirmed {
         call: CallId,
@@ -130,6 +144,30 @@ struct Call {
     ack_timed_out: bool,
 }
 
+impl Call {
+    /// A call in `phase` with nothing pending on its dialog yet.
+    fn new(
+        phase: Phase,
+        dialog: Dialog,
+        invite_tx: Option<ServerTxId>,
+        invite: Request,
+        source: Remote,
+    ) -> Call {
+        Call {
+            phase,
+            dialog,
+            invite_tx,
+            invite,
+            source,
+            ok: None,
+            reinvite_tx: None,
+            reinvite_ok: None,
+            bye_tx: None,
+            ack_timed_out: false,
+        }
+    }
+}
+
 /// Methods we answer (Allow header).
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
 
@@ -138,6 +176,8 @@ pub struct UserAgent {
     config: UaConfig,
     layer: TransactionLayer,
     calls: HashMap<CallId, Call>,
+    /// Calls we placed, until their answer and for 64·T1 after it.
+    outgoing: HashMap<CallId, outgoing::Outgoing>,
     rng: StdRng,
     events: VecDeque<UaEvent>,
 }
@@ -149,6 +189,7 @@ impl UserAgent {
             layer: TransactionLayer::new(config.timers),
             config,
             calls: HashMap::new(),
+            outgoing: HashMap::new(),
             rng: StdRng::seed_from_u64(seed),
             events: VecDeque::new(),
         }
@@ -173,6 +214,7 @@ impl UserAgent {
         for id in ids {
             self.retransmit_ok(now, &id);
         }
+        self.outgoing_deadlines(now);
         self.process(now);
     }
 
@@ -241,9 +283,11 @@ impl UserAgent {
         self.process(now);
     }
 
-    /// Ends the call: BYE once answered, 480 before.
+    /// Ends the call: BYE once answered, 480 before; CANCEL for an outgoing
+    /// call not answered yet.
     pub fn hangup(&mut self, now: Instant, call: &CallId) {
         let Some(c) = self.calls.get(call) else {
+            self.cancel(now, call);
             return;
         };
         match c.phase {
@@ -271,12 +315,15 @@ impl UserAgent {
                 .flatten()
                 .map(|r| r.next.min(r.deadline))
         });
-        retransmissions.chain(self.layer.poll_timeout()).min()
+        retransmissions
+            .chain(self.layer.poll_timeout())
+            .chain(self.outgoing_next_deadline())
+            .min()
     }
 
-    /// Calls in progress.
+    /// Calls in progress, outgoing ones still ringing included.
     pub fn call_count(&self) -> usize {
-        self.calls.len()
+        self.calls.len() + self.ringing_count()
     }
 
     /// Handles everything the transaction layer reported.
@@ -289,6 +336,12 @@ impl UserAgent {
                     remote,
                 } => self.handle_request(now, tx, request, remote),
                 TransactionEvent::Ack { request, .. } => self.handle_ack(&request),
+                TransactionEvent::Response { tx, response } if self.is_outgoing(tx) => {
+                    self.outgoing_response(now, tx, response)
+                }
+                TransactionEvent::ClientTimeout { tx } if self.is_outgoing(tx) => {
+                    self.outgoing_timeout(tx)
+                }
                 TransactionEvent::Response { tx, response } => {
                     if !response.is_provisional() {
                         self.bye_done(&tx);
@@ -327,21 +380,8 @@ impl UserAgent {
         let local_tag = self.token(10);
         let dialog = Dialog::from_invite(&request, local_tag, remote);
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
-        self.calls.insert(
-            id.clone(),
-            Call {
-                phase: Phase::Early,
-                dialog,
-                invite_tx: Some(tx),
-                invite: request.clone(),
-                source: remote,
-                ok: None,
-                reinvite_tx: None,
-                reinvite_ok: None,
-                bye_tx: None,
-                ack_timed_out: false,
-            },
-        );
+        let call = Call::new(Phase::Early, dialog, Some(tx), request.clone(), remote);
+        self.calls.insert(id.clone(), call);
         self.events.push_back(UaEvent::IncomingCall {
             call: id,
             request,

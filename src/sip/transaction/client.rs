@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::timer::{Timer, TimerConfig, Timers};
-use crate::sip::message::{CSeq, Head, Method, Request, Response};
+use crate::sip::message::{CSeq, Head, Method, NameAddr, Request, Response};
 
 /// States of a client transaction, as RFC 3261 figures 5 and 6 and RFC 6026 name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,21 +196,32 @@ impl ClientTransaction {
     }
 }
 
-/// The ACK for a non-2xx final response (§17.1.1.3): same Request-URI, top Via,
-/// From, Call-ID and CSeq number as the INVITE, To from the response, and the
-/// INVITE's Route headers.
+/// The ACK for a non-2xx final response (§17.1.1.3): To from the response.
 pub(crate) fn ack_for(invite: &Request, response: &Response) -> Request {
+    hop_request(invite, Method::Ack, response.head.to.clone())
+}
+
+/// The CANCEL for an INVITE (§9.1): To as in the INVITE, so that the callee
+/// matches it to the INVITE's server transaction.
+pub(crate) fn cancel_for(invite: &Request) -> Request {
+    hop_request(invite, Method::Cancel, invite.head.to.clone())
+}
+
+/// A request that belongs to the INVITE's hop rather than to a dialog, as the
+/// ACK for a non-2xx and CANCEL do: same Request-URI, top Via, From, Call-ID
+/// and CSeq number as the INVITE, and the INVITE's Route headers.
+fn hop_request(invite: &Request, method: Method, to: NameAddr) -> Request {
     Request {
-        method: Method::Ack,
+        method: method.clone(),
         uri: invite.uri.clone(),
         head: Head {
             via: invite.head.via.iter().take(1).cloned().collect(),
             from: invite.head.from.clone(),
-            to: response.head.to.clone(),
+            to,
             call_id: invite.head.call_id.clone(),
             cseq: CSeq {
                 seq: invite.head.cseq.seq,
-                method: Method::Ack,
+                method,
             },
             max_forwards: Some(70),
             contact: Vec::new(),

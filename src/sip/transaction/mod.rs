@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 pub use client::ClientState;
+pub(crate) use client::cancel_for;
 pub use server::ServerState;
 pub use timer::{Timer, TimerConfig};
 
@@ -230,6 +231,14 @@ impl TransactionLayer {
         self.clients.insert(id, ClientEntry { tx, remote, key });
         self.client_outputs(id, outputs);
         id
+    }
+
+    /// Drops a client transaction its TU gave up on: an INVITE still without a
+    /// final response 64·T1 after its CANCEL (§9.1). Late responses become stray.
+    pub fn abandon_client(&mut self, tx: ClientTxId) {
+        if let Some(entry) = self.clients.remove(&tx) {
+            self.client_keys.remove(&entry.key);
+        }
     }
 
     /// Sends a message outside any transaction (ACK for 2xx, 2xx retransmissions).

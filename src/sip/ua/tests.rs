@@ -16,7 +16,7 @@ fn peer() -> Remote {
     }
 }
 
-fn ua() -> UserAgent {
+pub(super) fn ua() -> UserAgent {
     let address: SocketAddr = "127.0.0.1:5060".parse().unwrap();
     UserAgent::new(UaConfig::new(address, "hotline-test".into()), 7)
 }
@@ -40,13 +40,13 @@ fn request(method: &str, branch: &str, cseq: u32, to_tag: Option<&str>, body: &s
     parse(text.as_bytes()).unwrap()
 }
 
-fn sent(ua: &mut UserAgent) -> Vec<Message> {
+pub(super) fn sent(ua: &mut UserAgent) -> Vec<Message> {
     std::iter::from_fn(|| ua.poll_transmit())
         .map(|t| t.message)
         .collect()
 }
 
-fn statuses(messages: &[Message]) -> Vec<String> {
+pub(super) fn statuses(messages: &[Message]) -> Vec<String> {
     messages
         .iter()
         .map(|m| match m {
@@ -56,7 +56,7 @@ fn statuses(messages: &[Message]) -> Vec<String> {
         .collect()
 }
 
-fn events(ua: &mut UserAgent) -> Vec<UaEvent> {
+pub(super) fn events(ua: &mut UserAgent) -> Vec<UaEvent> {
     std::iter::from_fn(|| ua.poll_event()).collect()
 }
 
