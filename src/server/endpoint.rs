@@ -2,20 +2,25 @@
 //!
 //! It parses what the transports receive, feeds the user agent, sends what
 //! the user agent transmits, runs its timers, and routes call events to one
-//! task per call. Call tasks reach it through [`EndpointHandle`]. Policy that
-//! belongs to the server (the call limit) is applied here, at the edge.
+//! task per call. Call tasks reach it through [`EndpointHandle`], which also
+//! places calls (`dial.rs`). Policy that belongs to the server (the call
+//! limit) is applied here, at the edge.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
+
+mod dial;
+
+pub use dial::Dialled;
 
 use crate::sip::identity::mask_number;
 use crate::sip::message::Message;
 use crate::sip::transaction::Remote;
-use crate::sip::ua::{CallId, UaEvent, UserAgent};
+use crate::sip::ua::{CallId, OutgoingCall, UaEvent, UserAgent};
 use crate::sip::{Header, Request};
 
 use super::transport::{Inbound, Outbound};
@@ -33,6 +38,9 @@ pub enum EndpointCommand {
     Reject(CallId, u16, Vec<Header>),
     /// End the call (BYE, or CANCEL/487 before it is answered).
     Hangup(CallId),
+    /// Place a call (boxed: it is far larger than the other commands); the
+    /// reply carries its id and its signals.
+    Dial(Box<OutgoingCall>, oneshot::Sender<Dialled>),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -174,6 +182,7 @@ impl Endpoint {
                 self.ua.reject(now, &call, status, headers)
             }
             EndpointCommand::Hangup(call) => self.ua.hangup(now, &call),
+            EndpointCommand::Dial(call, reply) => self.dial(call, reply),
         }
     }
 
