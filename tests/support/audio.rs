@@ -1,6 +1,24 @@
-//! Comparing what a peer heard with what hotline should have played.
+//! What a peer plays, and comparing what it heard with what hotline should have played.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Writes `seconds` of silence as the softphone's microphone (baresip ends
+/// the call when its source file ends, so this also bounds the call).
+pub fn silence(dir: &Path, seconds: u32) -> PathBuf {
+    let path = dir.join("silence.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
+    for _ in 0..seconds * 8000 {
+        writer.write_sample(0i16).unwrap();
+    }
+    writer.finalize().unwrap();
+    path
+}
 
 /// Reads a mono (or first-channel) 16-bit WAV as f32 samples at its own rate.
 pub fn read_wav(path: &Path) -> (Vec<f32>, u32) {

@@ -1,8 +1,8 @@
 //! Driving the third-party SIP peers: SIPp, baresip, pjsua2.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use super::{free_udp_tcp_port, repo_path};
@@ -16,10 +16,90 @@ pub struct SippRun {
 /// Runs a SIPp scenario (a file under tests/sipp/, or a built-in like `uac`)
 /// against `server`, bounded in time; extra arguments are passed through.
 pub fn sipp(scenario: &str, server: SocketAddr, extra: &[&str]) -> SippRun {
-    let local = free_udp_tcp_port();
-    let media = free_udp_tcp_port();
     let trace_dir = tempfile::tempdir().expect("temp dir");
     let mut args: Vec<String> = vec!["60".into(), "sipp".into()];
+    args.extend(sipp_args(scenario, free_udp_tcp_port(), trace_dir.path()));
+    args.push(server.to_string());
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let output: Output = Command::new("timeout")
+        .args(&args)
+        .current_dir(trace_dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sipp");
+    sipp_run(
+        output.status,
+        &String::from_utf8_lossy(&output.stdout),
+        &String::from_utf8_lossy(&output.stderr),
+        trace_dir.path(),
+    )
+}
+
+/// A SIPp scenario playing the called side (an agent's phone) for one call,
+/// in the background on a free port; killed by PID if still running when dropped.
+pub struct SippUas {
+    pub addr: SocketAddr,
+    child: Option<Child>,
+    trace_dir: tempfile::TempDir,
+}
+
+impl SippUas {
+    /// Starts `scenario` (a file under tests/sipp/, or `uas`); returns once it listens.
+    pub fn start(scenario: &str) -> SippUas {
+        let addr = free_udp_tcp_port();
+        let trace_dir = tempfile::tempdir().expect("temp dir");
+        let screen = std::fs::File::create(trace_dir.path().join("screen.log")).expect("log");
+        let child = Command::new("sipp")
+            .args(sipp_args(scenario, addr, trace_dir.path()))
+            .args(["-m", "1"])
+            .current_dir(trace_dir.path())
+            .stdin(Stdio::null())
+            .stdout(screen)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start sipp");
+        // SIPp holds its UDP port once it is ready to receive.
+        let listening = wait_for(Duration::from_secs(5), || {
+            std::net::UdpSocket::bind(addr).is_err()
+        });
+        assert!(listening, "SIPp did not open {addr}");
+        SippUas {
+            addr,
+            child: Some(child),
+            trace_dir,
+        }
+    }
+
+    /// Waits for the scenario to end (at most `limit`, then kills it).
+    pub fn finish(mut self, limit: Duration) -> SippRun {
+        let mut child = self.child.take().expect("running");
+        wait_for(limit, || matches!(child.try_wait(), Ok(Some(_))));
+        let _ = child.kill();
+        let output = child.wait_with_output().expect("sipp output");
+        let screen =
+            std::fs::read_to_string(self.trace_dir.path().join("screen.log")).unwrap_or_default();
+        sipp_run(
+            output.status,
+            &screen,
+            &String::from_utf8_lossy(&output.stderr),
+            self.trace_dir.path(),
+        )
+    }
+}
+
+impl Drop for SippUas {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The options every SIPp run here shares: loopback only, one local port,
+/// bounded in time, errors written into `trace_dir`.
+fn sipp_args(scenario: &str, local: SocketAddr, trace_dir: &Path) -> Vec<String> {
+    let mut args: Vec<String> = Vec::new();
     if scenario.ends_with(".xml") {
         args.push("-sf".into());
         args.push(scenario_path(scenario).display().to_string());
@@ -27,7 +107,6 @@ pub fn sipp(scenario: &str, server: SocketAddr, extra: &[&str]) -> SippRun {
         args.push("-sn".into());
         args.push(scenario.into());
     }
-    args.push(server.to_string());
     for arg in [
         "-i",
         "127.0.0.1",
@@ -44,28 +123,24 @@ pub fn sipp(scenario: &str, server: SocketAddr, extra: &[&str]) -> SippRun {
         args.push(arg.into());
     }
     args.extend(["-p".into(), local.port().to_string()]);
-    args.extend(["-mp".into(), media.port().to_string()]);
+    args.extend(["-mp".into(), free_udp_tcp_port().port().to_string()]);
     args.extend([
         "-error_file".into(),
-        trace_dir.path().join("errors.log").display().to_string(),
+        trace_dir.join("errors.log").display().to_string(),
     ]);
-    args.extend(extra.iter().map(|a| a.to_string()));
-    let output: Output = Command::new("timeout")
-        .args(&args)
-        .current_dir(trace_dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sipp");
-    let errors = std::fs::read_to_string(trace_dir.path().join("errors.log")).unwrap_or_default();
+    args
+}
+
+fn sipp_run(
+    status: std::process::ExitStatus,
+    stdout: &str,
+    stderr: &str,
+    trace_dir: &Path,
+) -> SippRun {
+    let errors = std::fs::read_to_string(trace_dir.join("errors.log")).unwrap_or_default();
     SippRun {
-        success: output.status.success(),
-        output: format!(
-            "exit {:?}\n{}\n{}\n{}",
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-            errors
-        ),
+        success: status.success(),
+        output: format!("exit {:?}\n{stdout}\n{stderr}\n{errors}", status.code()),
     }
 }
 
