@@ -54,19 +54,16 @@ async fn endpoint() -> EndpointHandle {
 }
 
 /// A call to agent `user` whose phone is at `phone`, with the caller's context.
-fn to_agent(user: &str, phone: SocketAddr, sdp: Vec<u8>) -> OutgoingCall {
+fn to_agent(user: &str, phone: Remote, sdp: Vec<u8>) -> OutgoingCall {
     let header = |name: &str, value: &str| Header {
         name: name.into(),
         value: value.into(),
     };
     OutgoingCall {
-        request_uri: parse_uri(&format!("sip:{user}@{phone}")).unwrap(),
+        request_uri: parse_uri(&format!("sip:{user}@{}", phone.addr)).unwrap(),
         from: parse_name_addr("\"Olena Kovalenko\" <sip:+380441234567@127.0.0.1>").unwrap(),
         to: parse_name_addr(&format!("<sip:{user}@127.0.0.1>")).unwrap(),
-        remote: Remote {
-            addr: phone,
-            transport: Transport::Udp,
-        },
+        remote: phone,
         sdp,
         headers: vec![
             header("X-Hotline-Customer", "Olena Kovalenko"),
@@ -87,8 +84,17 @@ struct Placed {
     _rtp: UdpSocket,
 }
 
-/// Dials agent `agent` at `phone` from a fresh endpoint.
+/// Dials agent `agent` at `phone` over UDP from a fresh endpoint.
 async fn dial(phone: SocketAddr) -> Placed {
+    let phone = Remote {
+        addr: phone,
+        transport: Transport::Udp,
+    };
+    dial_over(phone).await
+}
+
+/// Dials agent `agent` at `phone` from a fresh endpoint.
+async fn dial_over(phone: Remote) -> Placed {
     let endpoint = endpoint().await;
     let rtp = UdpSocket::bind("127.0.0.1:0").expect("RTP port");
     let local = LocalMedia {
@@ -211,4 +217,24 @@ async fn baresip_answers_by_itself_and_its_hangup_ends_the_call() {
     );
     let closed = phone.wait_event("CALL_CLOSED", PEER_WAIT);
     assert!(closed.is_some(), "{}", phone.history());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_refusing_the_tcp_connection_fails_the_call_with_503_at_once() {
+    let nobody = support::free_tcp_port();
+    let started = std::time::Instant::now();
+    let mut placed = dial_over(Remote {
+        addr: nobody,
+        transport: Transport::Tcp,
+    })
+    .await;
+    let failed = placed.next().await;
+    assert!(
+        matches!(failed, CallSignal::Failed { status: 503 }),
+        "{failed:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not after Timer B"
+    );
 }

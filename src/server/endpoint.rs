@@ -166,7 +166,8 @@ impl Endpoint {
                 debug!(%error, from = %received.remote.addr, "unparseable SIP message");
                 if let Some(response) = crate::sip::bad_request_for(&received.bytes, &error) {
                     let bytes = Message::Response(response).to_bytes();
-                    self.outbound.send(received.remote, bytes).await;
+                    // A peer that cannot take our 400 gets nothing more.
+                    let _ = self.outbound.send(received.remote, bytes).await;
                 }
             }
         }
@@ -192,9 +193,10 @@ impl Endpoint {
             let mut progressed = false;
             while let Some(transmit) = self.ua.poll_transmit() {
                 progressed = true;
-                self.outbound
-                    .send(transmit.remote, transmit.message.to_bytes())
-                    .await;
+                let bytes = transmit.message.to_bytes();
+                if self.outbound.send(transmit.remote, bytes).await.is_err() {
+                    self.ua.handle_send_failure(&transmit);
+                }
             }
             while let Some(event) = self.ua.poll_event() {
                 progressed = true;

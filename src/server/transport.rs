@@ -72,35 +72,32 @@ impl Listener {
 }
 
 impl Outbound {
-    /// Sends `bytes` to `remote`; errors are logged, as the transaction layer
-    /// recovers by retransmission or timeout.
-    pub async fn send(&self, remote: Remote, bytes: Vec<u8>) {
-        match remote.transport {
-            Transport::Udp => {
-                if let Err(error) = self.udp.send_to(&bytes, remote.addr).await {
-                    warn!(%error, to = %remote.addr, "UDP send failed");
-                }
-            }
+    /// Sends `bytes` to `remote`. Errors are logged and returned: the
+    /// transaction layer recovers from most by retransmission or timeout, but
+    /// a call whose INVITE cannot leave fails at once.
+    pub async fn send(&self, remote: Remote, bytes: Vec<u8>) -> std::io::Result<()> {
+        let sent = match remote.transport {
+            Transport::Udp => self.udp.send_to(&bytes, remote.addr).await.map(drop),
             Transport::Tcp => self.send_tcp(remote.addr, bytes).await,
+        };
+        if let Err(error) = &sent {
+            warn!(%error, to = %remote.addr, transport = remote.transport.token(), "send failed");
         }
+        sent
     }
 
-    async fn send_tcp(&self, addr: SocketAddr, bytes: Vec<u8>) {
+    async fn send_tcp(&self, addr: SocketAddr, bytes: Vec<u8>) -> std::io::Result<()> {
         let existing = self.connections().get(&addr).cloned();
         let sender = match existing {
             Some(sender) => sender,
-            None => match TcpStream::connect(addr).await {
-                Ok(stream) => self.adopt(stream, addr),
-                Err(error) => {
-                    warn!(%error, to = %addr, "TCP connect failed");
-                    return;
-                }
-            },
+            None => self.adopt(TcpStream::connect(addr).await?, addr),
         };
         if sender.try_send(bytes).is_err() {
-            warn!(to = %addr, "TCP connection is gone or stuck; message dropped");
             self.connections().remove(&addr);
+            let gone = "TCP connection is gone or stuck; message dropped";
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, gone));
         }
+        Ok(())
     }
 
     /// Registers a connection and starts its reader and writer.

@@ -234,7 +234,8 @@ impl TransactionLayer {
     }
 
     /// Drops a client transaction its TU gave up on: an INVITE still without a
-    /// final response 64·T1 after its CANCEL (§9.1). Late responses become stray.
+    /// final response 64·T1 after its CANCEL (§9.1), or one that could not be
+    /// sent (§17.1.4). Late responses become stray.
     pub fn abandon_client(&mut self, tx: ClientTxId) {
         if let Some(entry) = self.clients.remove(&tx) {
             self.client_keys.remove(&entry.key);

@@ -13,7 +13,7 @@ use super::{ALLOW, Call, CallId, Phase, UaEvent, UserAgent};
 use crate::sip::dialog::Dialog;
 use crate::sip::message::*;
 use crate::sip::parse::canonical_name;
-use crate::sip::transaction::{ClientTxId, Remote, Transport, cancel_for};
+use crate::sip::transaction::{ClientTxId, Remote, Transmit, Transport, cancel_for};
 
 /// A call for hotline to place.
 #[derive(Debug, Clone)]
@@ -125,6 +125,27 @@ impl UserAgent {
             State::Proceeding => self.send_cancel(now, call),
             State::Cancelling { .. } | State::Accepted { .. } => {}
         }
+    }
+
+    /// A message could not be sent. An outgoing call whose INVITE cannot
+    /// reach the callee fails at once with 503, as a transport error counts
+    /// (§8.1.3.1); for every other message retransmission and timers recover.
+    pub fn handle_send_failure(&mut self, transmit: &Transmit) {
+        let Message::Request(request) = &transmit.message else {
+            return;
+        };
+        if request.method != Method::Invite {
+            return;
+        }
+        let unanswered = self.outgoing.iter().find(|(_, o)| {
+            !matches!(o.state, State::Accepted { .. })
+                && o.invite.head.branch() == request.head.branch()
+        });
+        let Some((id, tx)) = unanswered.map(|(id, o)| (id.clone(), o.invite_tx)) else {
+            return;
+        };
+        self.layer.abandon_client(tx);
+        self.outgoing_failed(id, 503);
     }
 
     /// Whether a client transaction is the INVITE of an outgoing call.

@@ -571,3 +571,18 @@ fn info_and_reinvite_from_the_callee_are_handled_like_in_an_incoming_call() {
         "the callee's CSeq must grow"
     );
 }
+
+#[test]
+fn an_invite_that_cannot_be_sent_fails_the_call_with_503_at_once() {
+    let now = Instant::now();
+    let mut ua = ua();
+    let call = ua.call(now, outgoing_call(Transport::Tcp));
+    let invite = ua.poll_transmit().expect("the INVITE");
+    ua.handle_send_failure(&invite);
+    assert!(matches!(
+        &events(&mut ua)[..],
+        [UaEvent::OutgoingFailed { call: c, status: 503 }] if *c == call
+    ));
+    assert_eq!(ua.call_count(), 0);
+    assert_eq!(ua.poll_timeout(), None, "no Timer B left behind");
+}
