@@ -3,9 +3,9 @@
 //! A sans-IO value over the transaction layer. It reports incoming calls,
 //! ACKs, re-offers, INFO and hang-ups as [`UaEvent`]s and takes the shell's
 //! decisions (ring, answer, reject, hang up) as commands. Calls it places
-//! (`outgoing.rs`) become the same kind of dialog once answered. Mechanism lives
-//! here (2xx retransmission, CANCEL, 481/501/500 answers); policy (whether to
-//! answer, with what SDP) stays with the shell.
+//! (`outgoing.rs`) become the same kind of dialog once answered. Mechanism
+//! lives here (2xx retransmission, CANCEL, 481/501/500 answers); policy
+//! (whether to answer or call, with what SDP) stays with the shell.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
