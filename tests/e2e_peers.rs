@@ -2,29 +2,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::Server;
 use support::peers::{Baresip, pjsua_call};
-
-/// Writes `seconds` of silence as the softphone's microphone (baresip ends
-/// the call when its source file ends, so this also bounds the call).
-fn silence(dir: &Path, seconds: u32) -> PathBuf {
-    let path = dir.join("silence.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    for _ in 0..seconds * 8000 {
-        writer.write_sample(0i16).unwrap();
-    }
-    writer.finalize().unwrap();
-    path
-}
+use support::phone::silence;
 
 #[test]
 fn baresip_call_is_established_and_ended_by_the_caller() {
