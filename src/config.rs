@@ -13,7 +13,6 @@ use serde::Deserialize;
 /// The whole configuration of a hotline server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-#[derive(Default)]
 pub struct Config {
     pub sip: SipSettings,
     pub media: MediaSettings,
@@ -22,6 +21,17 @@ pub struct Config {
     pub audio: AudioSettings,
     pub http: HttpSettings,
     pub tickets: TicketSettings,
+    /// Admins' own read-only lookups (`[[lookups]]`), beside the built-in ones.
+    pub lookups: Vec<crate::crm::self_service::CustomQuery>,
+    /// Agent queues (`[[queues]]`); the demo `support` queue by default.
+    pub queues: Vec<QueueSettings>,
+}
+
+/// An agent queue flows can hand callers to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueSettings {
+    pub name: String,
 }
 
 /// Ticket types the IVR may register and where tickets are delivered.
@@ -100,6 +110,8 @@ pub struct FlowSettings {
     pub dir: PathBuf,
     /// The flow id that answers calls.
     pub entry: String,
+    /// How often the directory is checked for changed flow files.
+    pub reload_ms: u64,
 }
 
 /// Prompt settings.
@@ -238,12 +250,61 @@ impl Config {
         if self.flows.entry.is_empty() {
             return Err(invalid("flows.entry", "must name a flow id".into()));
         }
+        if self.flows.reload_ms == 0 {
+            return Err(invalid("flows.reload_ms", "must be at least 1".into()));
+        }
+        for query in &self.lookups {
+            if let Some(problem) = query.problem() {
+                return Err(invalid(
+                    "lookups",
+                    format!("lookup `{}` {problem}", query.name),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    fn queue_names(&self) -> std::collections::BTreeSet<String> {
+        self.queues.iter().map(|q| q.name.clone()).collect()
+    }
+
+    /// The names flows may refer to: lookups, ticket types and queues.
+    pub fn catalog(&self) -> crate::flow::Catalog {
+        let builtin = crate::crm::self_service::BUILTIN_LOOKUPS.map(str::to_owned);
+        let custom = self.lookups.iter().map(|q| q.name.clone());
+        crate::flow::Catalog {
+            lookups: builtin.into_iter().chain(custom).collect(),
+            ticket_types: self
+                .tickets
+                .types
+                .iter()
+                .map(|t| (t.name.clone(), t.fields.iter().cloned().collect()))
+                .collect(),
+            queues: self.queue_names(),
+        }
     }
 }
 
 fn invalid(setting: &'static str, message: String) -> ConfigError {
     ConfigError::Invalid { setting, message }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            sip: SipSettings::default(),
+            media: MediaSettings::default(),
+            database: DatabaseSettings::default(),
+            flows: FlowSettings::default(),
+            audio: AudioSettings::default(),
+            http: HttpSettings::default(),
+            tickets: TicketSettings::default(),
+            lookups: Vec::new(),
+            queues: vec![QueueSettings {
+                name: "support".into(),
+            }],
+        }
+    }
 }
 
 impl Default for SipSettings {
@@ -287,6 +348,7 @@ impl Default for FlowSettings {
         FlowSettings {
             dir: "ivr-flows".into(),
             entry: "hotline".into(),
+            reload_ms: 1000,
         }
     }
 }
@@ -374,5 +436,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("media.port_min"), "{error}");
+    }
+
+    #[test]
+    fn an_admins_lookup_that_writes_is_refused_by_name() {
+        let error =
+            Config::from_toml("[[lookups]]\nname = \"wipe\"\nsql = \"DELETE FROM tickets\"\n")
+                .unwrap()
+                .check()
+                .unwrap_err()
+                .to_string();
+        assert_eq!(
+            error,
+            "setting `lookups`: lookup `wipe` must be a SELECT (or WITH … SELECT) query"
+        );
+    }
+
+    #[test]
+    fn the_catalog_names_builtin_and_admin_lookups_tickets_and_queues() {
+        let config =
+            Config::from_toml("[[lookups]]\nname = \"open_tickets\"\nsql = \"SELECT 1 AS n\"\n")
+                .unwrap();
+        let catalog = config.catalog();
+        assert!(catalog.lookups.contains("balance"));
+        assert!(catalog.lookups.contains("open_tickets"));
+        assert!(catalog.ticket_types["meter_reading"].contains("reading"));
+        assert!(catalog.queues.contains("support"));
     }
 }

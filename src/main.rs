@@ -33,6 +33,13 @@ enum Command {
         #[command(subcommand)]
         command: hotline::crm::cli::TicketsCommand,
     },
+    /// Flows: check, simulate and test them without a phone.
+    Flows {
+        #[command(flatten)]
+        settings: ServeArgs,
+        #[command(subcommand)]
+        command: hotline::flow::cli::FlowsCommand,
+    },
     /// Calls recorded in the database.
     Calls {
         #[command(flatten)]
@@ -118,6 +125,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let webhook = config.tickets.webhook.clone();
             hotline::crm::cli::run_tickets(&config.database.url, webhook, command).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Flows { settings, command } => {
+            let config = settings.load()?;
+            let clean = hotline::flow::cli::run(&config, command).await?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Calls { settings, command } => {
             let config = settings.load()?;

@@ -5,6 +5,7 @@ mod support;
 use std::time::Duration;
 
 use hotline::crm::Db;
+use hotline::crm::calls::CallEnd;
 use support::databases;
 
 const LIMIT: Duration = Duration::from_secs(5);
@@ -68,7 +69,13 @@ async fn calls_and_their_events_are_recorded_and_listed_newest_first() {
         db.record_call_event(&first, "digit", "0 sip_info")
             .await
             .unwrap();
-        db.finish_call(&first, "ended: RemoteBye").await.unwrap();
+        db.set_call_flow(&first, "hotline.yaml@0123").await.unwrap();
+        let end = CallEnd {
+            outcome: "ended: RemoteBye".into(),
+            flow_outcome: Some("contained_by_ivr".into()),
+            path: Some("welcome main [1] balance".into()),
+        };
+        db.finish_call(&first, &end).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
         let second = db
             .start_call("b@test", "+442071234567", None)
@@ -79,6 +86,9 @@ async fn calls_and_their_events_are_recorded_and_listed_newest_first() {
         assert_eq!(calls[0].id, second, "newest first on {}", database.kind);
         assert_eq!(calls[0].outcome, None, "in progress");
         assert_eq!(calls[1].outcome.as_deref(), Some("ended: RemoteBye"));
+        assert_eq!(calls[1].flow_version.as_deref(), Some("hotline.yaml@0123"));
+        assert_eq!(calls[1].flow_outcome.as_deref(), Some("contained_by_ivr"));
+        assert_eq!(calls[1].path.as_deref(), Some("welcome main [1] balance"));
         let details: Vec<&str> = calls[1].events.iter().map(|e| e.detail.as_str()).collect();
         assert_eq!(details, ["1 rfc4733", "0 sip_info"], "{}", database.kind);
     }
@@ -208,5 +218,106 @@ async fn an_unknown_caller_is_identified_by_account_and_pin() {
                 .unwrap()
                 .is_none()
         );
+    }
+}
+
+#[tokio::test]
+async fn flows_get_lookup_results_as_call_values() {
+    use hotline::flow::{LookupFailure, Value, Values};
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        db.seed_demo().await.unwrap();
+        let olena = db
+            .find_customer_by_phone("+380441234567", LIMIT)
+            .await
+            .unwrap()
+            .unwrap();
+        let params: Values = [("customer".to_owned(), Value::Text(olena.id.clone()))].into();
+        let balance = db.run_lookup("balance", &params, &[], LIMIT).await.unwrap();
+        assert_eq!(
+            balance["amount"],
+            Value::Money {
+                minor_units: 123456,
+                currency: "UAH".into()
+            },
+            "{}",
+            database.kind
+        );
+        let reading = db
+            .run_lookup("last_meter_reading", &params, &[], LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            reading["reading"],
+            Value::Quantity {
+                value: 12000,
+                unit: "kWh".into()
+            }
+        );
+        let phone: Values = [("phone".to_owned(), Value::Text("+380441234567".into()))].into();
+        let services = db.run_lookup("services", &phone, &[], LIMIT).await.unwrap();
+        assert_eq!(services["count"], Value::Number(2));
+        let account: Values = [("account".to_owned(), Value::Text("999".into()))].into();
+        assert_eq!(
+            db.run_lookup("customer_by_account", &account, &[], LIMIT)
+                .await,
+            Err(LookupFailure::NotFound)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_admins_query_binds_call_values_and_cannot_change_data() {
+    use hotline::crm::self_service::CustomQuery;
+    use hotline::flow::{LookupFailure, Value, Values};
+    let open_services = CustomQuery {
+        name: "service_count".into(),
+        sql: "SELECT COUNT(*) AS n, MIN(name) AS first FROM services WHERE phone = $1".into(),
+        params: vec!["caller".into()],
+    };
+    let olena: Values = [("caller".to_owned(), Value::Text("+380441234567".into()))].into();
+    let injection: Values = [("caller".to_owned(), Value::Text("' OR '1'='1".into()))].into();
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        db.seed_demo().await.unwrap();
+        let queries = [open_services.clone()];
+        let found = db
+            .run_lookup("service_count", &olena, &queries, LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(found["n"], Value::Number(2), "{}", database.kind);
+        assert_eq!(found["first"], Value::Text("IPTV Basic".into()));
+        let found = db
+            .run_lookup("service_count", &injection, &queries, LIMIT)
+            .await
+            .unwrap();
+        assert_eq!(
+            found["n"],
+            Value::Number(0),
+            "the value is bound, not spliced"
+        );
+        // A data-changing statement run as a lookup changes nothing: its
+        // transaction is always rolled back (and the config check refuses it).
+        let sneaky = CustomQuery {
+            name: "sneaky".into(),
+            sql: "UPDATE accounts SET balance_minor = 0 RETURNING balance_minor".into(),
+            params: vec![],
+        };
+        assert!(sneaky.problem().is_some());
+        let _ = db
+            .run_lookup("sneaky", &Values::new(), &[sneaky], LIMIT)
+            .await;
+        let customer = db
+            .find_customer_by_phone("+380441234567", LIMIT)
+            .await
+            .unwrap()
+            .unwrap();
+        let balance = db.balance(&customer.id, LIMIT).await.unwrap().unwrap();
+        assert_eq!(balance.minor_units, 123456, "{}", database.kind);
+        assert!(matches!(
+            db.run_lookup("no_such_lookup", &olena, &queries, LIMIT)
+                .await,
+            Err(LookupFailure::Unavailable(_))
+        ));
     }
 }

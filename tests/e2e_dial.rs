@@ -22,8 +22,8 @@ use hotline::sip::ua::{OutgoingCall, UaConfig, UserAgent};
 use hotline::sip::uri::{parse_name_addr, parse_uri};
 use tokio::sync::mpsc;
 
-use support::audio::silence;
 use support::peers::{Baresip, SippRun, SippUas};
+use support::phone::silence;
 
 /// How long any one signal may take to arrive.
 const SIGNAL_WAIT: Duration = Duration::from_secs(10);

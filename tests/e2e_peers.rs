@@ -5,8 +5,8 @@ mod support;
 use std::time::Duration;
 
 use support::Server;
-use support::audio::silence;
 use support::peers::{Baresip, pjsua_call};
+use support::phone::silence;
 
 #[test]
 fn baresip_call_is_established_and_ended_by_the_caller() {

@@ -1,34 +1,39 @@
-//! An answered call: media running, digits collected, prompts played.
+//! An answered call: media running, digits collected, the flow driving it.
 //!
-//! Until the flow interpreter drives calls, an answered call plays the
-//! greeting in the default language and reads back every key pressed
-//! ("you pressed 5"); a key interrupts whatever is playing (barge-in).
+//! The flow interpreter is a sans-IO core; this task is its shell for a SIP
+//! call. It feeds the interpreter digits, finished playbacks, timeouts and CRM
+//! answers, and carries out what it asks: prompts to the media task, lookups
+//! and tickets to the database (on their own tasks, so a slow database never
+//! stalls the call), hang-up to the endpoint.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::Rng;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use super::recent::DigitRecord;
-use super::{Outcome, Services};
+use super::{Caller, FlowSummary, Outcome, Services};
+use crate::crm::self_service::FlowTicket;
 use crate::dtmf::{DigitEvent, DigitSource, DigitStream};
-use crate::rtp::Prompt;
-use crate::say::Sayable;
+use crate::flow::{
+    self, Action, CallContext, LookupFailure, PathStep, PlayId, TicketFailure, TicketNumber, Values,
+};
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaCommand, MediaEvent, MediaHandle, MediaOptions};
 use crate::sip::sdp::{Negotiated, SdpSession};
 use crate::sip::ua::CallId;
 
-/// The greeting played when a call is answered.
-const GREETING: &str = "hotline/greeting";
-/// Said before a key is read back.
-const YOU_PRESSED: &str = "hotline/you_pressed";
+/// The longest a CRM query of a call may run; a flow's own timeout is usually shorter.
+const CRM_LIMIT: Duration = Duration::from_secs(10);
 
 pub(super) struct Answered {
     pub services: Services,
     pub log: super::CallLog,
+    pub caller: Caller,
+    pub flow: Arc<flow::Flow>,
     pub id: CallId,
     pub signals: mpsc::Receiver<CallSignal>,
     pub endpoint: EndpointHandle,
@@ -43,36 +48,73 @@ struct Media {
     events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
+/// A CRM answer for the flow, from the task that ran the query.
+enum CrmAnswer {
+    Lookup {
+        name: String,
+        result: Result<Values, LookupFailure>,
+    },
+    Ticket {
+        kind: String,
+        result: Result<TicketNumber, TicketFailure>,
+    },
+}
+
+/// What happens next, from whichever source spoke first.
+enum Step {
+    Signal(Option<CallSignal>),
+    Media(Option<MediaEvent>),
+    Crm(CrmAnswer),
+    FlowTimeout,
+    TimeLimit,
+}
+
+/// The call's state while answered.
+struct Running {
+    media: Option<Media>,
+    call: Option<flow::Call>,
+    digits: DigitStream,
+    /// We sent BYE; the call ends when the endpoint says so.
+    hung_up: bool,
+    answered_at: Instant,
+    crm: mpsc::UnboundedSender<CrmAnswer>,
+}
+
 impl Answered {
     pub async fn run(mut self) -> Outcome {
-        let answered_at = Instant::now();
         let limit = Duration::from_secs(self.services.config().sip.max_call_seconds);
         let hangup_at = tokio::time::sleep(limit);
         tokio::pin!(hangup_at);
-        let mut hung_up = false;
-        let mut media: Option<Media> = None;
-        let mut digits = DigitStream::new();
-        let mut next_play = 1u64;
-        // With an early offer, media starts at once: the first packet leaves
-        // within one ptime of the answer.
+        let (crm, mut answers) = mpsc::unbounded_channel();
+        let mut state = Running {
+            media: None,
+            call: None,
+            digits: DigitStream::new(),
+            hung_up: false,
+            answered_at: Instant::now(),
+            crm,
+        };
+        // With an early offer, media and the flow start at once: the first
+        // packet of the greeting leaves within one ptime of the answer.
         if let Some(negotiated) = self.negotiated {
-            media = self.start_media(negotiated, &mut next_play).await;
+            self.start(&mut state, negotiated).await;
         }
-        let outcome = loop {
-            let event = tokio::select! {
+        let reason = loop {
+            let deadline = state.call.as_ref().and_then(flow::Call::poll_timeout);
+            let step = tokio::select! {
                 signal = self.signals.recv() => Step::Signal(signal),
-                event = next_media_event(&mut media) => Step::Media(event),
-                _ = &mut hangup_at, if !hung_up => Step::TimeLimit,
+                event = next_media_event(&mut state.media) => Step::Media(event),
+                Some(answer) = answers.recv() => Step::Crm(answer),
+                _ = sleep_until(deadline) => Step::FlowTimeout,
+                _ = &mut hangup_at, if !state.hung_up => Step::TimeLimit,
             };
-            match event {
+            let now = Instant::now();
+            match step {
                 Step::TimeLimit => {
                     info!(seconds = limit.as_secs(), "maximum call duration reached");
-                    hung_up = true;
-                    self.endpoint
-                        .send(EndpointCommand::Hangup(self.id.clone()))
-                        .await;
+                    self.hang_up(&mut state).await;
                 }
-                Step::Signal(None) => break Outcome::Ended("endpoint stopped".into()),
+                Step::Signal(None) => break "endpoint stopped".to_owned(),
                 Step::Signal(Some(signal)) => match signal {
                     CallSignal::Confirmed { sdp_in_ack } => {
                         if let Some(answer) = sdp_in_ack {
@@ -81,66 +123,227 @@ impl Answered {
                                 Err(error) => warn!(%error, "unusable SDP answer in ACK"),
                             }
                         }
-                        if media.is_none()
+                        if state.media.is_none()
                             && let Some(negotiated) = self.negotiated
                         {
-                            media = self.start_media(negotiated, &mut next_play).await;
+                            self.start(&mut state, negotiated).await;
                         }
                     }
-                    CallSignal::ReOffer { sdp } => self.reoffer(sdp, media.as_ref()).await,
+                    CallSignal::ReOffer { sdp } => self.reoffer(sdp, state.media.as_ref()).await,
                     CallSignal::Info { content_type, body } => {
                         match crate::dtmf::info::parse_info_body(&content_type, &body) {
-                            Ok(digit) => digits.push(DigitEvent {
+                            Ok(digit) => state.digits.push(DigitEvent {
                                 digit,
-                                at: Instant::now(),
+                                at: now,
                                 source: DigitSource::SipInfo,
                             }),
                             Err(error) => debug!(%error, "INFO without a digit"),
                         }
                     }
-                    CallSignal::Cancelled => break Outcome::Cancelled,
-                    CallSignal::Ended { reason } => break Outcome::Ended(reason),
+                    CallSignal::Cancelled => return Outcome::Cancelled,
+                    CallSignal::Ended { reason } => break reason,
                     // Only calls hotline places get these; this one came in.
                     CallSignal::Progress { .. }
                     | CallSignal::Answered { .. }
                     | CallSignal::Failed { .. } => {}
                 },
-                Step::Media(Some(MediaEvent::Digit(event))) => digits.push(event),
+                Step::Media(Some(MediaEvent::Digit(event))) => state.digits.push(event),
                 Step::Media(Some(MediaEvent::Stats(stats))) => debug!(?stats, "media stats"),
-                Step::Media(Some(MediaEvent::PlaybackFinished { .. })) => {}
-                Step::Media(None) => media = None,
-            }
-            while let Some(event) = digits.poll() {
-                self.record_digit(event, answered_at);
-                if let Some(m) = &media {
-                    self.read_back(m, event.digit, &mut next_play).await;
+                Step::Media(Some(MediaEvent::PlaybackFinished { id, .. })) => {
+                    if let Some(call) = &mut state.call {
+                        call.handle_playback_finished(now, PlayId(id));
+                    }
+                }
+                Step::Media(None) => state.media = None,
+                Step::Crm(answer) => self.crm_answered(&mut state, now, answer),
+                Step::FlowTimeout => {
+                    if let Some(call) = &mut state.call {
+                        call.handle_timeout(now);
+                    }
                 }
             }
+            while let Some(event) = state.digits.poll() {
+                self.record_digit(event, state.answered_at);
+                if let Some(call) = &mut state.call {
+                    call.handle_digit(event.at.max(now), event.digit);
+                }
+            }
+            self.perform_actions(&mut state).await;
         };
-        if let Some(m) = media {
-            m.handle.send(MediaCommand::Shutdown).await;
+        if let Some(media) = state.media.take() {
+            media.handle.send(MediaCommand::Shutdown).await;
         }
-        outcome
+        let flow = state.call.as_mut().map(|call| {
+            call.handle_hangup(Instant::now());
+            summary(call)
+        });
+        Outcome::Ended { reason, flow }
     }
 
-    async fn start_media(&mut self, negotiated: Negotiated, next_play: &mut u64) -> Option<Media> {
-        let socket = self.socket.take()?;
+    /// Starts media on the negotiated session, then the flow.
+    async fn start(&mut self, state: &mut Running, negotiated: Negotiated) {
+        let Some(socket) = self.socket.take() else {
+            return;
+        };
         self.services.0.recent.update(&self.id.0, |record| {
             record.codec = Some(negotiated.codec.encoding_name().to_owned());
         });
         let options = MediaOptions {
             inband_dtmf_always: self.services.config().media.inband_dtmf_always,
         };
-        let (handle, events) = match media::spawn(socket, negotiated, options) {
-            Ok(started) => started,
+        match media::spawn(socket, negotiated, options) {
+            Ok((handle, events)) => state.media = Some(Media { handle, events }),
             Err(error) => {
-                warn!(%error, "media could not start");
-                return None;
+                warn!(%error, "media could not start; ending the call");
+                self.hang_up(state).await;
+                return;
             }
+        }
+        let ctx = CallContext {
+            caller: self.caller.number.clone(),
+            customer: self.caller.customer.as_ref().map(|c| c.id.clone()),
+            language: self.caller.customer.as_ref().map(|c| c.language.clone()),
+            now_utc: chrono::Utc::now(),
+            split_roll: rand::rng().random_range(0..100),
         };
-        let greeting = self.prompts(&[GREETING.to_owned()]);
-        play(&handle, greeting, next_play).await;
-        Some(Media { handle, events })
+        let version = self.flow.version().0.clone();
+        info!(flow = %version, "flow started");
+        self.log.flow(version);
+        state.call = Some(flow::Call::start(
+            Arc::clone(&self.flow),
+            ctx,
+            Instant::now(),
+        ));
+        self.perform_actions(state).await;
+    }
+
+    /// Carries out everything the flow asks, until it asks nothing more.
+    async fn perform_actions(&mut self, state: &mut Running) {
+        loop {
+            let Some(action) = state.call.as_mut().and_then(flow::Call::poll_action) else {
+                return;
+            };
+            self.perform(state, action).await;
+        }
+    }
+
+    async fn perform(&mut self, state: &mut Running, action: Action) {
+        match action {
+            Action::Play {
+                id,
+                prompts,
+                barge_in,
+            } => {
+                let audio = super::prompts::resolve(&self.services.0.prompts, &prompts);
+                let sent = match (&state.media, audio.is_empty()) {
+                    (Some(media), false) => {
+                        let play = MediaCommand::Play {
+                            id: id.0,
+                            prompts: audio,
+                            barge_in,
+                            looping: false,
+                        };
+                        media.handle.send(play).await
+                    }
+                    _ => false,
+                };
+                // Nothing to hear: the flow must not wait for a playback that never ends.
+                if !sent && let Some(call) = &mut state.call {
+                    call.handle_playback_finished(Instant::now(), id);
+                }
+            }
+            Action::StopPlayback { .. } => {
+                if let Some(media) = &state.media {
+                    media.handle.send(MediaCommand::Stop).await;
+                }
+            }
+            Action::Lookup { name, params } => {
+                let services = self.services.clone();
+                let answers = state.crm.clone();
+                tokio::spawn(async move {
+                    let custom = &services.config().lookups;
+                    let db = &services.0.db;
+                    let result = db.run_lookup(&name, &params, custom, CRM_LIMIT).await;
+                    let _ = answers.send(CrmAnswer::Lookup { name, result });
+                });
+            }
+            Action::RegisterTicket {
+                kind,
+                fields,
+                customer,
+                phone,
+            } => {
+                let services = self.services.clone();
+                let answers = state.crm.clone();
+                let call_id = self.id.0.clone();
+                tokio::spawn(async move {
+                    let request = FlowTicket {
+                        kind: &kind,
+                        fields: &fields,
+                        customer: customer.as_deref(),
+                        phone: &phone,
+                    };
+                    let types = &services.config().tickets.types;
+                    let registered = services.0.db.register_flow_ticket(&call_id, request, types);
+                    let result = tokio::time::timeout(CRM_LIMIT, registered)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(TicketFailure::Unavailable(
+                                "the database is too slow".into(),
+                            ))
+                        });
+                    let _ = answers.send(CrmAnswer::Ticket { kind, result });
+                });
+            }
+            Action::Enqueue { queue, .. } => {
+                warn!(%queue, "no agent queue is running; ending the call");
+                self.hang_up(state).await;
+            }
+            Action::Transfer { uri } => {
+                warn!(%uri, "transfers are not supported; ending the call");
+                self.hang_up(state).await;
+            }
+            Action::Hangup { reason } => {
+                info!(?reason, "the flow hangs up");
+                self.hang_up(state).await;
+            }
+        }
+    }
+
+    fn crm_answered(&self, state: &mut Running, now: Instant, answer: CrmAnswer) {
+        let Some(call) = &mut state.call else { return };
+        match answer {
+            CrmAnswer::Lookup { name, result } => {
+                let detail = match &result {
+                    Ok(_) => format!("{name} found"),
+                    Err(LookupFailure::NotFound) => format!("{name} not found"),
+                    Err(LookupFailure::Unavailable(why)) => format!("{name} failed: {why}"),
+                };
+                info!(lookup = %detail);
+                self.log.event("lookup", detail);
+                call.handle_lookup_result(now, result);
+            }
+            CrmAnswer::Ticket { kind, result } => {
+                let detail = match &result {
+                    Ok(TicketNumber(number)) => format!("{kind} {number}"),
+                    Err(TicketFailure::Rejected { code }) => format!("{kind} refused: {code}"),
+                    Err(TicketFailure::Unavailable(why)) => format!("{kind} failed: {why}"),
+                };
+                info!(ticket = %detail);
+                self.log.event("ticket", detail);
+                call.handle_ticket_result(now, result);
+            }
+        }
+    }
+
+    /// Sends BYE once; the call ends when the endpoint reports it.
+    async fn hang_up(&self, state: &mut Running) {
+        if std::mem::replace(&mut state.hung_up, true) {
+            return;
+        }
+        self.endpoint
+            .send(EndpointCommand::Hangup(self.id.clone()))
+            .await;
     }
 
     async fn reoffer(&mut self, offer: Vec<u8>, media: Option<&Media>) {
@@ -184,59 +387,35 @@ impl Answered {
             .recent
             .update(&self.id.0, |r| r.digits.push(record));
     }
-
-    /// "You pressed N", interrupting whatever played (barge-in).
-    async fn read_back(&self, media: &Media, digit: char, next_play: &mut u64) {
-        let language = &self.services.config().audio.default_language;
-        let mut ids = vec![YOU_PRESSED.to_owned()];
-        match crate::say::expand(language, &Sayable::Digits(digit.to_string())) {
-            Ok(words) => ids.extend(words),
-            Err(error) => warn!(%error, "cannot say the digit"),
-        }
-        let prompts = self.prompts(&ids);
-        play(&media.handle, prompts, next_play).await;
-    }
-
-    /// Looks prompts up in the default language; a missing one is skipped and logged.
-    fn prompts(&self, ids: &[String]) -> Vec<Arc<Prompt>> {
-        let store = &self.services.0.prompts;
-        let language = &self.services.config().audio.default_language;
-        ids.iter()
-            .filter_map(|id| match store.get(language, id) {
-                Ok(found) => Some(found.prompt),
-                Err(error) => {
-                    warn!(%error, "prompt missing");
-                    None
-                }
-            })
-            .collect()
-    }
 }
 
-enum Step {
-    Signal(Option<CallSignal>),
-    Media(Option<MediaEvent>),
-    TimeLimit,
-}
-
-async fn play(handle: &MediaHandle, prompts: Vec<Arc<Prompt>>, next_play: &mut u64) {
-    if prompts.is_empty() {
-        return;
-    }
-    *next_play += 1;
-    handle
-        .send(MediaCommand::Play {
-            id: *next_play,
-            prompts,
-            barge_in: true,
-            looping: false,
+/// The flow's version, outcome and path, for the call record.
+fn summary(call: &flow::Call) -> FlowSummary {
+    let path: Vec<String> = call
+        .path()
+        .iter()
+        .map(|step| match step {
+            PathStep::Node(node) => node.clone(),
+            PathStep::Key(keys) => format!("[{keys}]"),
         })
-        .await;
+        .collect();
+    FlowSummary {
+        version: call.flow().version().0.clone(),
+        outcome: call.outcome(),
+        path: path.join(" "),
+    }
 }
 
 async fn next_media_event(media: &mut Option<Media>) -> Option<MediaEvent> {
     match media {
         Some(m) => m.events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
     }
 }

@@ -5,7 +5,10 @@
 //! INVITE to hang-up.
 
 mod answered;
+pub mod flows;
+mod log;
 mod ports;
+mod prompts;
 pub mod recent;
 
 use std::net::IpAddr;
@@ -18,12 +21,15 @@ use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::Config;
 use crate::crm::Db;
+use crate::crm::calls::CallEnd;
+use crate::crm::customers::Customer;
 use crate::rtp::PromptStore;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle, NewCall};
 use crate::sip::identity::{caller_number, mask_number, normalize_e164};
 use crate::sip::sdp::{LocalMedia, SdpSession};
 use crate::sip::ua::CallId;
 
+use log::{CallLog, DB_WAIT};
 pub use ports::PortPool;
 use recent::{CallRecord, RecentCalls};
 
@@ -38,7 +44,8 @@ struct Shared {
     stop: tokio::sync::watch::Sender<bool>,
     media_ip: IpAddr,
     ports: PortPool,
-    prompts: PromptStore,
+    prompts: Arc<PromptStore>,
+    flows: flows::LiveFlows,
     recent: RecentCalls,
     active: AtomicUsize,
     total: AtomicU64,
@@ -56,20 +63,15 @@ pub enum StartError {
     },
     #[error(transparent)]
     Database(#[from] crate::crm::DbError),
+    #[error(transparent)]
+    Flows(#[from] flows::FlowsError),
 }
 
 impl Services {
     /// Loads prompts and prepares what calls need; a prompt that cannot be
     /// decoded or a missing say-engine word stops start-up, naming it.
     pub async fn start(config: &Config) -> Result<Services, StartError> {
-        let db = Db::connect(&config.database.url).await?;
-        if config.database.seed_demo && db.customer_count().await? == 0 {
-            let added = db.seed_demo().await?;
-            info!(
-                customers = added,
-                "demo CRM data loaded into the new database"
-            );
-        }
+        let db = Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         match &config.tickets.webhook {
             Some(webhook) => {
@@ -89,7 +91,7 @@ impl Services {
         let languages: Vec<String> = prompts.languages().map(str::to_owned).collect();
         for language in &languages {
             crate::say::check_prompts(language, |id| {
-                prompts.get(language, id).is_ok_and(|f| !f.fell_back)
+                crate::flow::PromptCatalog::exists(&prompts, language, id)
             })
             .map_err(|source| StartError::Words {
                 language: language.clone(),
@@ -97,6 +99,18 @@ impl Services {
             })?;
         }
         info!(languages = ?languages, "prompts loaded");
+        let prompts = Arc::new(prompts);
+        let flows = flows::LiveFlows::load(
+            config.flows.dir.clone(),
+            &config.flows.entry,
+            config.catalog(),
+            Arc::clone(&prompts),
+        )?;
+        let watcher = flows.clone().watch(
+            Duration::from_millis(config.flows.reload_ms),
+            stop.subscribe(),
+        );
+        tokio::spawn(watcher);
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             db,
@@ -104,6 +118,7 @@ impl Services {
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
             prompts,
+            flows,
             recent: RecentCalls::default(),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
@@ -112,9 +127,17 @@ impl Services {
 
     /// Live figures for the admin API.
     pub fn status(&self) -> serde_json::Value {
+        let flows: serde_json::Map<String, serde_json::Value> = self
+            .0
+            .flows
+            .versions()
+            .into_iter()
+            .map(|(id, version)| (id, serde_json::Value::String(version)))
+            .collect();
         serde_json::json!({
             "calls_active": self.0.active.load(Ordering::Relaxed),
             "calls_total": self.0.total.load(Ordering::Relaxed),
+            "flows": flows,
         })
     }
 
@@ -130,104 +153,6 @@ impl Services {
 
     fn config(&self) -> &Config {
         &self.0.config
-    }
-}
-
-/// The call's record in the database, written in order by one writer task
-/// per call. A database that is slow or down is logged and never holds up or
-/// drops the call.
-#[derive(Clone)]
-pub(crate) struct CallLog {
-    writer: Option<mpsc::UnboundedSender<LogEntry>>,
-}
-
-enum LogEntry {
-    Event {
-        kind: &'static str,
-        detail: String,
-    },
-    Finish {
-        outcome: String,
-        done: tokio::sync::oneshot::Sender<()>,
-    },
-}
-
-/// How long a call waits for the database before going on without it.
-const DB_WAIT: Duration = Duration::from_secs(2);
-
-impl CallLog {
-    async fn start(services: &Services, sip_call_id: &str, caller: &str) -> CallLog {
-        let db = services.0.db.clone();
-        let customer = match db.find_customer_by_phone(caller, DB_WAIT).await {
-            Ok(customer) => customer,
-            Err(error) => {
-                warn!(%error, "caller lookup failed; going on as unknown");
-                None
-            }
-        };
-        if let Some(customer) = &customer {
-            info!(customer = %customer.id, "caller identified");
-        }
-        let started = db.start_call(
-            sip_call_id,
-            caller,
-            customer.as_ref().map(|c| c.id.as_str()),
-        );
-        let id = match tokio::time::timeout(DB_WAIT, started).await {
-            Ok(Ok(id)) => id,
-            Ok(Err(error)) => {
-                warn!(%error, "call not recorded");
-                return CallLog { writer: None };
-            }
-            Err(_) => {
-                warn!("call not recorded: database too slow");
-                return CallLog { writer: None };
-            }
-        };
-        let (writer, entries) = mpsc::unbounded_channel();
-        tokio::spawn(write_call_log(db, id, entries));
-        CallLog {
-            writer: Some(writer),
-        }
-    }
-
-    /// Records an event, in order with the call's other events.
-    pub(crate) fn event(&self, kind: &'static str, detail: String) {
-        if let Some(writer) = &self.writer {
-            let _ = writer.send(LogEntry::Event { kind, detail });
-        }
-    }
-
-    /// Records the outcome after every event, waiting a bounded time.
-    async fn finish(&self, outcome: &str) {
-        let Some(writer) = &self.writer else { return };
-        let (done, written) = tokio::sync::oneshot::channel();
-        let entry = LogEntry::Finish {
-            outcome: outcome.to_owned(),
-            done,
-        };
-        if writer.send(entry).is_ok() {
-            let _ = tokio::time::timeout(DB_WAIT * 2, written).await;
-        }
-    }
-}
-
-async fn write_call_log(db: Db, id: String, mut entries: mpsc::UnboundedReceiver<LogEntry>) {
-    while let Some(entry) = entries.recv().await {
-        match entry {
-            LogEntry::Event { kind, detail } => {
-                if let Err(error) = db.record_call_event(&id, kind, &detail).await {
-                    warn!(%error, "call event not recorded");
-                }
-            }
-            LogEntry::Finish { outcome, done } => {
-                if let Err(error) = db.finish_call(&id, &outcome).await {
-                    warn!(%error, "call outcome not recorded");
-                }
-                let _ = done.send(());
-                return;
-            }
-        }
     }
 }
 
@@ -261,12 +186,18 @@ pub async fn run(services: Services, call: NewCall) {
             outcome: None,
         });
         let id = call.call.0.clone();
-        let record = CallLog::start(&services, &id, &caller).await;
-        let outcome = Call::new(services.clone(), call, record.clone())
+        let customer = identify(&services.0.db, &caller).await;
+        let customer_id = customer.as_ref().map(|c| c.id.as_str());
+        let record = CallLog::start(&services.0.db, &id, &caller, customer_id).await;
+        let caller = Caller {
+            number: caller,
+            customer,
+        };
+        let outcome = Call::new(services.clone(), call, record.clone(), caller)
             .run()
             .await;
         info!(?outcome, "call finished");
-        record.finish(&outcome.label()).await;
+        record.finish(outcome.record()).await;
         services.0.recent.update(&id, |record| {
             record.ended_at = Some(chrono::Utc::now());
             record.outcome = Some(outcome.label());
@@ -276,6 +207,30 @@ pub async fn run(services: Services, call: NewCall) {
     .await
 }
 
+/// Finds the customer calling from `number`; a database that is down or slow
+/// makes the caller unknown, never holds up the call.
+async fn identify(db: &Db, number: &str) -> Option<Customer> {
+    match db.find_customer_by_phone(number, DB_WAIT).await {
+        Ok(Some(customer)) => {
+            info!(customer = %customer.id, "caller identified");
+            Some(customer)
+        }
+        Ok(None) => None,
+        Err(error) => {
+            warn!(%error, "caller lookup failed; going on as unknown");
+            None
+        }
+    }
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    /// E.164 where it could be normalised; empty when the call carries none.
+    pub number: String,
+    pub customer: Option<Customer>,
+}
+
 /// How a call ended, for logs and the call record.
 #[derive(Debug)]
 pub enum Outcome {
@@ -283,19 +238,60 @@ pub enum Outcome {
     NotAcceptable,
     /// No RTP port free: answered 503.
     NoMedia,
+    /// The flow that answers calls is not published (its file was removed): answered 503.
+    NoFlow,
     /// The caller cancelled before the answer.
     Cancelled,
-    /// The call was answered and ended.
-    Ended(String),
+    /// The call was answered and ended; with the flow it ran, once it started one.
+    Ended {
+        reason: String,
+        flow: Option<FlowSummary>,
+    },
+}
+
+/// The flow a call ran and how it left it.
+#[derive(Debug, Clone)]
+pub struct FlowSummary {
+    pub version: String,
+    /// `None` when the call ended inside the flow without an outcome (e.g. a time limit).
+    pub outcome: Option<crate::flow::Outcome>,
+    /// Nodes entered and keys chosen, space-separated; keys in brackets.
+    pub path: String,
 }
 
 impl Outcome {
+    /// An answered call that ended before any flow ran.
+    fn ended(reason: impl Into<String>) -> Outcome {
+        Outcome::Ended {
+            reason: reason.into(),
+            flow: None,
+        }
+    }
+
     fn label(&self) -> String {
         match self {
             Outcome::NotAcceptable => "not_acceptable".into(),
             Outcome::NoMedia => "no_media".into(),
+            Outcome::NoFlow => "no_flow".into(),
             Outcome::Cancelled => "cancelled".into(),
-            Outcome::Ended(reason) => format!("ended: {reason}"),
+            Outcome::Ended { reason, .. } => format!("ended: {reason}"),
+        }
+    }
+
+    fn record(&self) -> CallEnd {
+        let flow = match self {
+            Outcome::Ended { flow, .. } => flow.as_ref(),
+            _ => None,
+        };
+        CallEnd {
+            outcome: self.label(),
+            flow_outcome: flow.and_then(|f| f.outcome).map(|o| {
+                serde_json::to_value(o)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            }),
+            path: flow.map(|f| f.path.clone()),
         }
     }
 }
@@ -303,6 +299,7 @@ impl Outcome {
 struct Call {
     services: Services,
     log: CallLog,
+    caller: Caller,
     id: CallId,
     offer: Option<Vec<u8>>,
     signals: mpsc::Receiver<CallSignal>,
@@ -310,10 +307,11 @@ struct Call {
 }
 
 impl Call {
-    fn new(services: Services, call: NewCall, log: CallLog) -> Call {
+    fn new(services: Services, call: NewCall, log: CallLog, caller: Caller) -> Call {
         Call {
             services,
             log,
+            caller,
             id: call.call,
             offer: call.offer,
             signals: call.signals,
@@ -322,6 +320,14 @@ impl Call {
     }
 
     async fn run(mut self) -> Outcome {
+        // The version published now is the one this call keeps to its end.
+        let entry = &self.services.config().flows.entry;
+        let Some(flow) = self.services.0.flows.get(entry) else {
+            warn!(flow = %entry, "the flow that answers calls is not published; answering 503");
+            self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
+                .await;
+            return Outcome::NoFlow;
+        };
         let Some(socket) = self.services.0.ports.bind().await else {
             warn!("no RTP port free in the configured range");
             self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
@@ -357,6 +363,8 @@ impl Call {
         answered::Answered {
             services: self.services,
             log: self.log,
+            caller: self.caller,
+            flow,
             id: self.id,
             signals: self.signals,
             endpoint: self.endpoint,
@@ -377,9 +385,9 @@ impl Call {
                 _ = &mut deadline => return None,
                 signal = self.signals.recv() => match signal {
                     Some(CallSignal::Cancelled) => return Some(Outcome::Cancelled),
-                    Some(CallSignal::Ended { reason }) => return Some(Outcome::Ended(reason)),
+                    Some(CallSignal::Ended { reason }) => return Some(Outcome::ended(reason)),
                     Some(_) => {}
-                    None => return Some(Outcome::Ended("endpoint stopped".into())),
+                    None => return Some(Outcome::ended("endpoint stopped")),
                 },
             }
         }

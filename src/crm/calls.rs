@@ -12,9 +12,24 @@ pub struct CallRow {
     pub caller: String,
     pub customer_id: Option<String>,
     pub outcome: Option<String>,
+    /// The flow version the call ran, e.g. `hotline.yaml@37ebb5aed083`.
+    pub flow_version: Option<String>,
+    /// How the call left the flow: `contained_by_ivr`, `ticket_registered`, `to_agent`, …
+    pub flow_outcome: Option<String>,
+    /// Nodes entered and keys chosen, e.g. `welcome identify main [1] balance say_balance`.
+    pub path: Option<String>,
     pub started_at: String,
     pub ended_at: Option<String>,
     pub events: Vec<CallEvent>,
+}
+
+/// How a call ended, as recorded.
+#[derive(Debug, Clone, Default)]
+pub struct CallEnd {
+    /// How the signalling ended, e.g. `ended: RemoteBye`, `cancelled`.
+    pub outcome: String,
+    pub flow_outcome: Option<String>,
+    pub path: Option<String>,
 }
 
 /// Something that happened in a call, e.g. a key pressed.
@@ -69,21 +84,36 @@ impl Db {
         Ok(())
     }
 
-    /// Records how a call ended.
-    pub async fn finish_call(&self, call_id: &str, outcome: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE calls SET outcome = $1, ended_at = $2 WHERE id = $3")
-            .bind(outcome)
-            .bind(now_ms())
+    /// Records the flow version a call runs.
+    pub async fn set_call_flow(&self, call_id: &str, version: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE calls SET flow_version = $1 WHERE id = $2")
+            .bind(version)
             .bind(call_id)
             .execute(self.pool())
             .await?;
         Ok(())
     }
 
+    /// Records how a call ended, and how it left its flow.
+    pub async fn finish_call(&self, call_id: &str, end: &CallEnd) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE calls SET outcome = $1, flow_outcome = $2, path = $3, ended_at = $4 WHERE id = $5",
+        )
+        .bind(&end.outcome)
+        .bind(end.flow_outcome.clone())
+        .bind(end.path.clone())
+        .bind(now_ms())
+        .bind(call_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The most recent calls, newest first, with their events.
     pub async fn list_calls(&self, limit: i64) -> Result<Vec<CallRow>, DbError> {
         let rows = sqlx::query(
-            "SELECT id, sip_call_id, caller, customer_id, outcome, started_at, ended_at
+            "SELECT id, sip_call_id, caller, customer_id, outcome, flow_version, flow_outcome, path,
+                    started_at, ended_at
              FROM calls ORDER BY started_at DESC, id LIMIT $1",
         )
         .bind(limit)
@@ -112,6 +142,9 @@ impl Db {
                 caller: row.try_get("caller")?,
                 customer_id: row.try_get("customer_id")?,
                 outcome: row.try_get("outcome")?,
+                flow_version: row.try_get("flow_version")?,
+                flow_outcome: row.try_get("flow_outcome")?,
+                path: row.try_get("path")?,
                 started_at: time(row.try_get("started_at")?),
                 ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(time),
                 events,

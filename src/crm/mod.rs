@@ -10,6 +10,7 @@ pub mod customers;
 pub mod delivery;
 pub mod lookups;
 pub mod seed;
+pub mod self_service;
 pub mod tickets;
 
 use std::time::Duration;
@@ -24,6 +25,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    postgres: bool,
 }
 
 /// A database failure, saying whose fault it is.
@@ -57,9 +59,10 @@ impl Db {
     /// Connects without migrating.
     pub async fn open(url: &str) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
+        let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
         let url = if url.starts_with("sqlite:") {
             sqlite_creating(url)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        } else if postgres {
             url.to_owned()
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
@@ -69,13 +72,18 @@ impl Db {
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect(&url)
             .await?;
-        Ok(Db { pool })
+        Ok(Db { pool, postgres })
     }
 
     /// Brings the schema up to date; running it again changes nothing.
     pub async fn migrate(&self) -> Result<(), DbError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())
+    }
+
+    /// Whether this is PostgreSQL (else SQLite), for the few statements they spell differently.
+    pub(crate) fn is_postgres(&self) -> bool {
+        self.postgres
     }
 
     /// The pool, for the repositories of this module.

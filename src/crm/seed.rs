@@ -56,6 +56,20 @@ const DEMO: &[DemoCustomer] = &[
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 impl Db {
+    /// Connects and migrates; a new, empty database gets the demo customers
+    /// when `seed_demo` is set, so the first start serves the demo flow.
+    pub async fn connect_seeded(url: &str, seed_demo: bool) -> Result<Db, DbError> {
+        let db = Db::connect(url).await?;
+        if seed_demo && db.customer_count().await? == 0 {
+            let added = db.seed_demo().await?;
+            tracing::info!(
+                customers = added,
+                "demo CRM data loaded into the new database"
+            );
+        }
+        Ok(db)
+    }
+
     /// Loads the demo customers; customers already present are left alone.
     /// Returns how many were added.
     pub async fn seed_demo(&self) -> Result<usize, DbError> {

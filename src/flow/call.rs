@@ -17,6 +17,9 @@ use crate::say::Sayable;
 /// Automatic steps (nodes entered without waiting) allowed per input; past it the flow is stuck.
 const MAX_STEPS: usize = 200;
 
+/// Keys pressed before the flow waits for them (type-ahead) are kept up to this many.
+const TYPE_AHEAD: usize = 16;
+
 /// What the shell knows about a call when it starts.
 #[derive(Debug, Clone)]
 pub struct CallContext {
@@ -163,6 +166,8 @@ pub struct Call {
     outcome: Option<Outcome>,
     tickets: Vec<String>,
     served: bool,
+    /// Keys pressed while a prompt, lookup or ticket had the call, for the next menu or collect.
+    type_ahead: VecDeque<char>,
 }
 
 /// Where the call waits.
@@ -227,6 +232,7 @@ impl Call {
             outcome: None,
             tickets: Vec::new(),
             served: false,
+            type_ahead: VecDeque::new(),
         };
         call.go(now, Target::Node(start));
         call
@@ -302,12 +308,43 @@ impl Call {
         }
     }
 
-    /// The caller pressed a key.
+    /// The caller pressed a key. A key pressed while the call plays a prompt
+    /// or waits for the CRM is kept for the next menu or collect, so a caller
+    /// who knows the menu need not wait for the greeting to end.
     pub fn handle_digit(&mut self, now: Instant, digit: char) {
         match self.state {
             State::Menu(_) => self.menu_digit(now, digit),
             State::Collect(_) => self.collect_digit(now, digit),
-            _ => {}
+            State::Playing { .. } | State::Lookup { .. } | State::Ticket { .. } => {
+                if self.type_ahead.len() < TYPE_AHEAD {
+                    self.type_ahead.push_back(digit);
+                }
+            }
+            State::Goodbye { .. } | State::Ended => {}
+        }
+    }
+
+    /// Gives keys typed ahead to the menu or collect the call now waits in.
+    fn deliver_type_ahead(&mut self, now: Instant) {
+        while self.awaits_input() {
+            let Some(digit) = self.type_ahead.pop_front() else {
+                return;
+            };
+            self.handle_digit(now, digit);
+        }
+    }
+
+    /// Stops a playback; one not yet handed to the shell is simply not sent.
+    pub(super) fn stop_playback(&mut self, id: PlayId) {
+        let queued = self
+            .actions
+            .iter()
+            .position(|a| matches!(a, Action::Play { id: queued, .. } if *queued == id));
+        match queued {
+            Some(index) => {
+                self.actions.remove(index);
+            }
+            None => self.actions.push_back(Action::StopPlayback { id }),
         }
     }
 
@@ -433,7 +470,10 @@ impl Call {
             };
             match self.enter(now, id, full) {
                 Some(next) => target = next,
-                None => return,
+                None => {
+                    self.deliver_type_ahead(now);
+                    return;
+                }
             }
         }
         tracing::error!(flow = %self.flow.version, "flow went round without waiting; hanging up");

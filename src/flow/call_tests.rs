@@ -544,3 +544,43 @@ fn missing_prompt_falls_back_to_the_default_language() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn keys_typed_ahead_during_a_lookup_and_a_prompt_choose_in_the_next_menu() {
+    let (mut call, t0) = in_main_menu();
+    call.handle_digit(t0 + secs(2), '1');
+    assert!(matches!(
+        actions(&mut call).as_slice(),
+        [Action::Lookup { .. }]
+    ));
+    call.handle_digit(t0 + secs(2), '2');
+    let balance = [(
+        "amount".to_owned(),
+        Value::Money {
+            minor_units: 100,
+            currency: "UAH".into(),
+        },
+    )];
+    call.handle_lookup_result(t0 + secs(3), Ok(balance.into()));
+    let (id, prompts) = played(&actions(&mut call));
+    assert_eq!(
+        prompts[0], "p/balance_is",
+        "the key waits while the balance is said"
+    );
+    call.handle_playback_finished(t0 + secs(5), id);
+    let (_, prompts) = played(&actions(&mut call));
+    assert_eq!(
+        prompts,
+        ["p/en_only"],
+        "the main menu took the key at once: its prompt never went out"
+    );
+    assert!(
+        call.path().ends_with(&[
+            PathStep::Node("main".into()),
+            PathStep::Key("2".into()),
+            PathStep::Node("sub".into())
+        ]),
+        "{:?}",
+        call.path()
+    );
+}

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::call::{Action, Call, CollectState, MenuState, PathStep, Prompt, State};
+use super::call::{Call, CollectState, MenuState, PathStep, Prompt, State};
 use super::model::*;
 use super::value::Value;
 use crate::say::Sayable;
@@ -92,7 +92,7 @@ impl Call {
                 return;
             }
             m.play = None;
-            self.actions.push_back(Action::StopPlayback { id: play });
+            self.stop_playback(play);
         }
         let State::Menu(m) = &mut self.state else {
             return;
@@ -188,7 +188,7 @@ impl Call {
         };
         let id = c.node;
         if let Some(play) = c.play.take() {
-            self.actions.push_back(Action::StopPlayback { id: play });
+            self.stop_playback(play);
         }
         let flow = Arc::clone(&self.flow);
         let NodeKind::Collect(node) = &flow.node(id).kind else {

@@ -8,6 +8,7 @@ mod calendar;
 mod call;
 mod catalog;
 mod check;
+pub mod cli;
 mod compile;
 mod diagnostic;
 mod input;

@@ -20,11 +20,13 @@ pub trait Backend {
     fn find_customer(&mut self, caller: &str) -> Option<Customer>;
     /// Runs a named lookup.
     fn lookup(&mut self, name: &str, params: &Values) -> Option<Result<Values, LookupFailure>>;
-    /// Registers a ticket.
+    /// Registers a ticket for the caller (and the customer, once identified).
     fn register_ticket(
         &mut self,
         kind: &str,
         fields: &Values,
+        customer: Option<&str>,
+        phone: &str,
     ) -> Option<Result<TicketNumber, TicketFailure>>;
 }
 
@@ -126,7 +128,9 @@ pub fn simulate(
                             Prompt::File { id, language } => {
                                 texts.text(language, id).map(str::to_owned)
                             }
-                            Prompt::Say { value, .. } => Some(format!("{value:?}")),
+                            Prompt::Say { value, language } => crate::say::expand(language, value)
+                                .ok()
+                                .map(|words| crate::say::text(language, &words)),
                         };
                         (p, text)
                     });
@@ -152,8 +156,14 @@ pub fn simulate(
                         call.handle_lookup_result(now, answer);
                     }
                 }
-                Action::RegisterTicket { kind, fields, .. } => {
-                    let answer = backend.register_ticket(&kind, &fields);
+                Action::RegisterTicket {
+                    kind,
+                    fields,
+                    customer,
+                    phone,
+                } => {
+                    let answer =
+                        backend.register_ticket(&kind, &fields, customer.as_deref(), &phone);
                     let result = match &answer {
                         Some(Ok(TicketNumber(n))) => format!("number {n}"),
                         Some(Err(TicketFailure::Rejected { code })) => format!("rejected: {code}"),
@@ -268,10 +278,8 @@ impl fmt::Display for Transcript {
                             Prompt::Say { value, language } => (format!("say {value:?}"), language),
                         };
                         match text {
-                            Some(text) if !what.starts_with("say ") => {
-                                writeln!(f, "  play [{lang}] {what}: \"{text}\"")?
-                            }
-                            _ => writeln!(f, "  play [{lang}] {what}")?,
+                            Some(text) => writeln!(f, "  play [{lang}] {what}: \"{text}\"")?,
+                            None => writeln!(f, "  play [{lang}] {what}")?,
                         }
                     }
                 }
@@ -393,6 +401,8 @@ impl Backend for Fixture {
         &mut self,
         kind: &str,
         fields: &Values,
+        _customer: Option<&str>,
+        _phone: &str,
     ) -> Option<Result<TicketNumber, TicketFailure>> {
         if self.slow.iter().any(|s| s == kind) {
             return None;

@@ -1,24 +1,6 @@
-//! What a peer plays, and comparing what it heard with what hotline should have played.
+//! Comparing what a peer heard with what hotline should have played.
 
-use std::path::{Path, PathBuf};
-
-/// Writes `seconds` of silence as the softphone's microphone (baresip ends
-/// the call when its source file ends, so this also bounds the call).
-pub fn silence(dir: &Path, seconds: u32) -> PathBuf {
-    let path = dir.join("silence.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut writer = hound::WavWriter::create(&path, spec).unwrap();
-    for _ in 0..seconds * 8000 {
-        writer.write_sample(0i16).unwrap();
-    }
-    writer.finalize().unwrap();
-    path
-}
+use std::path::Path;
 
 /// Reads a mono (or first-channel) 16-bit WAV as f32 samples at its own rate.
 pub fn read_wav(path: &Path) -> (Vec<f32>, u32) {
@@ -40,48 +22,58 @@ pub fn read_wav(path: &Path) -> (Vec<f32>, u32) {
 }
 
 /// The best normalised cross-correlation of `expected` found anywhere inside
-/// `heard` (searching every alignment), in -1..=1. A G.711 path gives ~0.99+,
-/// an unrelated prompt ~0.1-0.2.
+/// `heard` (every alignment), in -1..=1. A G.711 path gives ~0.99+, an
+/// unrelated prompt ~0.1-0.2. The dot products of all alignments come from
+/// one FFT cross-correlation, so minutes of recording are searched at once.
 pub fn best_match(expected: &[f32], heard: &[f32]) -> f32 {
+    use rustfft::FftPlanner;
+    use rustfft::num_complex::Complex;
+
     let expected = trim_silence(expected);
     if expected.is_empty() || heard.len() < expected.len() {
         return 0.0;
     }
-    let expected_energy: f32 = expected.iter().map(|x| x * x).sum::<f32>().sqrt();
-    let mut best = 0.0f32;
-    // Coarse search every 4 samples, then refine around the best offset.
-    let mut best_offset = 0;
-    for offset in (0..=heard.len() - expected.len()).step_by(4) {
-        let score = correlation(
-            expected,
-            &heard[offset..offset + expected.len()],
-            expected_energy,
-        );
-        if score > best {
-            best = score;
-            best_offset = offset;
+    let size = (heard.len() + expected.len()).next_power_of_two();
+    let mut planner = FftPlanner::<f64>::new();
+    let forward = planner.plan_fft_forward(size);
+    let inverse = planner.plan_fft_inverse(size);
+    let spectrum = |samples: &[f32]| {
+        let mut buffer: Vec<Complex<f64>> = samples
+            .iter()
+            .map(|&x| Complex::new(x as f64, 0.0))
+            .chain(std::iter::repeat(Complex::new(0.0, 0.0)))
+            .take(size)
+            .collect();
+        forward.process(&mut buffer);
+        buffer
+    };
+    let mut product: Vec<Complex<f64>> = spectrum(heard)
+        .iter()
+        .zip(spectrum(expected))
+        .map(|(h, e)| h * e.conj())
+        .collect();
+    inverse.process(&mut product);
+    // Energy of every window of `heard`, from running sums of squares.
+    let mut squares = vec![0.0f64; heard.len() + 1];
+    for (i, x) in heard.iter().enumerate() {
+        squares[i + 1] = squares[i] + (*x as f64) * (*x as f64);
+    }
+    let expected_energy: f64 = expected
+        .iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt();
+    let mut best = 0.0f64;
+    for offset in 0..=heard.len() - expected.len() {
+        let window = (squares[offset + expected.len()] - squares[offset])
+            .max(0.0)
+            .sqrt();
+        if window > 1e-9 {
+            let dot = product[offset].re / size as f64;
+            best = best.max(dot / (window * expected_energy));
         }
     }
-    let low = best_offset.saturating_sub(4);
-    let high = (best_offset + 4).min(heard.len() - expected.len());
-    for offset in low..=high {
-        let score = correlation(
-            expected,
-            &heard[offset..offset + expected.len()],
-            expected_energy,
-        );
-        best = best.max(score);
-    }
-    best
-}
-
-fn correlation(expected: &[f32], window: &[f32], expected_energy: f32) -> f32 {
-    let window_energy: f32 = window.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if window_energy == 0.0 || expected_energy == 0.0 {
-        return 0.0;
-    }
-    let dot: f32 = expected.iter().zip(window).map(|(a, b)| a * b).sum();
-    dot / (expected_energy * window_energy)
+    best as f32
 }
 
 /// Drops leading and trailing near-silence, which carries no evidence.
@@ -90,4 +82,11 @@ pub fn trim_silence(samples: &[f32]) -> &[f32] {
     let start = samples.iter().position(loud).unwrap_or(samples.len());
     let end = samples.iter().rposition(loud).map_or(start, |i| i + 1);
     &samples[start..end]
+}
+
+/// The prompts `audio/<language>/<id>.wav` back to back, as hotline plays a sequence.
+pub fn prompt_sequence(language: &str, ids: &[&str]) -> Vec<f32> {
+    ids.iter()
+        .flat_map(|id| read_wav(&super::repo_path(&format!("audio/{language}/{id}.wav"))).0)
+        .collect()
 }

@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod databases;
 pub mod peers;
+pub mod phone;
 pub mod receiver;
 
 use std::io::{BufRead, BufReader};
@@ -126,6 +127,18 @@ impl Drop for Server {
     }
 }
 
+/// Runs the `hotline` command with `args`; returns whether it succeeded and its output.
+pub fn hotline(args: &[&str]) -> (bool, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_hotline"))
+        .args(args)
+        .env("HOTLINE_LOG", "warn")
+        .output()
+        .expect("run hotline");
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
 /// A path inside the repository.
 pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
@@ -148,14 +161,14 @@ pub fn free_tcp_port() -> SocketAddr {
     listener.local_addr().expect("addr")
 }
 
-/// A range of 200 even-aligned UDP ports, chosen per process so parallel tests
-/// and servers do not collide.
+/// A range of 100 even-aligned UDP ports, chosen per process and per use so
+/// parallel tests, their servers and their phones do not collide.
 pub fn free_rtp_range() -> (u16, u16) {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let slot = NEXT.fetch_add(1, Ordering::Relaxed);
-    let base = 20000 + (std::process::id() as u16 % 100) * 400 + (slot % 2) * 200;
-    (base, base + 198)
+    let base = 20000 + (std::process::id() as u16 % 100) * 400 + (slot % 4) * 100;
+    (base, base + 98)
 }
 
 impl Server {

@@ -1,0 +1,253 @@
+//! End-to-end flows: a real softphone calls the demo hotline, presses keys,
+//! and gets what a caller expects: the balance spoken, tickets registered in
+//! the CRM, a bad meter reading refused; and a flow published mid-call that
+//! leaves the call in progress alone.
+
+mod support;
+
+use std::time::Duration;
+
+use support::audio::{best_match, prompt_sequence, read_wav};
+use support::peers::Baresip;
+use support::phone::{dial, hang_up, press, silence};
+use support::{Server, ServerOptions, hotline, repo_path};
+
+const OLENA: &str = "+380441234567";
+const KEY_GAP: Duration = Duration::from_millis(400);
+
+/// What the phone heard in its call.
+fn heard(phone: &Baresip) -> Vec<f32> {
+    let recording = phone
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", phone.history()));
+    read_wav(&recording).0
+}
+
+/// Asserts the phone heard the prompts `ids` of `language` back to back.
+fn assert_heard(phone: &Baresip, language: &str, ids: &[&str]) {
+    let expected = prompt_sequence(language, ids);
+    let heard = heard(phone);
+    let score = best_match(&expected, &heard);
+    assert!(
+        score >= 0.95,
+        "{ids:?} not heard cleanly: correlation {score:.4} over {:.1} s heard",
+        heard.len() as f32 / 8000.0
+    );
+}
+
+/// Asserts the phone did not hear the prompt `id` of `language`.
+fn assert_not_heard(phone: &Baresip, language: &str, id: &str) {
+    let score = best_match(&prompt_sequence(language, &[id]), &heard(phone));
+    assert!(score < 0.6, "{id} was heard: correlation {score:.4}");
+}
+
+/// The tickets in the server's database, as `hotline tickets list --json` prints them.
+fn tickets(server: &Server) -> Vec<serde_json::Value> {
+    let (ok, out) = hotline(&["tickets", "--db", &server.db_url(), "list", "--json"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The calls in the server's database, as `hotline calls list --json` prints them.
+fn calls(server: &Server) -> Vec<serde_json::Value> {
+    let (ok, out) = hotline(&["calls", "--db", &server.db_url(), "list", "--json"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Olena calls, waits for the menu, presses `keys`, listens for `listen`, hangs up.
+fn olena_calls(server: &Server, keys: &str, listen: Duration) -> Baresip {
+    let mic = silence(server.dir.path(), 40);
+    let mut phone = dial(server, OLENA, &mic);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut phone, keys, KEY_GAP);
+    std::thread::sleep(listen);
+    hang_up(&mut phone);
+    phone
+}
+
+/// Olena presses 4, enters `reading` and #, confirms with 1, listens, hangs up.
+fn olena_submits_reading(server: &Server, reading: &str, listen: Duration) -> Baresip {
+    let mic = silence(server.dir.path(), 40);
+    let mut phone = dial(server, OLENA, &mic);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut phone, "4", KEY_GAP);
+    std::thread::sleep(Duration::from_millis(1500));
+    press(&mut phone, &format!("{reading}#"), KEY_GAP);
+    // "You entered 1 3 0 0 0; press 1 to confirm", then 1.
+    std::thread::sleep(Duration::from_millis(1500));
+    press(&mut phone, "1", KEY_GAP);
+    std::thread::sleep(listen);
+    hang_up(&mut phone);
+    phone
+}
+
+#[test]
+fn key_1_speaks_the_balance_in_ukrainian_with_its_grammar() {
+    let server = Server::start();
+    let phone = olena_calls(&server, "1", Duration::from_secs(8));
+    // "Ваш баланс одна тисяча двісті тридцять чотири гривні п'ятдесят шість копійок".
+    let balance = [
+        "hotline/balance_is",
+        "say/1f",
+        "say/thousand_1",
+        "say/200",
+        "say/30",
+        "say/4",
+        "say/uah_2",
+        "say/50",
+        "say/6",
+        "say/kopeck_5",
+    ];
+    assert_heard(&phone, "uk", &balance);
+    let call = &calls(&server)[0];
+    assert_eq!(call["flow_outcome"], "contained_by_ivr", "{call}");
+    let path = call["path"].as_str().unwrap_or_default();
+    assert!(path.contains("main [1] balance say_balance"), "{path}");
+    assert!(
+        call["flow_version"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("hotline.yaml@")
+    );
+}
+
+#[test]
+fn key_3_registers_one_line_repair_ticket_and_reads_its_number_back() {
+    let server = Server::start();
+    let phone = olena_calls(&server, "3", Duration::from_secs(6));
+    let tickets = tickets(&server);
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    let ticket = &tickets[0];
+    assert_eq!(ticket["kind"], "line_repair");
+    assert_eq!(ticket["phone"], OLENA);
+    assert_eq!(ticket["number"], "T-000001");
+    assert!(
+        ticket["customer_id"].is_string(),
+        "the ticket is Olena's: {ticket}"
+    );
+    let read_back = [
+        "hotline/ticket_registered",
+        "say/0",
+        "say/0",
+        "say/0",
+        "say/0",
+        "say/0",
+        "say/1",
+    ];
+    assert_heard(&phone, "uk", &read_back);
+    assert_eq!(calls(&server)[0]["flow_outcome"], "ticket_registered");
+}
+
+#[test]
+fn key_4_with_a_confirmed_reading_registers_a_meter_reading_ticket() {
+    let server = Server::start();
+    let phone = olena_submits_reading(&server, "13000", Duration::from_secs(4));
+    let tickets = tickets(&server);
+    assert_eq!(tickets.len(), 1, "{tickets:?}\n{}", server.log());
+    assert_eq!(tickets[0]["kind"], "meter_reading");
+    assert_eq!(tickets[0]["fields"]["reading"], "13000");
+    assert_heard(&phone, "uk", &["hotline/reading_accepted"]);
+}
+
+#[test]
+fn a_reading_below_the_last_one_is_refused_with_the_last_reading() {
+    let server = Server::start();
+    let phone = olena_submits_reading(&server, "11000", Duration::from_secs(7));
+    assert_eq!(tickets(&server), Vec::<serde_json::Value>::new());
+    // "The reading cannot be lower than the last one: дванадцять тисяч кіловат-годин".
+    let refused = [
+        "hotline/reading_too_low",
+        "say/12",
+        "say/thousand_5",
+        "say/kwh_5",
+    ];
+    assert_heard(&phone, "uk", &refused);
+    assert_not_heard(&phone, "uk", "hotline/reading_accepted");
+}
+
+#[test]
+fn a_flow_published_during_a_call_leaves_that_call_alone_and_serves_the_next() {
+    let flows = tempfile::tempdir().unwrap();
+    let file = flows.path().join("hotline.yaml");
+    let original = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+    let server = Server::start_with(ServerOptions {
+        flows: Some(flows.path().to_owned()),
+        config: "[flows]\nreload_ms = 200\n".into(),
+        ..ServerOptions::default()
+    });
+    let first_version = server.get_json("/status")["flows"]["hotline"].clone();
+
+    let mic = silence(server.dir.path(), 40);
+    let mut first = dial(&server, OLENA, &mic);
+    // The new version greets with the after-hours notice instead of the greeting.
+    let changed = original.replacen(
+        "play: { prompts: [hotline/greeting], next: identify }",
+        "play: { prompts: [hotline/after_hours], next: identify }",
+        1,
+    );
+    assert_ne!(changed, original);
+    std::fs::write(&file, changed).unwrap();
+    assert!(
+        support::peers::wait_for(Duration::from_secs(5), || {
+            server.get_json("/status")["flows"]["hotline"] != first_version
+        }),
+        "the changed flow was not published:\n{}",
+        server.log()
+    );
+    // The first call still runs its own version: its menu and balance work.
+    std::thread::sleep(Duration::from_millis(1500));
+    press(&mut first, "1", KEY_GAP);
+    std::thread::sleep(Duration::from_secs(7));
+    hang_up(&mut first);
+    assert_heard(&first, "uk", &["hotline/greeting"]);
+    assert_heard(&first, "uk", &["hotline/balance_is"]);
+    assert_not_heard(&first, "uk", "hotline/after_hours");
+
+    let mic = silence(server.dir.path(), 40);
+    let mut second = dial(&server, OLENA, &mic);
+    std::thread::sleep(Duration::from_secs(7));
+    hang_up(&mut second);
+    assert_heard(&second, "uk", &["hotline/after_hours"]);
+    assert_not_heard(&second, "uk", "hotline/greeting");
+
+    let calls = calls(&server);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(
+        calls[1]["flow_version"], first_version,
+        "the first call kept its version"
+    );
+    assert_ne!(calls[0]["flow_version"], first_version);
+    assert_eq!(calls[1]["flow_outcome"], "contained_by_ivr");
+}
+
+#[test]
+fn a_broken_flow_file_is_not_published_and_calls_keep_the_old_version() {
+    let flows = tempfile::tempdir().unwrap();
+    let file = flows.path().join("hotline.yaml");
+    let original = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+    let server = Server::start_with(ServerOptions {
+        flows: Some(flows.path().to_owned()),
+        config: "[flows]\nreload_ms = 200\n".into(),
+        ..ServerOptions::default()
+    });
+    let version = server.get_json("/status")["flows"]["hotline"].clone();
+    let broken = original.replacen("goto: balance", "goto: nowhere", 1);
+    std::fs::write(&file, broken).unwrap();
+    assert!(
+        support::peers::wait_for(Duration::from_secs(5), || server
+            .log()
+            .contains("flow not published")),
+        "{}",
+        server.log()
+    );
+    assert!(
+        server.log().contains("nowhere"),
+        "the log names the problem"
+    );
+    assert_eq!(server.get_json("/status")["flows"]["hotline"], version);
+    let phone = olena_calls(&server, "1", Duration::from_secs(7));
+    assert_heard(&phone, "uk", &["hotline/balance_is"]);
+}
