@@ -4,6 +4,7 @@ mod agents;
 mod callers;
 mod config;
 mod limits;
+mod simulation;
 mod strategies;
 
 use std::time::{Duration, Instant};
