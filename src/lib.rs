@@ -1,6 +1,6 @@
 //! hotline: a telephony IVR and call-routing engine.
 //!
-//! Protocol cores (`sip`, `rtp`, `dtmf`, `flow`) do no I/O and take time as an
+//! Protocol cores (`sip`, `rtp`, `dtmf`, `flow`, `queue`) do no I/O and take time as an
 //! argument; `server` is the thin async shell that drives them.
 
 pub mod api;
@@ -9,6 +9,7 @@ pub mod config;
 pub mod crm;
 pub mod dtmf;
 pub mod flow;
+pub mod queue;
 pub mod rtp;
 pub mod say;
 pub mod server;
