@@ -111,7 +111,11 @@ const CUBIC_METRE: Noun = Noun {
     one: "say/m3_1",
     many: "say/m3_5",
 };
-const NOUNS: [&Noun; 8] = [
+const MINUTE: Noun = Noun {
+    one: "say/min_1",
+    many: "say/min_5",
+};
+const NOUNS: [&Noun; 9] = [
     &HRYVNIA,
     &ROUBLE,
     &EURO,
@@ -120,6 +124,7 @@ const NOUNS: [&Noun; 8] = [
     &CENT,
     &KILOWATT_HOUR,
     &CUBIC_METRE,
+    &MINUTE,
 ];
 
 /// The English word ids for `item`.
@@ -167,6 +172,7 @@ pub(super) fn expand(item: &Sayable) -> Result<Vec<&'static str>, SayError> {
             let noun = match Unit::parse(unit)? {
                 Unit::KilowattHour => &KILOWATT_HOUR,
                 Unit::CubicMetre => &CUBIC_METRE,
+                Unit::Minute => &MINUTE,
             };
             if value.is_negative() {
                 out.push(MINUS);

@@ -37,7 +37,7 @@ pub enum Sayable {
     /// English, genitive in Ukrainian "двадцять третього листопада ..." and Russian
     /// "двадцать третьего ноября ...".
     DateOn(chrono::NaiveDate),
-    /// A quantity with a unit, e.g. 12000 kWh; `unit` is `kWh` or `m3`.
+    /// A quantity with a unit, e.g. 12000 kWh; `unit` is `kWh`, `m3` or `min`.
     Quantity { value: i64, unit: String },
 }
 
@@ -55,7 +55,7 @@ pub enum SayError {
     #[error("the say engine cannot speak currency {0:?} (supported: UAH, RUB, EUR, USD)")]
     UnsupportedCurrency(String),
     /// The unit is not one of kWh, m3.
-    #[error("the say engine cannot speak unit {0:?} (supported: kWh, m3)")]
+    #[error("the say engine cannot speak unit {0:?} (supported: kWh, m3, min)")]
     UnsupportedUnit(String),
     /// The number is beyond the largest scale word (below one trillion).
     #[error("the number {0} is too large to speak (the limit is 999 999 999 999)")]
@@ -217,6 +217,8 @@ impl Currency {
 enum Unit {
     KilowattHour,
     CubicMetre,
+    /// Minutes, for waits in a queue.
+    Minute,
 }
 
 impl Unit {
@@ -224,6 +226,7 @@ impl Unit {
         match unit.to_ascii_lowercase().as_str() {
             "kwh" => Ok(Unit::KilowattHour),
             "m3" | "m³" => Ok(Unit::CubicMetre),
+            "min" => Ok(Unit::Minute),
             _ => Err(SayError::UnsupportedUnit(unit.to_owned())),
         }
     }

@@ -95,7 +95,9 @@ const CENT: Noun = noun(Masculine, "say/cent_1", "say/cent_2", "say/cent_5");
 const KILOWATT_HOUR_UK: Noun = noun(Feminine, "say/kwh_1", "say/kwh_2", "say/kwh_5");
 const KILOWATT_HOUR_RU: Noun = noun(Masculine, "say/kwh_1", "say/kwh_2", "say/kwh_5");
 const CUBIC_METRE: Noun = noun(Masculine, "say/m3_1", "say/m3_2", "say/m3_5");
-const NOUNS: [&Noun; 11] = [
+/// хвилина / минута: feminine in both, одна хвилина, дві хвилини, п'ять хвилин.
+const MINUTE: Noun = noun(Feminine, "say/min_1", "say/min_2", "say/min_5");
+const NOUNS: [&Noun; 12] = [
     &THOUSAND,
     &MILLION,
     &BILLION,
@@ -107,6 +109,7 @@ const NOUNS: [&Noun; 11] = [
     &CENT,
     &KILOWATT_HOUR_UK,
     &CUBIC_METRE,
+    &MINUTE,
 ];
 
 /// Nominative neuter ordinals 1-19 for the day (index 0 unused): перше, друге ... / первое ...
@@ -246,6 +249,7 @@ pub(super) fn expand(lang: Lang, item: &Sayable) -> Result<Vec<&'static str>, Sa
                 (Unit::KilowattHour, Lang::Uk) => &KILOWATT_HOUR_UK,
                 (Unit::KilowattHour, Lang::Ru) => &KILOWATT_HOUR_RU,
                 (Unit::CubicMetre, _) => &CUBIC_METRE,
+                (Unit::Minute, _) => &MINUTE,
             };
             let magnitude = within_range(value.is_negative(), value.unsigned_abs())?;
             if value.is_negative() {

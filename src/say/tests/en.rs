@@ -169,3 +169,9 @@ fn digits_are_said_one_by_one() {
     );
     assert_eq!(digits_of("en", "*#+"), "star hash plus");
 }
+
+#[test]
+fn minutes_take_the_plural_from_two() {
+    assert_eq!(quantity("en", 1, "min"), "one minute");
+    assert_eq!(quantity("en", 3, "min"), "three minutes");
+}

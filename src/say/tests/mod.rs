@@ -104,7 +104,7 @@ fn samples() -> Vec<Sayable> {
             });
         }
     }
-    for unit in ["kWh", "m3"] {
+    for unit in ["kWh", "m3", "min"] {
         for value in [0, 1, 2, 5, 12_000, -3] {
             let unit = unit.to_owned();
             items.push(Sayable::Quantity { value, unit });

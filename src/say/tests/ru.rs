@@ -212,3 +212,12 @@ fn digits_use_the_counting_forms() {
     assert_eq!(digits_of("ru", "1200"), "один два ноль ноль");
     assert_eq!(digits_of("ru", "*59#"), "звёздочка пять девять решётка");
 }
+
+#[test]
+fn minutes_are_feminine() {
+    assert_eq!(quantity("ru", 1, "min"), "одна минута");
+    assert_eq!(quantity("ru", 2, "min"), "две минуты");
+    assert_eq!(quantity("ru", 5, "min"), "пять минут");
+    assert_eq!(quantity("ru", 11, "min"), "одиннадцать минут");
+    assert_eq!(quantity("ru", 22, "min"), "двадцать две минуты");
+}

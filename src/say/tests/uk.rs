@@ -248,3 +248,12 @@ fn digits_use_the_counting_forms() {
     assert_eq!(digits_of("uk", "1200"), "один два нуль нуль");
     assert_eq!(digits_of("uk", "*59#"), "зірочка п'ять дев'ять решітка");
 }
+
+#[test]
+fn minutes_are_feminine() {
+    assert_eq!(quantity("uk", 1, "min"), "одна хвилина");
+    assert_eq!(quantity("uk", 2, "min"), "дві хвилини");
+    assert_eq!(quantity("uk", 5, "min"), "п'ять хвилин");
+    assert_eq!(quantity("uk", 14, "min"), "чотирнадцять хвилин");
+    assert_eq!(quantity("uk", 21, "min"), "двадцять одна хвилина");
+}
