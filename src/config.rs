@@ -23,15 +23,34 @@ pub struct Config {
     pub tickets: TicketSettings,
     /// Admins' own read-only lookups (`[[lookups]]`), beside the built-in ones.
     pub lookups: Vec<crate::crm::self_service::CustomQuery>,
+    /// How callers wait for agents (`[queue]`).
+    pub queue: QueueSettings,
     /// Agent queues (`[[queues]]`); the demo `support` queue by default.
-    pub queues: Vec<QueueSettings>,
+    pub queues: Vec<crate::queue::QueueConfig>,
+    /// Agents known from the configuration (`[[agents]]`), beside those in the database.
+    pub agents: Vec<crate::queue::AgentConfig>,
 }
 
-/// An agent queue flows can hand callers to.
+/// How callers wait for agents, in every queue.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct QueueSettings {
-    pub name: String,
+    /// Seconds of wrap-up after a call, for queues that set none.
+    pub wrap_up_seconds: u32,
+    /// The key a waiting caller presses to be called back instead (empty: no callback offer).
+    pub callback_key: String,
+    /// The prompt looped while a caller waits.
+    pub music: String,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            wrap_up_seconds: 10,
+            callback_key: "1".into(),
+            music: "queue/music".into(),
+        }
+    }
 }
 
 /// Ticket types the IVR may register and where tickets are delivered.
@@ -253,6 +272,17 @@ impl Config {
         if self.flows.reload_ms == 0 {
             return Err(invalid("flows.reload_ms", "must be at least 1".into()));
         }
+        if self.queue.callback_key.chars().count() > 1
+            || !self.queue.callback_key.chars().all(|c| "0123456789*#".contains(c))
+        {
+            return Err(invalid(
+                "queue.callback_key",
+                format!("`{}` is not one key (0-9, *, #)", self.queue.callback_key),
+            ));
+        }
+        if let Err(error) = crate::queue::Acd::new(self.acd(), std::time::Instant::now()) {
+            return Err(invalid("queues", error.to_string()));
+        }
         for query in &self.lookups {
             if let Some(problem) = query.problem() {
                 return Err(invalid(
@@ -266,6 +296,15 @@ impl Config {
 
     fn queue_names(&self) -> std::collections::BTreeSet<String> {
         self.queues.iter().map(|q| q.name.clone()).collect()
+    }
+
+    /// The ACD's configuration: the queues, the configured agents, the wrap-up default.
+    pub fn acd(&self) -> crate::queue::AcdConfig {
+        crate::queue::AcdConfig {
+            wrap_up_seconds: self.queue.wrap_up_seconds,
+            agents: self.agents.clone(),
+            queues: self.queues.clone(),
+        }
     }
 
     /// The names flows may refer to: lookups, ticket types and queues.
@@ -300,11 +339,29 @@ impl Default for Config {
             http: HttpSettings::default(),
             tickets: TicketSettings::default(),
             lookups: Vec::new(),
-            queues: vec![QueueSettings {
-                name: "support".into(),
-            }],
+            queue: QueueSettings::default(),
+            queues: vec![demo_queue()],
+            agents: Vec::new(),
         }
     }
+}
+
+/// The demo `support` queue: first-line agents first, the second line joins
+/// after a minute; position announced every 30 s; a callback after 10 minutes
+/// or when nobody is logged in.
+fn demo_queue() -> crate::queue::QueueConfig {
+    let toml = r#"
+        name = "support"
+        strategy = "skill_level"
+        skills = ["support"]
+        ring_timeout_seconds = 15
+        escalation = [{ after_seconds = 0, max_level = 1 }, { after_seconds = 60, max_level = 2 }]
+        announce_every_seconds = 30
+        max_wait_seconds = 600
+        on_max_wait = "callback"
+        on_no_agents = "callback"
+    "#;
+    toml::from_str(toml).expect("the demo queue's TOML is valid")
 }
 
 impl Default for SipSettings {

@@ -8,6 +8,8 @@ use axum::{Json, Router};
 
 use crate::call::Services;
 
+mod queue;
+
 /// Binds the admin API and serves it in the background; returns the bound address.
 pub async fn serve(addr: SocketAddr, services: Services) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -16,6 +18,7 @@ pub async fn serve(addr: SocketAddr, services: Services) -> std::io::Result<Sock
         .route("/health", get(health))
         .route("/status", get(status))
         .route("/calls", get(calls))
+        .merge(queue::routes())
         .with_state(services);
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {

@@ -43,9 +43,9 @@ pub(super) struct Answered {
 }
 
 /// The media task of the call, once it runs.
-struct Media {
-    handle: MediaHandle,
-    events: mpsc::UnboundedReceiver<MediaEvent>,
+pub(super) struct Media {
+    pub handle: MediaHandle,
+    pub events: mpsc::UnboundedReceiver<MediaEvent>,
 }
 
 /// A CRM answer for the flow, from the task that ran the query.
@@ -70,14 +70,16 @@ enum Step {
 }
 
 /// The call's state while answered.
-struct Running {
-    media: Option<Media>,
-    call: Option<flow::Call>,
-    digits: DigitStream,
+pub(super) struct Running {
+    pub media: Option<Media>,
+    pub call: Option<flow::Call>,
+    pub digits: DigitStream,
     /// We sent BYE; the call ends when the endpoint says so.
-    hung_up: bool,
-    answered_at: Instant,
+    pub hung_up: bool,
+    pub answered_at: Instant,
     crm: mpsc::UnboundedSender<CrmAnswer>,
+    /// The flow handed the call to a queue.
+    enqueue: Option<super::waiting::Enqueue>,
 }
 
 impl Answered {
@@ -93,6 +95,7 @@ impl Answered {
             hung_up: false,
             answered_at: Instant::now(),
             crm,
+            enqueue: None,
         };
         // With an early offer, media and the flow start at once: the first
         // packet of the greeting leaves within one ptime of the answer.
@@ -169,6 +172,9 @@ impl Answered {
                 }
             }
             self.perform_actions(&mut state).await;
+            if let Some(enqueue) = state.enqueue.take() {
+                break self.wait_for_agent(&mut state, enqueue).await;
+            }
         };
         if let Some(media) = state.media.take() {
             media.handle.send(MediaCommand::Shutdown).await;
@@ -295,9 +301,18 @@ impl Answered {
                     let _ = answers.send(CrmAnswer::Ticket { kind, result });
                 });
             }
-            Action::Enqueue { queue, .. } => {
-                warn!(%queue, "no agent queue is running; ending the call");
-                self.hang_up(state).await;
+            Action::Enqueue {
+                queue,
+                priority,
+                skills,
+                context,
+            } => {
+                state.enqueue = Some(super::waiting::Enqueue {
+                    queue,
+                    priority,
+                    skills,
+                    context,
+                });
             }
             Action::Transfer { uri } => {
                 warn!(%uri, "transfers are not supported; ending the call");
@@ -337,7 +352,7 @@ impl Answered {
     }
 
     /// Sends BYE once; the call ends when the endpoint reports it.
-    async fn hang_up(&self, state: &mut Running) {
+    pub(super) async fn hang_up(&self, state: &mut Running) {
         if std::mem::replace(&mut state.hung_up, true) {
             return;
         }
@@ -346,30 +361,14 @@ impl Answered {
             .await;
     }
 
-    async fn reoffer(&mut self, offer: Vec<u8>, media: Option<&Media>) {
-        let body = if offer.is_empty() {
-            self.sdp.offer()
-        } else {
-            match self.sdp.answer(&offer) {
-                Ok((body, agreed)) => {
-                    self.negotiated = Some(agreed);
-                    if let Some(m) = media {
-                        m.handle.send(MediaCommand::UpdateRemote(agreed)).await;
-                    }
-                    body
-                }
-                Err(error) => {
-                    warn!(%error, "re-offer not acceptable; keeping the session");
-                    self.sdp.offer()
-                }
-            }
-        };
+    pub(super) async fn reoffer(&mut self, offer: Vec<u8>, media: Option<&Media>) {
+        let body = media::answer_reoffer(&mut self.sdp, &offer, media.map(|m| &m.handle)).await;
         self.endpoint
             .send(EndpointCommand::AnswerReoffer(self.id.clone(), body))
             .await;
     }
 
-    fn record_digit(&self, event: DigitEvent, answered_at: Instant) {
+    pub(super) fn record_digit(&self, event: DigitEvent, answered_at: Instant) {
         info!(digit = %event.digit, source = ?event.source, "digit");
         let record = DigitRecord {
             digit: event.digit,

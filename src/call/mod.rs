@@ -10,6 +10,7 @@ mod log;
 mod ports;
 mod prompts;
 pub mod recent;
+mod waiting;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -46,6 +47,9 @@ struct Shared {
     ports: PortPool,
     prompts: Arc<PromptStore>,
     flows: flows::LiveFlows,
+    queue: crate::server::queue::QueueHandle,
+    /// The queue's commands until its task starts (it needs the SIP endpoint).
+    queue_inbox: std::sync::Mutex<Option<crate::server::queue::QueueInbox>>,
     recent: RecentCalls,
     active: AtomicUsize,
     total: AtomicU64,
@@ -111,6 +115,7 @@ impl Services {
             stop.subscribe(),
         );
         tokio::spawn(watcher);
+        let (queue, queue_inbox) = crate::server::queue::channel();
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             db,
@@ -119,6 +124,8 @@ impl Services {
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
             prompts,
             flows,
+            queue,
+            queue_inbox: std::sync::Mutex::new(Some(queue_inbox)),
             recent: RecentCalls::default(),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
@@ -146,6 +153,38 @@ impl Services {
         self.0.recent.list()
     }
 
+    /// Starts the agent queue on the SIP endpoint (it rings agents through it).
+    pub fn start_queue(
+        &self,
+        endpoint: EndpointHandle,
+        directory: crate::server::queue::Directory,
+        sip_address: std::net::SocketAddr,
+    ) -> Result<(), crate::queue::ConfigError> {
+        let inbox = self
+            .0
+            .queue_inbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let Some(inbox) = inbox else { return Ok(()) };
+        let config = self.config();
+        let acd = crate::queue::Acd::new(config.acd(), std::time::Instant::now())?;
+        let shell = crate::server::queue::QueueShell {
+            acd,
+            endpoint,
+            directory,
+            db: self.0.db.clone(),
+            ports: self.0.ports.clone(),
+            media_ip: self.0.media_ip,
+            media_options: crate::server::media::MediaOptions {
+                inband_dtmf_always: config.media.inband_dtmf_always,
+            },
+            sip_address,
+        };
+        tokio::spawn(crate::server::queue::run(shell, inbox));
+        Ok(())
+    }
+
     /// Stops background work before the process exits.
     pub async fn shutdown(&self) {
         let _ = self.0.stop.send(true);
@@ -153,6 +192,15 @@ impl Services {
 
     fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// The agent queue callers are handed to.
+    pub fn queue(&self) -> &crate::server::queue::QueueHandle {
+        &self.0.queue
     }
 }
 

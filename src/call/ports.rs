@@ -1,16 +1,19 @@
 //! The pool of RTP ports calls bind in turn.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 use tokio::net::UdpSocket;
 
-/// Hands out even UDP ports from the configured range (RTP even, RTCP next).
+/// Hands out even UDP ports from the configured range (RTP even, RTCP next);
+/// clones share one cursor, so callers' and agents' legs take turns.
+#[derive(Clone)]
 pub struct PortPool {
     address: IpAddr,
     min: u16,
     max: u16,
-    cursor: AtomicU16,
+    cursor: Arc<AtomicU16>,
 }
 
 impl PortPool {
@@ -21,7 +24,7 @@ impl PortPool {
             address,
             min,
             max: max.max(min),
-            cursor: AtomicU16::new(0),
+            cursor: Arc::new(AtomicU16::new(0)),
         }
     }
 

@@ -156,7 +156,7 @@ impl Db {
 }
 
 /// An id that sorts in creation order within this process (time, then a counter).
-fn ordered_id() -> String {
+pub(crate) fn ordered_id() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!(

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod customers;
 pub mod delivery;
 pub mod lookups;
+pub mod queue_log;
 pub mod seed;
 pub mod self_service;
 pub mod tickets;

@@ -79,6 +79,31 @@ impl MediaHandle {
     }
 }
 
+/// Answers a re-INVITE's offer (hold, resume, a new address) and points the
+/// leg's media at what was agreed; an empty offer asks for ours. An offer we
+/// cannot accept keeps the session as it was, and our current offer answers.
+pub async fn answer_reoffer(
+    sdp: &mut crate::sip::sdp::SdpSession,
+    offer: &[u8],
+    media: Option<&MediaHandle>,
+) -> Vec<u8> {
+    if offer.is_empty() {
+        return sdp.offer();
+    }
+    match sdp.answer(offer) {
+        Ok((body, agreed)) => {
+            if let Some(media) = media {
+                media.send(MediaCommand::UpdateRemote(agreed)).await;
+            }
+            body
+        }
+        Err(error) => {
+            tracing::warn!(%error, "re-offer not acceptable; keeping the session");
+            sdp.offer()
+        }
+    }
+}
+
 /// Starts the media task of an answered call on its bound RTP socket.
 ///
 /// RTCP uses the next port when it can be bound; otherwise the call runs

@@ -3,8 +3,10 @@
 //! Everything with I/O or a clock lives here; the protocol cores it drives
 //! (`sip`, `rtp`, `dtmf`, `flow`) do neither.
 
+pub mod agent_leg;
 pub mod endpoint;
 pub mod media;
+pub mod queue;
 pub mod transport;
 
 use std::net::{IpAddr, SocketAddr};
@@ -65,7 +67,11 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             tokio::spawn(crate::call::run(services.clone(), call));
         })
     };
-    let _endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler);
+    let endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler);
+    let directory: queue::Directory = Arc::new(|_agent: &str| Vec::new());
+    services
+        .start_queue(endpoint.clone(), directory, advertised)
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
 
     let http = crate::api::serve(config.http.listen, services.clone())
         .await

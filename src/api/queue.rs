@@ -1,0 +1,73 @@
+//! The queue on the admin API: agents and their states, changing a state, and
+//! the live event stream (queue log and agents' screen-pop context) as
+//! server-sent events for agent desktops, wallboards and the CRM.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::call::Services;
+use crate::queue::AgentInput;
+
+/// The queue's routes.
+pub fn routes() -> Router<Services> {
+    Router::new()
+        .route("/queue", get(snapshot))
+        .route("/queue/events", get(events))
+        .route("/agents/{agent}/state", post(set_state))
+}
+
+async fn snapshot(State(services): State<Services>) -> Json<serde_json::Value> {
+    Json(services.queue().snapshot().await)
+}
+
+/// Every queue event as it happens, one JSON object per `data:` line.
+async fn events(
+    State(services): State<Services>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let stream = BroadcastStream::new(services.queue().subscribe()).filter_map(|item| {
+        // A subscriber too slow to keep up misses events rather than holding up the queue.
+        let json = item.ok()?;
+        Some(Ok(Event::default().data(json.to_string())))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// `{"state": "login" | "logout" | "pause" | "unpause", "reason": "lunch"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StateChange {
+    state: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn set_state(
+    State(services): State<Services>,
+    Path(agent): Path<String>,
+    Json(change): Json<StateChange>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let input = match change.state.as_str() {
+        "login" => AgentInput::Login,
+        "logout" => AgentInput::Logout,
+        "pause" => AgentInput::Pause {
+            reason: change.reason.unwrap_or_else(|| "paused".into()),
+        },
+        "unpause" => AgentInput::Unpause,
+        other => {
+            let error = format!("unknown state `{other}` (login, logout, pause, unpause)");
+            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": error })));
+        }
+    };
+    match services.queue().set_agent(&agent, input).await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "agent": agent }))),
+        Err(error) => (StatusCode::CONFLICT, Json(serde_json::json!({ "error": error }))),
+    }
+}

@@ -1,0 +1,243 @@
+//! Ringing an agent: the outgoing call to every registered phone of the
+//! agent, until one answers, all refuse, or the queue withdraws the offer.
+//!
+//! The answered phone becomes an [`AgentLeg`]: its dialog and a running media
+//! task, handed through the queue to the waiting caller's task, which bridges it.
+
+use std::net::SocketAddr;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use crate::call::PortPool;
+use crate::queue::{OfferId, OfferResult};
+use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
+use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
+use crate::sip::message::{Header, NameAddr, Params, Uri};
+use crate::sip::sdp::{LocalMedia, SdpSession};
+use crate::sip::transaction::Remote;
+use crate::sip::ua::{CallId, OutgoingCall};
+
+/// One registered phone of an agent: the Contact to put in the Request-URI and
+/// where to send (the source of its REGISTER, which differs behind NAT).
+#[derive(Debug, Clone)]
+pub struct RingTarget {
+    pub uri: Uri,
+    pub remote: Remote,
+}
+
+/// An agent's phone that answered: its dialog and media, ready to bridge.
+#[derive(Debug)]
+pub struct AgentLeg {
+    pub call: CallId,
+    pub signals: mpsc::Receiver<CallSignal>,
+    /// The leg's offer/answer state, for the agent's re-INVITEs (hold, resume).
+    pub sdp: SdpSession,
+    pub media: MediaHandle,
+    pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
+}
+
+impl AgentLeg {
+    /// Ends the agent's call and its media.
+    pub async fn hang_up(self, endpoint: &EndpointHandle) {
+        endpoint.send(EndpointCommand::Hangup(self.call)).await;
+        self.media.send(media::MediaCommand::Shutdown).await;
+    }
+}
+
+/// Everything needed to ring one agent for one caller.
+pub struct RingRequest {
+    pub offer: OfferId,
+    pub agent: String,
+    pub targets: Vec<RingTarget>,
+    /// Who calls, as the agent's phone shows it.
+    pub from: NameAddr,
+    /// The caller's context for the agent's screen (`X-Hotline-*`).
+    pub headers: Vec<Header>,
+    pub endpoint: EndpointHandle,
+    pub ports: PortPool,
+    pub media_ip: std::net::IpAddr,
+    pub media_options: MediaOptions,
+    /// Fires when the queue withdraws the offer.
+    pub cancel: oneshot::Receiver<()>,
+}
+
+/// How a ringing ended: answered with its leg, or refused.
+pub enum RingOutcome {
+    Answered(AgentLeg),
+    Refused(OfferResult),
+    /// The queue withdrew the offer; the phones were told to stop ringing.
+    Withdrawn,
+}
+
+/// Rings every target at once; the first to answer wins and the others are cancelled.
+pub async fn ring(request: RingRequest) -> (OfferId, RingOutcome) {
+    let offer = request.offer;
+    (offer, ring_targets(request).await)
+}
+
+async fn ring_targets(mut request: RingRequest) -> RingOutcome {
+    if request.targets.is_empty() {
+        info!(agent = %request.agent, "agent has no registered phone");
+        return RingOutcome::Refused(OfferResult::Failed);
+    }
+    let Some(socket) = request.ports.bind().await else {
+        warn!("no RTP port free to ring an agent");
+        return RingOutcome::Refused(OfferResult::Failed);
+    };
+    let local = LocalMedia {
+        address: request.media_ip,
+        rtp_port: socket.local_addr().map(|a| a.port()).unwrap_or_default(),
+    };
+    let mut sdp = SdpSession::new(local, &mut rand::rng());
+    let offer = sdp.offer();
+    // Every phone's signals arrive on one channel, tagged with the phone's index.
+    let (tagged_tx, mut tagged) = mpsc::channel::<(usize, CallSignal)>(64);
+    let mut calls: Vec<Option<CallId>> = Vec::new();
+    for (index, target) in request.targets.iter().enumerate() {
+        let outgoing = OutgoingCall {
+            request_uri: target.uri.clone(),
+            from: request.from.clone(),
+            to: NameAddr {
+                display_name: Some(request.agent.clone()),
+                uri: target.uri.clone(),
+                params: Params::default(),
+            },
+            remote: target.remote,
+            sdp: offer.clone(),
+            headers: request.headers.clone(),
+        };
+        let Some(dialled) = request.endpoint.dial(outgoing).await else {
+            return RingOutcome::Refused(OfferResult::Failed);
+        };
+        calls.push(Some(dialled.call));
+        let tagged_tx = tagged_tx.clone();
+        let mut signals = dialled.signals;
+        tokio::spawn(async move {
+            while let Some(signal) = signals.recv().await {
+                if tagged_tx.send((index, signal)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tagged_tx);
+    let mut refusals = Vec::new();
+    loop {
+        let (index, signal) = tokio::select! {
+            _ = &mut request.cancel => {
+                hang_up_all(&request.endpoint, &mut calls).await;
+                return RingOutcome::Withdrawn;
+            }
+            next = tagged.recv() => match next {
+                Some(next) => next,
+                None => return RingOutcome::Refused(refusal(&refusals)),
+            },
+        };
+        match signal {
+            CallSignal::Progress { status } => debug!(agent = %request.agent, status, "ringing"),
+            CallSignal::Answered { sdp: answer } => {
+                let Some(call) = calls[index].take() else {
+                    continue;
+                };
+                hang_up_all(&request.endpoint, &mut calls).await;
+                let negotiated = match sdp.accept_answer(&answer) {
+                    Ok(negotiated) => negotiated,
+                    Err(error) => {
+                        warn!(%error, "agent's answer has no usable media; hanging up");
+                        request.endpoint.send(EndpointCommand::Hangup(call)).await;
+                        return RingOutcome::Refused(OfferResult::Failed);
+                    }
+                };
+                let (media, media_events) =
+                    match media::spawn(socket, negotiated, request.media_options) {
+                        Ok(started) => started,
+                        Err(error) => {
+                            warn!(%error, "agent media could not start; hanging up");
+                            request.endpoint.send(EndpointCommand::Hangup(call)).await;
+                            return RingOutcome::Refused(OfferResult::Failed);
+                        }
+                    };
+                info!(agent = %request.agent, "agent answered");
+                // The other phones' signals are not needed any more.
+                return RingOutcome::Answered(AgentLeg {
+                    call,
+                    signals: forward_one(index, tagged),
+                    sdp,
+                    media,
+                    media_events,
+                });
+            }
+            CallSignal::Failed { status } => {
+                calls[index] = None;
+                refusals.push(status);
+                if calls.iter().all(Option::is_none) {
+                    return RingOutcome::Refused(refusal(&refusals));
+                }
+            }
+            CallSignal::Ended { .. } => calls[index] = None,
+            _ => {}
+        }
+    }
+}
+
+/// The answered phone's signals from now on, untagged.
+fn forward_one(
+    answered: usize,
+    mut tagged: mpsc::Receiver<(usize, CallSignal)>,
+) -> mpsc::Receiver<CallSignal> {
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some((index, signal)) = tagged.recv().await {
+            if index == answered && tx.send(signal).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+async fn hang_up_all(endpoint: &EndpointHandle, calls: &mut [Option<CallId>]) {
+    for call in calls.iter_mut().filter_map(Option::take) {
+        endpoint.send(EndpointCommand::Hangup(call)).await;
+    }
+}
+
+/// What the phones' refusals mean for the queue: busy or declined if any
+/// phone said so, no answer if one rang out, else unreachable.
+fn refusal(statuses: &[u16]) -> OfferResult {
+    if statuses.iter().any(|s| matches!(s, 486 | 600)) {
+        OfferResult::Busy
+    } else if statuses.iter().any(|s| matches!(s, 603 | 403)) {
+        OfferResult::Declined
+    } else if statuses.iter().any(|s| matches!(s, 408 | 480 | 487)) {
+        OfferResult::NoAnswer
+    } else {
+        OfferResult::Failed
+    }
+}
+
+/// The caller's number as a URI of ours, for the From the agent's phone shows;
+/// only dialable characters are kept, so the URI always parses.
+pub fn caller_uri(number: &str, host: SocketAddr) -> Option<Uri> {
+    let user: String = number
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect();
+    let user = if user.is_empty() { "anonymous" } else { &user };
+    crate::sip::uri::parse_uri(&format!("sip:{user}@{host}")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_phone_among_others_makes_the_agent_busy() {
+        assert_eq!(refusal(&[408, 486]), OfferResult::Busy);
+        assert_eq!(refusal(&[603]), OfferResult::Declined);
+        assert_eq!(refusal(&[480, 503]), OfferResult::NoAnswer);
+        assert_eq!(refusal(&[503]), OfferResult::Failed);
+        assert_eq!(refusal(&[]), OfferResult::Failed);
+    }
+}

@@ -1,0 +1,638 @@
+//! The agent queue's shell: one task drives the ACD core, rings agents'
+//! phones, and tells waiting callers' tasks what happens to them.
+//!
+//! The core decides (who is offered to whom, announcements, limits); this task
+//! carries it out. A caller's task joins with [`QueueHandle::join`] and then
+//! receives [`QueueNotice`]s; when an agent answers, the answered leg is handed
+//! to the caller's task, which bridges the two and reports the end.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tracing::{debug, info, warn};
+
+use super::agent_leg::{self, AgentLeg, RingOutcome, RingRequest, RingTarget};
+use super::endpoint::EndpointHandle;
+use super::media::MediaOptions;
+use crate::call::PortPool;
+use crate::crm::Db;
+use crate::flow::AgentContext;
+use crate::queue::{
+    Acd, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event, EventKind, Join,
+    OfferId, OfferResult,
+};
+use crate::sip::message::{Header, NameAddr, Params};
+
+/// What a waiting caller's task hears from the queue.
+#[derive(Debug)]
+pub enum QueueNotice {
+    /// Tell the caller their place and, when known well enough, the wait ahead.
+    Announce {
+        position: usize,
+        estimated_wait: Option<Duration>,
+    },
+    /// An agent answered: bridge the caller with this leg, then report `call_ended`.
+    Connect { agent: String, leg: AgentLeg },
+    /// Register a callback ticket (the place in the queue is kept), confirm and hang up.
+    RegisterCallback,
+    /// The caller cannot be served: say goodbye and hang up.
+    Goodbye,
+}
+
+/// A caller as the queue and the agent's screen know them.
+#[derive(Debug, Clone, Serialize)]
+pub struct WaitingCall {
+    /// The caller's number, E.164 where known.
+    pub number: String,
+    /// The customer's name, when identified.
+    pub name: Option<String>,
+    /// The customer's account number, when identified.
+    pub account: Option<String>,
+    /// What the IVR learned: customer, language, flow version, path, tickets.
+    #[serde(skip)]
+    pub context: AgentContext,
+    /// The queue the flow chose.
+    pub queue: String,
+}
+
+/// How tasks reach the queue.
+#[derive(Clone)]
+pub struct QueueHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    next_caller: Arc<AtomicU64>,
+    events: broadcast::Sender<serde_json::Value>,
+}
+
+/// A caller's place in the queue, until it is given back by `leave` or the call ends.
+pub struct Membership {
+    pub caller: CallerId,
+    pub notices: mpsc::UnboundedReceiver<QueueNotice>,
+}
+
+enum Command {
+    Join {
+        join: Join,
+        call: WaitingCall,
+        notices: mpsc::UnboundedSender<QueueNotice>,
+    },
+    Hangup(CallerId),
+    Callback(CallerId),
+    CallEnded(AgentId),
+    Agent {
+        agent: String,
+        input: AgentInput,
+        reply: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    AddAgent(AgentConfig),
+    Ringing(OfferId, RingOutcome),
+    Snapshot(oneshot::Sender<serde_json::Value>),
+}
+
+impl QueueHandle {
+    /// Puts a caller in a queue; notices arrive on the membership.
+    pub fn join(
+        &self,
+        call: WaitingCall,
+        priority: i32,
+        skills: Vec<String>,
+        waited_before: Duration,
+    ) -> Membership {
+        let caller = CallerId(self.next_caller.fetch_add(1, Ordering::Relaxed));
+        let (notices_tx, notices) = mpsc::unbounded_channel();
+        let join = Join {
+            caller,
+            queue: call.queue.clone(),
+            priority,
+            waited_before,
+            skills,
+        };
+        let _ = self.commands.send(Command::Join {
+            join,
+            call,
+            notices: notices_tx,
+        });
+        Membership { caller, notices }
+    }
+
+    /// The caller hung up while waiting (a callback entry stays).
+    pub fn hang_up(&self, caller: CallerId) {
+        let _ = self.commands.send(Command::Hangup(caller));
+    }
+
+    /// The caller asked to be called back instead of waiting.
+    pub fn request_callback(&self, caller: CallerId) {
+        let _ = self.commands.send(Command::Callback(caller));
+    }
+
+    /// A bridged call with `agent` ended.
+    pub fn call_ended(&self, agent: &str) {
+        let _ = self
+            .commands
+            .send(Command::CallEnded(AgentId(agent.to_owned())));
+    }
+
+    /// An agent's phone registered or unregistered.
+    pub fn agent_registered(&self, agent: &str, registered: bool) {
+        let input = AgentInput::Registered(registered);
+        let _ = self.commands.send(Command::Agent {
+            agent: agent.to_owned(),
+            input,
+            reply: None,
+        });
+    }
+
+    /// Makes an agent known (from the database or configuration), logged out.
+    pub fn add_agent(&self, agent: AgentConfig) {
+        let _ = self.commands.send(Command::AddAgent(agent));
+    }
+
+    /// Changes an agent's state (log in, log out, pause, unpause); the error says why not.
+    pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Agent {
+            agent: agent.to_owned(),
+            input,
+            reply: Some(reply),
+        };
+        if self.commands.send(command).is_err() {
+            return Err("the queue is not running".into());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the queue stopped".into()))
+    }
+
+    /// Agents with their states and the callers waiting in each queue.
+    pub async fn snapshot(&self) -> serde_json::Value {
+        let (reply, answer) = oneshot::channel();
+        let _ = self.commands.send(Command::Snapshot(reply));
+        answer.await.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The live stream of queue events and agents' screen-pop context, as JSON.
+    pub fn subscribe(&self) -> broadcast::Receiver<serde_json::Value> {
+        self.events.subscribe()
+    }
+}
+
+/// Where agents can be rung: their registered phones, by agent id.
+pub type Directory = Arc<dyn Fn(&str) -> Vec<RingTarget> + Send + Sync>;
+
+/// What the queue task needs from the server.
+pub struct QueueShell {
+    pub acd: Acd,
+    pub endpoint: EndpointHandle,
+    pub directory: Directory,
+    pub db: Db,
+    pub ports: PortPool,
+    pub media_ip: std::net::IpAddr,
+    pub media_options: MediaOptions,
+    /// Our SIP address, for the From of calls to agents.
+    pub sip_address: SocketAddr,
+}
+
+/// The queue's handle, and the receiving end the task is started with.
+pub fn channel() -> (QueueHandle, QueueInbox) {
+    let (commands, inbox) = mpsc::unbounded_channel();
+    let (events, _) = broadcast::channel(1024);
+    let handle = QueueHandle {
+        commands,
+        next_caller: Arc::new(AtomicU64::new(1)),
+        events,
+    };
+    (handle.clone(), QueueInbox { inbox, handle })
+}
+
+/// The commands waiting for the queue task.
+pub struct QueueInbox {
+    inbox: mpsc::UnboundedReceiver<Command>,
+    handle: QueueHandle,
+}
+
+/// Runs the queue until every handle is dropped.
+pub async fn run(shell: QueueShell, inbox: QueueInbox) {
+    let epoch_wall = chrono::Utc::now();
+    let shell_db = shell.db.clone();
+    let mut task = QueueTask {
+        shell,
+        handle: inbox.handle.clone(),
+        callers: HashMap::new(),
+        ringing: HashMap::new(),
+        answered: HashMap::new(),
+        epoch_wall,
+        log: spawn_event_log(shell_db),
+    };
+    let mut inbox = inbox.inbox;
+    loop {
+        let deadline = task.shell.acd.poll_timeout();
+        tokio::select! {
+            command = inbox.recv() => match command {
+                Some(command) => task.command(command).await,
+                None => return,
+            },
+            _ = sleep_until(deadline) => task.shell.acd.handle_timeout(Instant::now()),
+        }
+        task.drain().await;
+    }
+}
+
+struct QueueTask {
+    shell: QueueShell,
+    handle: QueueHandle,
+    callers: HashMap<CallerId, Waiting>,
+    /// Offers ringing, with the means to withdraw them.
+    ringing: HashMap<OfferId, oneshot::Sender<()>>,
+    /// Offers answered, waiting for the core's `Connect` (or `CancelOffer`).
+    answered: HashMap<OfferId, AgentLeg>,
+    epoch_wall: chrono::DateTime<chrono::Utc>,
+    log: mpsc::UnboundedSender<serde_json::Value>,
+}
+
+/// A caller the queue knows: whom to notify, and what to show the agent.
+struct Waiting {
+    call: WaitingCall,
+    notices: mpsc::UnboundedSender<QueueNotice>,
+}
+
+impl QueueTask {
+    async fn command(&mut self, command: Command) {
+        let now = Instant::now();
+        match command {
+            Command::Join {
+                join,
+                call,
+                notices,
+            } => {
+                let caller = join.caller;
+                info!(caller = caller.0, queue = %join.queue, "caller joins the queue");
+                self.callers.insert(caller, Waiting { call, notices });
+                if let Err(error) = self.shell.acd.handle_join(now, join) {
+                    warn!(%error, "caller cannot join; saying goodbye");
+                    self.notify(caller, QueueNotice::Goodbye);
+                }
+            }
+            Command::Hangup(caller) => {
+                let _ = self.shell.acd.handle_hangup(now, caller);
+            }
+            Command::Callback(caller) => {
+                if let Err(error) = self.shell.acd.handle_callback_request(now, caller) {
+                    debug!(%error, "callback request not taken");
+                }
+            }
+            Command::CallEnded(agent) => {
+                if let Err(error) = self.shell.acd.handle_call_ended(now, &agent) {
+                    debug!(%error, "call end for an agent not on a call");
+                }
+            }
+            Command::Agent {
+                agent,
+                input,
+                reply,
+            } => {
+                let id = AgentId(agent.clone());
+                let mut result = self.shell.acd.handle_agent(now, &id, input.clone());
+                // A phone that registers logs its agent in: agents start work by
+                // starting their softphone, and log out or pause explicitly.
+                if result.is_ok()
+                    && input == AgentInput::Registered(true)
+                    && self
+                        .shell
+                        .acd
+                        .agent(&id)
+                        .is_some_and(|a| *a.state() == AgentState::LoggedOut)
+                {
+                    result = self.shell.acd.handle_agent(now, &id, AgentInput::Login);
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(result.map_err(|e| e.to_string()));
+                } else if let Err(error) = result {
+                    debug!(%error, agent = %agent, "agent input not taken");
+                }
+            }
+            Command::AddAgent(agent) => {
+                if let Err(error) = self.shell.acd.add_agent(agent) {
+                    debug!(%error, "agent already known");
+                }
+            }
+            Command::Ringing(offer, outcome) => {
+                self.ringing.remove(&offer);
+                let result = match outcome {
+                    RingOutcome::Withdrawn => return,
+                    RingOutcome::Refused(result) => result,
+                    RingOutcome::Answered(leg) => {
+                        self.answered.insert(offer, leg);
+                        OfferResult::Answered
+                    }
+                };
+                if let Err(error) = self.shell.acd.handle_offer_result(now, offer, result) {
+                    debug!(%error, "offer already ended");
+                    if let Some(leg) = self.answered.remove(&offer) {
+                        leg.hang_up(&self.shell.endpoint).await;
+                    }
+                }
+            }
+            Command::Snapshot(reply) => {
+                let _ = reply.send(self.snapshot());
+            }
+        }
+    }
+
+    /// Carries out the core's actions and logs its events, until it has none.
+    async fn drain(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(action) = self.shell.acd.poll_action() {
+                progressed = true;
+                self.act(action).await;
+            }
+            while let Some(event) = self.shell.acd.poll_event() {
+                progressed = true;
+                self.record(event);
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    async fn act(&mut self, action: Action) {
+        match action {
+            Action::Offer {
+                offer,
+                caller,
+                agent,
+                callback,
+                ..
+            } => self.offer(offer, caller, agent, callback).await,
+            Action::CancelOffer { offer, .. } => {
+                if let Some(cancel) = self.ringing.remove(&offer) {
+                    let _ = cancel.send(());
+                }
+                if let Some(leg) = self.answered.remove(&offer) {
+                    leg.hang_up(&self.shell.endpoint).await;
+                }
+            }
+            Action::Connect {
+                offer,
+                caller,
+                agent,
+                callback,
+            } => {
+                let Some(leg) = self.answered.remove(&offer) else {
+                    return;
+                };
+                if callback {
+                    self.call_back(caller, agent, leg);
+                    return;
+                }
+                info!(caller = caller.0, agent = %agent.0, "connecting the caller to the agent");
+                let notice = QueueNotice::Connect {
+                    agent: agent.0.clone(),
+                    leg,
+                };
+                if let Err(mpsc::error::SendError(QueueNotice::Connect { leg, .. })) =
+                    self.notices(caller).map_or(Ok(()), |n| n.send(notice))
+                {
+                    leg.hang_up(&self.shell.endpoint).await;
+                    let _ = self.shell.acd.handle_call_ended(Instant::now(), &agent);
+                }
+                self.callers.remove(&caller);
+            }
+            Action::Announce {
+                caller,
+                position,
+                estimated_wait,
+                ..
+            } => self.notify(
+                caller,
+                QueueNotice::Announce {
+                    position,
+                    estimated_wait,
+                },
+            ),
+            Action::RegisterCallback { caller, .. } => {
+                self.notify(caller, QueueNotice::RegisterCallback)
+            }
+            Action::Overflow { caller, from, to } => {
+                info!(caller = caller.0, %from, %to, "caller moves to another queue")
+            }
+            Action::Goodbye { caller, limit, .. } => {
+                info!(caller = caller.0, ?limit, "caller cannot be served");
+                self.notify(caller, QueueNotice::Goodbye);
+            }
+        }
+    }
+
+    /// Rings the agent's phones for the caller, with the caller's context.
+    async fn offer(&mut self, offer: OfferId, caller: CallerId, agent: AgentId, callback: bool) {
+        let Some(waiting) = self.callers.get(&caller) else {
+            let _ = self
+                .shell
+                .acd
+                .handle_offer_result(Instant::now(), offer, OfferResult::Failed);
+            return;
+        };
+        let call = &waiting.call;
+        let targets = (self.shell.directory)(&agent.0);
+        let host = self.shell.sip_address;
+        let from_uri = agent_leg::caller_uri(&call.number, host)
+            .or_else(|| targets.first().map(|t| t.uri.clone()));
+        let Some(from_uri) = from_uri else {
+            let _ = self
+                .shell
+                .acd
+                .handle_offer_result(Instant::now(), offer, OfferResult::Failed);
+            return;
+        };
+        let from = NameAddr {
+            display_name: call.name.clone().or_else(|| Some(call.number.clone())),
+            uri: from_uri,
+            params: Params::default(),
+        };
+        let context = screen_pop(call, &agent.0, callback);
+        let _ = self.handle.events.send(context.clone());
+        let _ = self.log.send(context);
+        let (cancel_tx, cancel) = oneshot::channel();
+        self.ringing.insert(offer, cancel_tx);
+        let request = RingRequest {
+            offer,
+            agent: agent.0.clone(),
+            targets,
+            from,
+            headers: context_headers(call),
+            endpoint: self.shell.endpoint.clone(),
+            ports: self.shell.ports.clone(),
+            media_ip: self.shell.media_ip,
+            media_options: self.shell.media_options,
+            cancel,
+        };
+        let commands = self.handle.commands.clone();
+        tokio::spawn(async move {
+            let (offer, outcome) = agent_leg::ring(request).await;
+            let _ = commands.send(Command::Ringing(offer, outcome));
+        });
+    }
+
+    /// A callback's turn came and an agent answered: the agent hears whom to
+    /// call back, then the call ends (the callback ticket is in the CRM).
+    fn call_back(&mut self, caller: CallerId, agent: AgentId, leg: AgentLeg) {
+        let number = self
+            .callers
+            .remove(&caller)
+            .map(|w| w.call.number)
+            .unwrap_or_default();
+        info!(caller = caller.0, agent = %agent.0, "a callback is handed to the agent");
+        let _ = self.handle.events.send(serde_json::json!({
+            "event": "callback_due",
+            "agent": agent.0,
+            "number": number,
+        }));
+        let endpoint = self.shell.endpoint.clone();
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            // The agent's screen shows the number; the phone call is then done.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            leg.hang_up(&endpoint).await;
+            handle.call_ended(&agent.0);
+        });
+    }
+
+    fn notices(&self, caller: CallerId) -> Option<&mpsc::UnboundedSender<QueueNotice>> {
+        self.callers.get(&caller).map(|w| &w.notices)
+    }
+
+    fn notify(&mut self, caller: CallerId, notice: QueueNotice) {
+        let goodbye = matches!(notice, QueueNotice::Goodbye);
+        if let Some(notices) = self.notices(caller) {
+            let _ = notices.send(notice);
+        }
+        if goodbye {
+            self.callers.remove(&caller);
+        }
+    }
+
+    /// Appends an event to the queue log and the live stream.
+    fn record(&mut self, event: Event) {
+        if let EventKind::Abandoned { caller, .. } = &event.kind {
+            self.callers.remove(caller);
+        }
+        let at = self.epoch_wall + chrono::Duration::milliseconds(event.at_ms as i64);
+        let mut json = serde_json::to_value(&event).unwrap_or_default();
+        if let Some(object) = json.as_object_mut() {
+            object.remove("at_ms");
+            object.insert(
+                "at".into(),
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into(),
+            );
+        }
+        debug!(event = %json, "queue");
+        let _ = self.handle.events.send(json.clone());
+        let _ = self.log.send(json);
+    }
+
+    fn snapshot(&self) -> serde_json::Value {
+        let agents: Vec<serde_json::Value> = self
+            .shell
+            .acd
+            .agents()
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.id().0,
+                    "state": a.state(),
+                    "registered": a.registered(),
+                    "calls_taken": a.calls_taken(),
+                })
+            })
+            .collect();
+        serde_json::json!({ "agents": agents })
+    }
+}
+
+/// The caller's context as the agent's screen shows it, for the event stream.
+fn screen_pop(call: &WaitingCall, agent: &str, callback: bool) -> serde_json::Value {
+    let path: Vec<String> = call
+        .context
+        .path
+        .iter()
+        .map(|step| match step {
+            crate::flow::PathStep::Node(node) => node.clone(),
+            crate::flow::PathStep::Key(keys) => format!("[{keys}]"),
+        })
+        .collect();
+    serde_json::json!({
+        "event": "screen_pop",
+        "agent": agent,
+        "queue": call.queue,
+        "callback": callback,
+        "caller": call.number,
+        "name": call.name,
+        "customer": call.context.customer,
+        "account": call.account,
+        "language": call.context.language,
+        "flow_version": call.context.flow_version,
+        "path": path,
+        "tickets": call.context.tickets,
+    })
+}
+
+/// The caller's context in the INVITE to the agent, for softphones and CTI.
+fn context_headers(call: &WaitingCall) -> Vec<Header> {
+    let path: Vec<String> = call
+        .context
+        .path
+        .iter()
+        .map(|step| match step {
+            crate::flow::PathStep::Node(node) => node.clone(),
+            crate::flow::PathStep::Key(keys) => format!("[{keys}]"),
+        })
+        .collect();
+    let mut headers = vec![
+        header("X-Hotline-Caller", &call.number),
+        header("X-Hotline-Queue", &call.queue),
+        header("X-Hotline-Language", &call.context.language),
+        header("X-Hotline-Path", &path.join(" ")),
+    ];
+    if let Some(customer) = &call.context.customer {
+        headers.push(header("X-Hotline-Customer", customer));
+    }
+    if let Some(account) = &call.account {
+        headers.push(header("X-Hotline-Account", account));
+    }
+    if !call.context.tickets.is_empty() {
+        headers.push(header("X-Hotline-Tickets", &call.context.tickets.join(",")));
+    }
+    headers
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header {
+        name: name.into(),
+        value: value.into(),
+    }
+}
+
+/// Writes the queue log to the database in order; a database that is down
+/// loses log lines (logged), never holds up the queue.
+fn spawn_event_log(db: Db) -> mpsc::UnboundedSender<serde_json::Value> {
+    let (log, mut lines) = mpsc::unbounded_channel::<serde_json::Value>();
+    tokio::spawn(async move {
+        while let Some(line) = lines.recv().await {
+            if let Err(error) = db.record_queue_event(&line).await {
+                warn!(%error, "queue event not recorded");
+            }
+        }
+    });
+    log
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
