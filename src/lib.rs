@@ -9,6 +9,7 @@ pub mod config;
 pub mod crm;
 pub mod dtmf;
 pub mod flow;
+pub mod registrar;
 pub mod rtp;
 pub mod say;
 pub mod server;
