@@ -2,7 +2,7 @@
 //!
 //! It parses what the transports receive, feeds the user agent, sends what
 //! the user agent transmits, runs its timers, and routes call events to one
-//! task per call. Call tasks reach it through [`EndpointHandle`]. Policy that
+//! task per call and REGISTERs to the registrar task. Call tasks reach it through [`EndpointHandle`]. Policy that
 //! belongs to the server (the call limit) is applied here, at the edge.
 
 use std::collections::HashMap;
@@ -14,9 +14,11 @@ use tracing::{debug, info, warn};
 
 use crate::sip::identity::mask_number;
 use crate::sip::message::Message;
-use crate::sip::transaction::Remote;
+use crate::sip::transaction::{Remote, ServerTxId};
 use crate::sip::ua::{CallId, UaEvent, UserAgent};
-use crate::sip::{Header, Request};
+use crate::sip::{Header, Request, Response};
+
+use super::registrar::RegisterRequest;
 
 use super::transport::{Inbound, Outbound};
 
@@ -33,6 +35,8 @@ pub enum EndpointCommand {
     Reject(CallId, u16, Vec<Header>),
     /// End the call (BYE, or CANCEL/487 before it is answered).
     Hangup(CallId),
+    /// Answer a request handed to another task (a REGISTER).
+    Respond(ServerTxId, Box<Response>),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -96,6 +100,7 @@ pub fn spawn(
     outbound: Outbound,
     limits: EndpointLimits,
     handler: CallHandler,
+    registrar: mpsc::Sender<RegisterRequest>,
 ) -> EndpointHandle {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let handle = EndpointHandle {
@@ -106,6 +111,7 @@ pub fn spawn(
         outbound,
         limits,
         handler,
+        registrar,
         calls: HashMap::new(),
         handle: handle.clone(),
     };
@@ -118,6 +124,7 @@ struct Endpoint {
     outbound: Outbound,
     limits: EndpointLimits,
     handler: CallHandler,
+    registrar: mpsc::Sender<RegisterRequest>,
     calls: HashMap<CallId, mpsc::Sender<CallSignal>>,
     handle: EndpointHandle,
 }
@@ -167,6 +174,7 @@ impl Endpoint {
                 self.ua.reject(now, &call, status, headers)
             }
             EndpointCommand::Hangup(call) => self.ua.hangup(now, &call),
+            EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
         }
     }
 
@@ -220,6 +228,25 @@ impl Endpoint {
                 );
                 self.calls.remove(&call);
             }
+            UaEvent::Register {
+                tx,
+                request,
+                remote,
+            } => self.register(RegisterRequest {
+                tx,
+                request,
+                remote,
+            }),
+        }
+    }
+
+    /// Hands a REGISTER to the registrar without waiting for it.
+    fn register(&mut self, request: RegisterRequest) {
+        if let Err(error) = self.registrar.try_send(request) {
+            let request = error.into_inner();
+            warn!(from = %request.remote.addr, "registrar is busy; answering REGISTER 503");
+            let busy = Response::to_request(&request.request, 503);
+            self.ua.respond(Instant::now(), request.tx, busy);
         }
     }
 
@@ -260,7 +287,8 @@ impl Endpoint {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+/// Sleeps until `deadline`, or forever without one.
+pub(super) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,

@@ -1,10 +1,11 @@
-//! The async shell: sockets, the SIP endpoint, per-call tasks, and shutdown.
+//! The async shell: sockets, the SIP endpoint, the registrar, per-call tasks, and shutdown.
 //!
 //! Everything with I/O or a clock lives here; the protocol cores it drives
 //! (`sip`, `rtp`, `dtmf`, `flow`) do neither.
 
 pub mod endpoint;
 pub mod media;
+pub mod registrar;
 pub mod transport;
 
 use std::net::{IpAddr, SocketAddr};
@@ -65,9 +66,15 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             tokio::spawn(crate::call::run(services.clone(), call));
         })
     };
-    let _endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler);
+    let (registers, registers_rx) = registrar::channel();
+    let endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler, registers);
+    // A pool of its own, so credential lookups never queue behind call records.
+    let registrar_db = crate::crm::Db::open(&config.database.url)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let registrar = registrar::spawn(&config.registrar, registrar_db, registers_rx, endpoint).await;
 
-    let http = crate::api::serve(config.http.listen, services.clone())
+    let http = crate::api::serve(config.http.listen, services.clone(), registrar)
         .await
         .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 
