@@ -264,16 +264,19 @@ impl Registrar {
 
     /// Bindings kept from before a restart; those expired by `now` are dropped.
     pub fn restore(&mut self, now: Instant, bindings: Vec<Binding>) {
+        let mut restored: Vec<String> = Vec::new();
         for binding in bindings.into_iter().filter(|b| b.expires_at > now) {
+            if !restored.contains(&binding.agent) {
+                restored.push(binding.agent.clone());
+            }
             let list = self.agents.entry(binding.agent.clone()).or_default();
             list.retain(|b| !b.same_device(&binding.contact));
             list.push(binding);
         }
-        for (agent, contacts) in &self.agents {
-            self.events.push_back(RegistrarEvent::AgentRegistered {
-                agent: agent.clone(),
-                contacts: contacts.clone(),
-            });
+        for agent in restored {
+            let contacts = self.contacts_for(&agent);
+            self.events
+                .push_back(RegistrarEvent::AgentRegistered { agent, contacts });
         }
     }
 

@@ -245,7 +245,9 @@ impl Endpoint {
         if let Err(error) = self.registrar.try_send(request) {
             let request = error.into_inner();
             warn!(from = %request.remote.addr, "registrar is busy; answering REGISTER 503");
-            let busy = Response::to_request(&request.request, 503);
+            let mut busy = Response::to_request(&request.request, 503);
+            let retry = self.limits.retry_after_seconds.to_string();
+            busy.head.push_header("Retry-After", retry);
             self.ua.respond(Instant::now(), request.tx, busy);
         }
     }

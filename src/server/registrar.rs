@@ -347,15 +347,20 @@ fn binding(stored: &StoredRegistration, now: Instant, now_ms: i64) -> Option<Bin
 
 fn log_event(event: &RegistrarEvent) {
     match event {
-        RegistrarEvent::AgentRegistered { agent, contacts }
-        | RegistrarEvent::ContactsChanged { agent, contacts } => {
-            let devices: Vec<String> = contacts.iter().map(|b| b.contact.to_string()).collect();
-            info!(%agent, devices = ?devices, "agent registered");
+        RegistrarEvent::AgentRegistered { agent, contacts } => {
+            info!(%agent, devices = ?devices(contacts), "agent registered");
+        }
+        RegistrarEvent::ContactsChanged { agent, contacts } => {
+            info!(%agent, devices = ?devices(contacts), "agent's devices changed");
         }
         RegistrarEvent::AgentUnregistered { agent, reason } => {
             info!(%agent, ?reason, "agent unregistered");
         }
     }
+}
+
+fn devices(contacts: &[Binding]) -> Vec<String> {
+    contacts.iter().map(|b| b.contact.to_string()).collect()
 }
 
 /// Refusals other than challenges are worth an admin's eye.
