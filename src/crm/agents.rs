@@ -34,6 +34,7 @@ pub struct Skill {
 pub struct NewAgent {
     pub login: String,
     pub display_name: String,
+    /// In clear; only its HA1 values are stored.
     pub password: String,
     pub skills: Vec<Skill>,
 }

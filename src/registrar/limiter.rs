@@ -39,6 +39,7 @@ const SWEEP_AT: usize = 4096;
 const MAX_SOURCES: usize = 100_000;
 
 impl FailureLimiter {
+    /// A limiter with no failures counted.
     pub fn new(limits: FailureLimits) -> FailureLimiter {
         FailureLimiter {
             limits,
