@@ -29,6 +29,7 @@ pub struct Config {
     pub queues: Vec<crate::queue::QueueConfig>,
     /// Agents known from the configuration (`[[agents]]`), beside those in the database.
     pub agents: Vec<crate::queue::AgentConfig>,
+    pub registrar: RegistrarSettings,
 }
 
 /// How callers wait for agents, in every queue.
@@ -68,6 +69,53 @@ impl Default for TicketSettings {
         TicketSettings {
             types: crate::crm::tickets::demo_ticket_types(),
             webhook: None,
+        }
+    }
+}
+
+/// The registrar agents' phones register with (digest authentication).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrarSettings {
+    /// The digest realm; agents' passwords are stored for it.
+    pub realm: String,
+    /// Digest algorithms offered, preferred first (`SHA-256`, `MD5`).
+    pub algorithms: Vec<crate::sip::digest::Algorithm>,
+    /// How long a nonce may be used, in seconds.
+    pub nonce_seconds: u64,
+    /// Shortest registration accepted (423 below), in seconds.
+    pub min_expires: u32,
+    /// Longer registrations are cut to this, in seconds.
+    pub max_expires: u32,
+    /// Registration length when a phone asks for none, in seconds.
+    pub default_expires: u32,
+    /// Wrong passwords from one source within the window that block it.
+    pub max_failures: u32,
+    /// The window failures are counted in, in seconds.
+    pub failure_window_seconds: u64,
+    /// How long a blocked source is refused, in seconds.
+    pub block_seconds: u64,
+    /// How long credentials read from the database are used, in seconds.
+    pub credentials_cache_seconds: u64,
+    /// Devices one agent may register at once.
+    pub max_devices: usize,
+}
+
+impl Default for RegistrarSettings {
+    fn default() -> Self {
+        use crate::sip::digest::Algorithm;
+        RegistrarSettings {
+            realm: "hotline".into(),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            nonce_seconds: 300,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_failures: 5,
+            failure_window_seconds: 60,
+            block_seconds: 300,
+            credentials_cache_seconds: 10,
+            max_devices: 8,
         }
     }
 }
@@ -291,7 +339,7 @@ impl Config {
                 ));
             }
         }
-        Ok(())
+        self.registrar.check()
     }
 
     fn queue_names(&self) -> std::collections::BTreeSet<String> {
@@ -324,6 +372,54 @@ impl Config {
     }
 }
 
+impl RegistrarSettings {
+    fn check(&self) -> Result<(), ConfigError> {
+        let realm = &self.realm;
+        if realm.is_empty()
+            || realm
+                .chars()
+                .any(|c| c.is_control() || c == '"' || c == '\\')
+        {
+            return Err(invalid(
+                "registrar.realm",
+                format!("`{realm}` must be non-empty text without quotes or backslashes"),
+            ));
+        }
+        let algorithms = &self.algorithms;
+        if algorithms.is_empty()
+            || (1..algorithms.len()).any(|i| algorithms[..i].contains(&algorithms[i]))
+        {
+            return Err(invalid(
+                "registrar.algorithms",
+                "name SHA-256, MD5 or both, each once".into(),
+            ));
+        }
+        let positive = [
+            ("registrar.nonce_seconds", self.nonce_seconds),
+            ("registrar.min_expires", u64::from(self.min_expires)),
+            ("registrar.max_failures", u64::from(self.max_failures)),
+            (
+                "registrar.failure_window_seconds",
+                self.failure_window_seconds,
+            ),
+            ("registrar.max_devices", self.max_devices as u64),
+        ];
+        if let Some((setting, _)) = positive.iter().find(|(_, value)| *value == 0) {
+            return Err(invalid(setting, "must be at least 1".into()));
+        }
+        if !(self.min_expires <= self.default_expires && self.default_expires <= self.max_expires) {
+            return Err(invalid(
+                "registrar.default_expires",
+                format!(
+                    "{} must lie between min_expires {} and max_expires {}",
+                    self.default_expires, self.min_expires, self.max_expires
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn invalid(setting: &'static str, message: String) -> ConfigError {
     ConfigError::Invalid { setting, message }
 }
@@ -342,6 +438,7 @@ impl Default for Config {
             queue: QueueSettings::default(),
             queues: vec![demo_queue()],
             agents: Vec::new(),
+            registrar: RegistrarSettings::default(),
         }
     }
 }
@@ -483,6 +580,37 @@ mod tests {
         };
         let error = Config::load(None, &overrides).unwrap_err().to_string();
         assert!(error.starts_with("setting `database.url`"), "{error}");
+    }
+
+    #[test]
+    fn registrar_settings_are_read_and_checked_by_name() {
+        let config = Config::from_toml(
+            "[registrar]\nrealm = \"calls.example\"\nalgorithms = [\"MD5\"]\nmin_expires = 30\n",
+        )
+        .unwrap();
+        config.check().unwrap();
+        assert_eq!(config.registrar.realm, "calls.example");
+        assert_eq!(
+            config.registrar.algorithms,
+            [crate::sip::digest::Algorithm::Md5]
+        );
+        let error = Config::from_toml("[registrar]\nalgorithms = [\"SHA-512\"]\n").unwrap_err();
+        assert!(error.contains("SHA-512"), "{error}");
+        let error = Config::from_toml("[registrar]\nmax_expire = 10\n").unwrap_err();
+        assert!(error.contains("max_expire"), "{error}");
+        for (toml, setting) in [
+            ("default_expires = 10", "registrar.default_expires"),
+            ("realm = \"a\\\"b\"", "registrar.realm"),
+            ("algorithms = []", "registrar.algorithms"),
+            ("max_failures = 0", "registrar.max_failures"),
+        ] {
+            let error = Config::from_toml(&format!("[registrar]\n{toml}\n"))
+                .unwrap()
+                .check()
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(setting), "{toml}: {error}");
+        }
     }
 
     #[test]

@@ -47,6 +47,13 @@ enum Command {
         #[command(subcommand)]
         command: hotline::crm::cli::CallsCommand,
     },
+    /// Agents: their passwords, skills and registered phones.
+    Agents {
+        #[command(flatten)]
+        settings: ServeArgs,
+        #[command(subcommand)]
+        command: hotline::crm::cli::AgentsCommand,
+    },
 }
 
 /// Settings shared by every command that needs the configuration.
@@ -138,6 +145,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Calls { settings, command } => {
             let config = settings.load()?;
             hotline::crm::cli::run_calls(&config.database.url, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agents { settings, command } => {
+            let config = settings.load()?;
+            let realm = &config.registrar.realm;
+            hotline::crm::cli::run_agents(&config.database.url, realm, command).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,5 +1,7 @@
 //! The admin HTTP API (axum): health and live figures for admins and monitors.
 
+mod registrations;
+
 use std::net::SocketAddr;
 
 use axum::extract::State;
@@ -11,7 +13,11 @@ use crate::call::Services;
 mod queue;
 
 /// Binds the admin API and serves it in the background; returns the bound address.
-pub async fn serve(addr: SocketAddr, services: Services) -> std::io::Result<SocketAddr> {
+pub async fn serve(
+    addr: SocketAddr,
+    services: Services,
+    registrar: crate::server::registrar::RegistrarHandle,
+) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let app = Router::new()
@@ -19,7 +25,8 @@ pub async fn serve(addr: SocketAddr, services: Services) -> std::io::Result<Sock
         .route("/status", get(status))
         .route("/calls", get(calls))
         .merge(queue::routes())
-        .with_state(services);
+        .with_state(services)
+        .merge(registrations::router(registrar));
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "admin HTTP server stopped");

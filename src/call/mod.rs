@@ -194,7 +194,8 @@ impl Services {
         &self.0.config
     }
 
-    fn db(&self) -> &Db {
+    /// The CRM database.
+    pub fn db(&self) -> &Db {
         &self.0.db
     }
 

@@ -168,7 +168,7 @@ pub(crate) fn ordered_id() -> String {
 }
 
 /// An RFC 3339 time from stored milliseconds.
-fn time(ms: i64) -> String {
+pub(crate) fn time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()

@@ -1,15 +1,18 @@
-//! The CRM database: customers, what they have, and the record of every call.
+//! The CRM database: customers, what they have, the record of every call,
+//! and the agents who take the calls the IVR hands over.
 //!
 //! One set of portable queries runs on SQLite (the embedded default, created
 //! and migrated on first start) and PostgreSQL (production), through sqlx's
 //! `Any` driver. Placeholders are `$1, $2, …`, which both databases accept.
 
+pub mod agents;
 pub mod calls;
 pub mod cli;
 pub mod customers;
 pub mod delivery;
 pub mod lookups;
 pub mod queue_log;
+pub mod registrations;
 pub mod seed;
 pub mod self_service;
 pub mod tickets;

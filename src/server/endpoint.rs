@@ -2,9 +2,9 @@
 //!
 //! It parses what the transports receive, feeds the user agent, sends what
 //! the user agent transmits, runs its timers, and routes call events to one
-//! task per call. Call tasks reach it through [`EndpointHandle`], which also
-//! places calls (`dial.rs`). Policy that belongs to the server (the call
-//! limit) is applied here, at the edge.
+//! task per call and REGISTERs to the registrar task. Call tasks reach it
+//! through [`EndpointHandle`], which also places calls (`dial.rs`). Policy
+//! that belongs to the server (the call limit) is applied here, at the edge.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,9 +19,11 @@ pub use dial::Dialled;
 
 use crate::sip::identity::mask_number;
 use crate::sip::message::Message;
-use crate::sip::transaction::Remote;
+use crate::sip::transaction::{Remote, ServerTxId};
 use crate::sip::ua::{CallId, OutgoingCall, UaEvent, UserAgent};
-use crate::sip::{Header, Request};
+use crate::sip::{Header, Request, Response};
+
+use super::registrar::RegisterRequest;
 
 use super::transport::{Inbound, Outbound};
 
@@ -41,6 +43,8 @@ pub enum EndpointCommand {
     /// Place a call (boxed: it is far larger than the other commands); the
     /// reply carries its id and its signals.
     Dial(Box<OutgoingCall>, oneshot::Sender<Dialled>),
+    /// Answer a request handed to another task (a REGISTER).
+    Respond(ServerTxId, Box<Response>),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -111,6 +115,7 @@ pub fn spawn(
     outbound: Outbound,
     limits: EndpointLimits,
     handler: CallHandler,
+    registrar: mpsc::Sender<RegisterRequest>,
 ) -> EndpointHandle {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let handle = EndpointHandle {
@@ -121,6 +126,7 @@ pub fn spawn(
         outbound,
         limits,
         handler,
+        registrar,
         calls: HashMap::new(),
         handle: handle.clone(),
     };
@@ -133,6 +139,7 @@ struct Endpoint {
     outbound: Outbound,
     limits: EndpointLimits,
     handler: CallHandler,
+    registrar: mpsc::Sender<RegisterRequest>,
     calls: HashMap<CallId, mpsc::Sender<CallSignal>>,
     handle: EndpointHandle,
 }
@@ -184,6 +191,7 @@ impl Endpoint {
             }
             EndpointCommand::Hangup(call) => self.ua.hangup(now, &call),
             EndpointCommand::Dial(call, reply) => self.dial(call, reply),
+            EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
         }
     }
 
@@ -248,6 +256,27 @@ impl Endpoint {
                 );
                 self.calls.remove(&call);
             }
+            UaEvent::Register {
+                tx,
+                request,
+                remote,
+            } => self.register(RegisterRequest {
+                tx,
+                request,
+                remote,
+            }),
+        }
+    }
+
+    /// Hands a REGISTER to the registrar without waiting for it.
+    fn register(&mut self, request: RegisterRequest) {
+        if let Err(error) = self.registrar.try_send(request) {
+            let request = error.into_inner();
+            warn!(from = %request.remote.addr, "registrar is busy; answering REGISTER 503");
+            let mut busy = Response::to_request(&request.request, 503);
+            let retry = self.limits.retry_after_seconds.to_string();
+            busy.head.push_header("Retry-After", retry);
+            self.ua.respond(Instant::now(), request.tx, busy);
         }
     }
 
@@ -288,7 +317,8 @@ impl Endpoint {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
+/// Sleeps until `deadline`, or forever without one.
+pub(super) async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,

@@ -1,12 +1,14 @@
-//! The async shell: sockets, the SIP endpoint, per-call tasks, and shutdown.
+//! The async shell: sockets, the SIP endpoint, the registrar, per-call tasks, and shutdown.
 //!
 //! Everything with I/O or a clock lives here; the protocol cores it drives
 //! (`sip`, `rtp`, `dtmf`, `flow`) do neither.
 
 pub mod agent_leg;
+mod agents;
 pub mod endpoint;
 pub mod media;
 pub mod queue;
+pub mod registrar;
 pub mod transport;
 
 use std::net::{IpAddr, SocketAddr};
@@ -67,13 +69,36 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             tokio::spawn(crate::call::run(services.clone(), call));
         })
     };
-    let endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler);
-    let directory: queue::Directory = Arc::new(|_agent: &str| Vec::new());
+    let (registers, registers_rx) = registrar::channel();
+    let endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler, registers);
+    // A pool of its own, so credential lookups never queue behind call records.
+    let registrar_db = crate::crm::Db::open(&config.database.url)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let registrar = registrar::spawn(&config.registrar, registrar_db, registers_rx, endpoint.clone()).await;
+    let directory: queue::Directory = {
+        let registrar = registrar.clone();
+        Arc::new(move |agent: &str| {
+            registrar
+                .contacts(agent)
+                .into_iter()
+                .map(|binding| agent_leg::RingTarget {
+                    uri: binding.uri().clone(),
+                    remote: binding.target,
+                })
+                .collect()
+        })
+    };
     services
         .start_queue(endpoint.clone(), directory, advertised)
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    tokio::spawn(agents::follow_registrations(
+        services.db().clone(),
+        registrar.clone(),
+        services.queue().clone(),
+    ));
 
-    let http = crate::api::serve(config.http.listen, services.clone())
+    let http = crate::api::serve(config.http.listen, services.clone(), registrar)
         .await
         .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 

@@ -1,6 +1,7 @@
 //! SIP: message facade, transport framing, transactions, dialogs and SDP.
 
 pub mod dialog;
+pub mod digest;
 pub mod framing;
 pub mod identity;
 pub mod message;

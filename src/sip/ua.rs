@@ -106,6 +106,12 @@ pub enum UaEvent {
     CallCancelled { call: CallId },
     /// The call is over.
     CallEnded { call: CallId, reason: EndReason },
+    /// A REGISTER; the shell's registrar answers it with `respond`.
+    Register {
+        tx: ServerTxId,
+        request: Request,
+        remote: Remote,
+    },
 }
 
 /// Where a call stands.
@@ -169,7 +175,7 @@ impl Call {
 }
 
 /// Methods we answer (Allow header).
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
 
 /// The user agent: every call of the endpoint.
 pub struct UserAgent {
@@ -297,6 +303,20 @@ impl UserAgent {
         }
     }
 
+    /// Answers a request reported as an event (a REGISTER), adding our
+    /// Server header and a To tag when the response has none.
+    pub fn respond(&mut self, now: Instant, tx: ServerTxId, response: Response) {
+        let tag = self.token(10);
+        let mut response = response.with_to_tag(&tag);
+        if response.head.header("Server").is_none() {
+            response
+                .head
+                .push_header("Server", self.config.user_agent.clone());
+        }
+        self.layer.respond(now, tx, response);
+        self.process(now);
+    }
+
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.layer.poll_transmit()
@@ -357,6 +377,11 @@ impl UserAgent {
     fn handle_request(&mut self, now: Instant, tx: ServerTxId, request: Request, remote: Remote) {
         let in_dialog = request.head.to_tag().is_some();
         match (&request.method, in_dialog) {
+            (Method::Register, _) => self.events.push_back(UaEvent::Register {
+                tx,
+                request,
+                remote,
+            }),
             (Method::Invite, false) => self.new_call(now, tx, request, remote),
             (Method::Cancel, _) => self.handle_cancel(now, tx, &request),
             (Method::Options, false) => self.respond_simple(now, tx, &request, 200),

@@ -16,6 +16,7 @@ import sys
 import time
 
 import pjsua2 as pj
+from pjsua_endpoint import start_endpoint
 
 
 def say(event, **fields):
@@ -59,20 +60,7 @@ def main():
     parser.add_argument("--timeout", type=float, default=15.0)
     args = parser.parse_args()
 
-    endpoint = pj.Endpoint()
-    endpoint.libCreate()
-    config = pj.EpConfig()
-    config.logConfig.level = 0
-    config.logConfig.consoleLevel = 0
-    config.uaConfig.threadCnt = 0
-    config.uaConfig.mainThreadOnly = True
-    endpoint.libInit(config)
-    transport = pj.TransportConfig()
-    transport.port = 0
-    transport.boundAddress = "127.0.0.1"
-    endpoint.transportCreate(pj.PJSIP_TRANSPORT_UDP, transport)
-    endpoint.libStart()
-    endpoint.audDevManager().setNullDev()
+    endpoint = start_endpoint()
 
     account_config = pj.AccountConfig()
     account_config.idUri = "sip:%s@127.0.0.1" % args.caller

@@ -22,6 +22,8 @@ pub struct Server {
     pub dir: tempfile::TempDir,
     child: Child,
     log: PathBuf,
+    config: PathBuf,
+    db: String,
 }
 
 /// Options for starting a server; defaults serve the demo flow on SQLite.
@@ -95,6 +97,8 @@ impl Server {
             dir,
             child,
             log,
+            config: config_path,
+            db,
         };
         if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
             let log = server.log();
@@ -109,9 +113,25 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Path of the server's SQLite database (when it uses the default one).
+    /// The server's database URL.
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("hotline.db").display())
+        self.db.clone()
+    }
+
+    /// Runs a command such as `agents add …` with this server's configuration
+    /// and database; its output.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let (group, rest) = args.split_first().expect("a command");
+        Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .arg(group)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--db")
+            .arg(&self.db)
+            .args(rest)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run hotline")
     }
 
     /// Kills the process (by PID) and waits for it.

@@ -1,4 +1,4 @@
-//! Driving the third-party SIP peers: SIPp, baresip, pjsua2.
+//! Driving the third-party SIP peers: SIPp, baresip, pjsua2, linphone.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -316,12 +316,32 @@ fn read_netstrings(
 
 /// Runs the pjsua2 caller script against `uri`; returns its JSON events and success.
 pub fn pjsua_call(uri: &str, extra: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
+    let mut args = vec![uri];
+    args.extend_from_slice(extra);
+    run_pjsua("pjsua_call.py", &args)
+}
+
+/// Registers `user` with `password` at `registrar` (a `sip:` URI) with the
+/// pjsua2 script; returns its JSON events and whether the last registration
+/// step succeeded.
+pub fn pjsua_register(
+    registrar: &str,
+    user: &str,
+    password: &str,
+    extra: &[&str],
+) -> (bool, Vec<serde_json::Value>, String) {
+    let mut args = vec![registrar, user, password];
+    args.extend_from_slice(extra);
+    run_pjsua("pjsua_register.py", &args)
+}
+
+/// Runs a script of tests/peers/ bounded in time; its JSON lines, success and output.
+fn run_pjsua(script: &str, args: &[&str]) -> (bool, Vec<serde_json::Value>, String) {
     let output = Command::new("timeout")
         .arg("40")
         .arg("python3")
-        .arg(repo_path("tests/peers/pjsua_call.py"))
-        .arg(uri)
-        .args(extra)
+        .arg(repo_path("tests/peers").join(script))
+        .args(args)
         .stdin(Stdio::null())
         .output()
         .expect("run pjsua2");
@@ -332,4 +352,100 @@ pub fn pjsua_call(uri: &str, extra: &[&str]) -> (bool, Vec<serde_json::Value>, S
         .collect();
     let text = format!("{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     (output.status.success(), events, text)
+}
+
+/// linphonec, the console Linphone, with a fresh profile of its own (it
+/// keeps accounts and passwords in its profile), driven through its stdin.
+pub struct Linphone {
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    output: std::sync::mpsc::Receiver<String>,
+    /// Everything it printed so far.
+    pub printed: String,
+}
+
+impl Linphone {
+    /// Starts linphonec on a free loopback port.
+    pub fn start() -> Linphone {
+        use std::io::Read;
+        let dir = tempfile::tempdir().expect("temp dir");
+        // Without this directory linphone never opens its SIP port.
+        std::fs::create_dir_all(dir.path().join(".local/share/linphone")).expect("profile");
+        let sip = free_udp_tcp_port();
+        let (rtp, _) = super::free_rtp_range();
+        let config = dir.path().join("linphonerc");
+        std::fs::write(
+            &config,
+            format!(
+                "[sip]\nsip_port={}\nuse_ipv6=0\n[rtp]\nbind_address=127.0.0.1\naudio_rtp_port={rtp}\n",
+                sip.port()
+            ),
+        )
+        .expect("linphonerc");
+        let mut child = Command::new("linphonec")
+            .arg("-c")
+            .arg(&config)
+            .env("HOME", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start linphonec");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let (sender, output) = std::sync::mpsc::channel();
+        // Prompts end without a newline, so read what comes, not lines.
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(len @ 1..) = stdout.read(&mut chunk) {
+                let text = String::from_utf8_lossy(&chunk[..len]).into_owned();
+                if sender.send(text).is_err() {
+                    return;
+                }
+            }
+        });
+        Linphone {
+            dir,
+            child,
+            stdin,
+            output,
+            printed: String::new(),
+        }
+    }
+
+    /// Sends a console command such as `register …` or `status register`.
+    pub fn command(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").expect("linphonec stdin");
+    }
+
+    /// Waits up to `limit` until it has printed `text`; sends `poll` (if any)
+    /// every 500 ms meanwhile (more often starves its SIP stack).
+    pub fn wait_for(&mut self, text: &str, poll: Option<&str>, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        let mut next_poll = start;
+        while !self.printed.contains(text) {
+            let now = std::time::Instant::now();
+            if now >= start + limit {
+                return false;
+            }
+            if let Some(poll) = poll.filter(|_| now >= next_poll) {
+                self.command(poll);
+                next_poll = now + Duration::from_millis(500);
+            }
+            let wait = (start + limit).min(next_poll.max(now + Duration::from_millis(50))) - now;
+            if let Ok(text) = self.output.recv_timeout(wait) {
+                self.printed.push_str(&text);
+            }
+        }
+        true
+    }
+}
+
+impl Drop for Linphone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

@@ -394,3 +394,25 @@ fn rport_and_received_record_the_real_source() {
     assert_eq!(ok.head.via[0].params.value("rport"), Some("40000"));
     assert_eq!(ok.head.via[0].params.value("received"), Some("127.0.0.5"));
 }
+
+#[test]
+fn register_is_reported_and_answered_through_respond() {
+    let now = Instant::now();
+    let mut ua = ua();
+    ua.handle_message(now, request("REGISTER", "z9hG4bK-r1", 1, None, ""), peer());
+    assert!(
+        sent(&mut ua).is_empty(),
+        "the registrar answers, not the UA"
+    );
+    let Some(UaEvent::Register { tx, request, .. }) = ua.poll_event() else {
+        panic!("no Register event")
+    };
+    ua.respond(now, tx, Response::to_request(&request, 200));
+    let messages = sent(&mut ua);
+    assert_eq!(statuses(&messages), ["200 REGISTER"]);
+    let Message::Response(ok) = &messages[0] else {
+        unreachable!()
+    };
+    assert_eq!(ok.head.header("Server"), Some("hotline-test"));
+    assert!(ok.head.to_tag().is_some());
+}

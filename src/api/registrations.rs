@@ -1,0 +1,60 @@
+//! `GET /registrations`: which agents are logged in, and on which phones.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::server::registrar::RegistrarHandle;
+
+/// The routes of this file.
+pub fn router(registrar: RegistrarHandle) -> Router {
+    Router::new()
+        .route("/registrations", get(registrations))
+        .with_state(registrar)
+}
+
+/// A registered agent as admins see it.
+#[derive(Debug, serde::Serialize)]
+struct Registered {
+    agent: String,
+    devices: Vec<Device>,
+}
+
+/// One registered phone.
+#[derive(Debug, serde::Serialize)]
+struct Device {
+    /// The Contact as the phone gave it.
+    contact: String,
+    /// Where requests for it are sent (`IP:port`).
+    target: String,
+    /// Where its REGISTER came from.
+    source: String,
+    transport: &'static str,
+    expires_in_seconds: u64,
+    user_agent: Option<String>,
+}
+
+async fn registrations(State(registrar): State<RegistrarHandle>) -> Json<Vec<Registered>> {
+    let now = Instant::now();
+    let registered = registrar
+        .registered()
+        .into_iter()
+        .map(|(agent, bindings)| Registered {
+            agent,
+            devices: bindings
+                .iter()
+                .map(|b| Device {
+                    contact: b.contact.to_string(),
+                    target: b.target.addr.to_string(),
+                    source: b.source.addr.to_string(),
+                    transport: b.source.transport.token(),
+                    expires_in_seconds: b.expires_in(now).as_secs(),
+                    user_agent: b.user_agent.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Json(registered)
+}

@@ -1,0 +1,100 @@
+//! Agents' registered phones, copied from the registrar so that a restart
+//! can ring them at once.
+
+use sqlx::Row;
+
+use super::{Db, DbError, new_id};
+
+/// One binding as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredRegistration {
+    pub login: String,
+    /// The Contact as the phone gave it, without `expires`.
+    pub contact: String,
+    /// `IP:port` the REGISTER came from.
+    pub source: String,
+    /// `UDP` or `TCP`.
+    pub transport: String,
+    pub call_id: String,
+    pub cseq: i64,
+    pub user_agent: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub expires_at: i64,
+}
+
+impl Db {
+    /// Replaces the stored bindings of an agent (none when it un-registered).
+    pub async fn store_registrations(
+        &self,
+        login: &str,
+        registrations: &[StoredRegistration],
+    ) -> Result<(), DbError> {
+        let mut tx = self.pool().begin().await?;
+        let Some(agent) = sqlx::query("SELECT id FROM agents WHERE login = $1")
+            .bind(login)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            // The agent was removed while registered: nothing to keep.
+            return Ok(());
+        };
+        let agent_id: String = agent.try_get("id")?;
+        sqlx::query("DELETE FROM agent_registrations WHERE agent_id = $1")
+            .bind(&agent_id)
+            .execute(&mut *tx)
+            .await?;
+        for registration in registrations {
+            sqlx::query(
+                "INSERT INTO agent_registrations
+                     (id, agent_id, contact, source, transport, call_id, cseq, user_agent, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(new_id())
+            .bind(&agent_id)
+            .bind(&registration.contact)
+            .bind(&registration.source)
+            .bind(&registration.transport)
+            .bind(&registration.call_id)
+            .bind(registration.cseq)
+            .bind(registration.user_agent.clone())
+            .bind(registration.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Bindings still valid at `now_ms`, by login; expired ones are deleted.
+    pub async fn live_registrations(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<StoredRegistration>, DbError> {
+        sqlx::query("DELETE FROM agent_registrations WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(self.pool())
+            .await?;
+        let rows = sqlx::query(
+            "SELECT a.login, r.contact, r.source, r.transport, r.call_id, r.cseq, r.user_agent,
+                    r.expires_at
+             FROM agent_registrations r JOIN agents a ON a.id = r.agent_id
+             ORDER BY a.login, r.expires_at",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredRegistration {
+                    login: row.try_get("login")?,
+                    contact: row.try_get("contact")?,
+                    source: row.try_get("source")?,
+                    transport: row.try_get("transport")?,
+                    call_id: row.try_get("call_id")?,
+                    cseq: row.try_get("cseq")?,
+                    user_agent: row.try_get("user_agent")?,
+                    expires_at: row.try_get("expires_at")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,380 @@
+//! The registrar task: owns the sans-IO [`Registrar`], looks agents'
+//! credentials up in the database, keeps bindings there, and answers
+//! REGISTERs through the endpoint.
+//!
+//! The endpoint hands REGISTERs over without waiting; lookups and writes run
+//! in tasks of their own, so neither the SIP receive path nor this task ever
+//! waits for the database. The queue reaches the bindings through
+//! [`RegistrarHandle`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, broadcast, mpsc};
+use tracing::{debug, info, warn};
+
+use super::endpoint::{EndpointCommand, EndpointHandle};
+use crate::config::RegistrarSettings;
+use crate::crm::Db;
+use crate::crm::registrations::StoredRegistration;
+use crate::registrar::{
+    Action, Binding, FailureLimits, Lookup, Registrar, RegistrarConfig, RegistrarEvent,
+};
+use crate::sip::digest::DigestSettings;
+use crate::sip::message::{Request, Response};
+use crate::sip::transaction::{Remote, ServerTxId, Transport};
+use crate::sip::uri::parse_name_addr;
+
+/// A REGISTER handed over by the endpoint, with its server transaction.
+#[derive(Debug)]
+pub struct RegisterRequest {
+    pub tx: ServerTxId,
+    pub request: Request,
+    pub remote: Remote,
+}
+
+/// How the queue (and the admin API) reach the bindings and their changes.
+#[derive(Clone)]
+pub struct RegistrarHandle {
+    bindings: Arc<RwLock<HashMap<String, Vec<Binding>>>>,
+    events: broadcast::Sender<RegistrarEvent>,
+}
+
+impl RegistrarHandle {
+    /// The agent's registered devices: send an INVITE to `binding.uri()` at
+    /// `binding.target`, one per device (ring them all, or in turn).
+    pub fn contacts(&self, agent: &str) -> Vec<Binding> {
+        let now = Instant::now();
+        let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
+        bindings
+            .get(agent)
+            .map(|list| {
+                list.iter()
+                    .filter(|b| b.expires_at > now)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every registered agent with its devices, by login.
+    pub fn registered(&self) -> Vec<(String, Vec<Binding>)> {
+        let bindings = self.bindings.read().unwrap_or_else(|e| e.into_inner());
+        let mut agents: Vec<String> = bindings.keys().cloned().collect();
+        drop(bindings);
+        agents.sort();
+        agents
+            .into_iter()
+            .map(|agent| {
+                let contacts = self.contacts(&agent);
+                (agent, contacts)
+            })
+            .filter(|(_, contacts)| !contacts.is_empty())
+            .collect()
+    }
+
+    /// Agents logging in and out from now on. A receiver that lags behind
+    /// gets `Lagged` and should read `registered` again.
+    pub fn subscribe(&self) -> broadcast::Receiver<RegistrarEvent> {
+        self.events.subscribe()
+    }
+}
+
+/// REGISTERs that may wait for the registrar before the endpoint answers 503.
+pub const REGISTER_QUEUE: usize = 1024;
+
+/// Events kept for slow subscribers.
+const EVENT_BACKLOG: usize = 1024;
+
+/// How long a credentials query may take.
+const LOOKUP_LIMIT: Duration = Duration::from_secs(2);
+
+/// The channel the endpoint hands REGISTERs over on.
+pub fn channel() -> (
+    mpsc::Sender<RegisterRequest>,
+    mpsc::Receiver<RegisterRequest>,
+) {
+    mpsc::channel(REGISTER_QUEUE)
+}
+
+/// Starts the registrar once the bindings kept from before are restored, so
+/// a server that says it is ready knows where its agents are.
+pub async fn spawn(
+    settings: &RegistrarSettings,
+    db: Db,
+    requests: mpsc::Receiver<RegisterRequest>,
+    endpoint: EndpointHandle,
+) -> RegistrarHandle {
+    let handle = RegistrarHandle {
+        bindings: Arc::default(),
+        events: broadcast::channel(EVENT_BACKLOG).0,
+    };
+    let (lookups_tx, lookups_rx) = mpsc::channel(REGISTER_QUEUE);
+    let writes = Arc::new(Writes::default());
+    tokio::spawn(write_registrations(db.clone(), writes.clone()));
+    let mut task = Task {
+        core: Registrar::new(core_config(settings), rand::random(), Instant::now()),
+        realm: settings.realm.clone(),
+        db,
+        endpoint,
+        handle: handle.clone(),
+        lookups: lookups_tx,
+        writes,
+    };
+    task.restore().await;
+    tokio::spawn(task.run(requests, lookups_rx));
+    handle
+}
+
+/// The core's settings from the configuration.
+fn core_config(settings: &RegistrarSettings) -> RegistrarConfig {
+    RegistrarConfig {
+        digest: DigestSettings {
+            realm: settings.realm.clone(),
+            algorithms: settings.algorithms.clone(),
+            nonce_lifetime: Duration::from_secs(settings.nonce_seconds),
+        },
+        min_expires: settings.min_expires,
+        max_expires: settings.max_expires,
+        default_expires: settings.default_expires,
+        failures: FailureLimits {
+            max_failures: settings.max_failures,
+            window: Duration::from_secs(settings.failure_window_seconds),
+            block: Duration::from_secs(settings.block_seconds),
+        },
+        credentials_ttl: Duration::from_secs(settings.credentials_cache_seconds),
+        // A little longer than the query may take, so the query's own timeout answers first.
+        lookup_timeout: LOOKUP_LIMIT + Duration::from_secs(1),
+        max_devices: settings.max_devices,
+    }
+}
+
+struct Task {
+    core: Registrar,
+    realm: String,
+    db: Db,
+    endpoint: EndpointHandle,
+    handle: RegistrarHandle,
+    lookups: mpsc::Sender<(String, Lookup)>,
+    writes: Arc<Writes>,
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut requests: mpsc::Receiver<RegisterRequest>,
+        mut lookups: mpsc::Receiver<(String, Lookup)>,
+    ) {
+        loop {
+            self.flush().await;
+            let deadline = self.core.poll_timeout();
+            tokio::select! {
+                request = requests.recv() => match request {
+                    Some(r) => self.core.handle_register(Instant::now(), r.tx, r.request, r.remote),
+                    None => return,
+                },
+                Some((login, lookup)) = lookups.recv() => {
+                    self.core.handle_credentials(Instant::now(), &login, lookup)
+                }
+                _ = super::endpoint::sleep_until(deadline) => self.core.handle_timeout(Instant::now()),
+            }
+        }
+    }
+
+    async fn restore(&mut self) {
+        let now_ms = crate::crm::now_ms();
+        match self.db.live_registrations(now_ms).await {
+            Ok(stored) => {
+                let now = Instant::now();
+                let bindings: Vec<Binding> = stored
+                    .iter()
+                    .filter_map(|s| binding(s, now, now_ms))
+                    .collect();
+                info!(bindings = bindings.len(), "registrations restored");
+                self.core.restore(now, bindings);
+                let mut shared = self
+                    .handle
+                    .bindings
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner());
+                for (agent, bindings) in self.core.registered() {
+                    shared.insert(agent.to_owned(), bindings.to_vec());
+                }
+            }
+            Err(error) => warn!(%error, "registrations not restored"),
+        }
+    }
+
+    /// Carries out the core's actions and publishes its events.
+    async fn flush(&mut self) {
+        while let Some(action) = self.core.poll_action() {
+            match action {
+                Action::Respond { tx, response } => {
+                    log_refusal(&response);
+                    self.endpoint
+                        .send(EndpointCommand::Respond(tx, Box::new(response)))
+                        .await;
+                }
+                Action::LookupCredentials { login } => self.look_up(login),
+                Action::StoreBindings { agent, bindings } => self.store(agent, bindings),
+            }
+        }
+        while let Some(event) = self.core.poll_event() {
+            log_event(&event);
+            // No subscriber yet is fine: the bindings are in the handle.
+            let _ = self.handle.events.send(event);
+        }
+    }
+
+    fn look_up(&self, login: String) {
+        let db = self.db.clone();
+        let results = self.lookups.clone();
+        let realm = self.realm.clone();
+        tokio::spawn(async move {
+            let lookup = match db.agent_credentials(&login, LOOKUP_LIMIT).await {
+                Ok(Some(credentials)) => {
+                    if credentials.realm != realm {
+                        warn!(
+                            agent = %login,
+                            stored = %credentials.realm,
+                            configured = %realm,
+                            "password was set for another realm; set it again with hotline agents passwd"
+                        );
+                    }
+                    Lookup::Found(credentials)
+                }
+                Ok(None) => Lookup::Unknown,
+                Err(error) => {
+                    warn!(%error, agent = %login, "cannot read agent credentials");
+                    Lookup::Unavailable
+                }
+            };
+            let _ = results.send((login, lookup)).await;
+        });
+    }
+
+    fn store(&self, agent: String, bindings: Vec<Binding>) {
+        let now = Instant::now();
+        let now_ms = crate::crm::now_ms();
+        let stored = bindings.iter().map(|b| stored(b, now, now_ms)).collect();
+        {
+            let mut shared = self
+                .handle
+                .bindings
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            if bindings.is_empty() {
+                shared.remove(&agent);
+            } else {
+                shared.insert(agent.clone(), bindings);
+            }
+        }
+        self.writes.push(agent, stored);
+    }
+}
+
+/// The latest bindings of each agent not yet written: a burst of refreshes
+/// costs one write per agent, and memory stays bounded by the agents.
+#[derive(Default)]
+struct Writes {
+    pending: Mutex<HashMap<String, Vec<StoredRegistration>>>,
+    ready: Notify,
+}
+
+impl Writes {
+    fn push(&self, agent: String, registrations: Vec<StoredRegistration>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        pending.insert(agent, registrations);
+        self.ready.notify_one();
+    }
+
+    fn take(&self) -> HashMap<String, Vec<StoredRegistration>> {
+        std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Writes bindings as they change; a failed write is logged and the next
+/// change of that agent writes again.
+async fn write_registrations(db: Db, writes: Arc<Writes>) {
+    loop {
+        writes.ready.notified().await;
+        for (agent, registrations) in writes.take() {
+            if let Err(error) = db.store_registrations(&agent, &registrations).await {
+                warn!(%error, %agent, "registrations not stored");
+            }
+        }
+    }
+}
+
+/// A binding as the database keeps it: wall-clock expiry.
+fn stored(binding: &Binding, now: Instant, now_ms: i64) -> StoredRegistration {
+    let left = binding.expires_at.saturating_duration_since(now);
+    StoredRegistration {
+        login: binding.agent.clone(),
+        contact: binding.contact.to_string(),
+        source: binding.source.addr.to_string(),
+        transport: binding.source.transport.token().into(),
+        call_id: binding.call_id.clone(),
+        cseq: i64::from(binding.cseq),
+        user_agent: binding.user_agent.clone(),
+        expires_at: now_ms + left.as_millis() as i64,
+    }
+}
+
+/// A stored binding back on the monotonic clock; `None` when unreadable.
+fn binding(stored: &StoredRegistration, now: Instant, now_ms: i64) -> Option<Binding> {
+    let contact = parse_name_addr(&stored.contact).ok()?;
+    let addr: SocketAddr = stored.source.parse().ok()?;
+    let transport = match stored.transport.as_str() {
+        "TCP" => Transport::Tcp,
+        _ => Transport::Udp,
+    };
+    let source = Remote { addr, transport };
+    let left = Duration::from_millis(u64::try_from(stored.expires_at - now_ms).ok()?);
+    Some(Binding {
+        agent: stored.login.clone(),
+        target: crate::registrar::send_target(&contact.uri, source),
+        contact,
+        source,
+        expires_at: now + left,
+        call_id: stored.call_id.clone(),
+        cseq: u32::try_from(stored.cseq).ok()?,
+        user_agent: stored.user_agent.clone(),
+    })
+}
+
+fn log_event(event: &RegistrarEvent) {
+    match event {
+        RegistrarEvent::AgentRegistered { agent, contacts } => {
+            info!(%agent, devices = ?devices(contacts), "agent registered");
+        }
+        RegistrarEvent::ContactsChanged { agent, contacts } => {
+            info!(%agent, devices = ?devices(contacts), "agent's devices changed");
+        }
+        RegistrarEvent::AgentUnregistered { agent, reason } => {
+            info!(%agent, ?reason, "agent unregistered");
+        }
+    }
+}
+
+fn devices(contacts: &[Binding]) -> Vec<String> {
+    contacts.iter().map(|b| b.contact.to_string()).collect()
+}
+
+/// Refusals other than challenges are worth an admin's eye.
+fn log_refusal(response: &Response) {
+    let agent = response.head.to.uri.user().unwrap_or_default();
+    let from = response
+        .head
+        .via
+        .first()
+        .and_then(|via| via.params.value("received").map(str::to_owned))
+        .or_else(|| response.head.via.first().map(|via| via.host.to_string()))
+        .unwrap_or_default();
+    match response.status {
+        200 | 401 => debug!(%agent, %from, status = response.status, "REGISTER answered"),
+        status => warn!(%agent, %from, status, reason = %response.reason, "REGISTER refused"),
+    }
+}
