@@ -321,7 +321,11 @@ impl Config {
             return Err(invalid("flows.reload_ms", "must be at least 1".into()));
         }
         if self.queue.callback_key.chars().count() > 1
-            || !self.queue.callback_key.chars().all(|c| "0123456789*#".contains(c))
+            || !self
+                .queue
+                .callback_key
+                .chars()
+                .all(|c| "0123456789*#".contains(c))
         {
             return Err(invalid(
                 "queue.callback_key",

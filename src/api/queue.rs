@@ -63,11 +63,17 @@ async fn set_state(
         "unpause" => AgentInput::Unpause,
         other => {
             let error = format!("unknown state `{other}` (login, logout, pause, unpause)");
-            return (StatusCode::BAD_REQUEST, Json(serde_json::json!({ "error": error })));
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(serde_json::json!({ "error": error })),
+            );
         }
     };
     match services.queue().set_agent(&agent, input).await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "agent": agent }))),
-        Err(error) => (StatusCode::CONFLICT, Json(serde_json::json!({ "error": error }))),
+        Err(error) => (
+            StatusCode::CONFLICT,
+            Json(serde_json::json!({ "error": error })),
+        ),
     }
 }

@@ -40,7 +40,11 @@ impl Answered {
         let call = WaitingCall {
             number: self.caller.number.clone(),
             name: self.caller.customer.as_ref().map(|c| c.name.clone()),
-            account: self.caller.customer.as_ref().map(|c| c.account_number.clone()),
+            account: self
+                .caller
+                .customer
+                .as_ref()
+                .map(|c| c.account_number.clone()),
             context: enqueue.context,
             queue: enqueue.queue.clone(),
         };
@@ -138,7 +142,10 @@ impl Answered {
             phone: &self.caller.number,
         };
         let types = &self.services.config().tickets.types;
-        let registered = self.services.db().register_flow_ticket(&self.id.0, request, types);
+        let registered = self
+            .services
+            .db()
+            .register_flow_ticket(&self.id.0, request, types);
         match tokio::time::timeout(Duration::from_secs(10), registered).await {
             Ok(Ok(TicketNumber(number))) => {
                 info!(ticket = %number, "callback registered");
@@ -322,6 +329,10 @@ mod tests {
             ]
         );
         let unsure = announcement("en", 1, None, None);
-        assert_eq!(unsure.len(), 2, "no estimate is announced when it is not sure");
+        assert_eq!(
+            unsure.len(),
+            2,
+            "no estimate is announced when it is not sure"
+        );
     }
 }

@@ -75,7 +75,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let registrar_db = crate::crm::Db::open(&config.database.url)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
-    let registrar = registrar::spawn(&config.registrar, registrar_db, registers_rx, endpoint.clone()).await;
+    let registrar = registrar::spawn(
+        &config.registrar,
+        registrar_db,
+        registers_rx,
+        endpoint.clone(),
+    )
+    .await;
     let directory: queue::Directory = {
         let registrar = registrar.clone();
         Arc::new(move |agent: &str| {

@@ -527,7 +527,8 @@ impl QueueTask {
             object.remove("at_ms");
             object.insert(
                 "at".into(),
-                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true).into(),
+                at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    .into(),
             );
         }
         debug!(event = %json, "queue");

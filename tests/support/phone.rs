@@ -83,3 +83,24 @@ pub fn hang_up(phone: &mut Baresip) {
     phone.command("hangup", "");
     phone.wait_event("CALL_CLOSED", Duration::from_secs(5));
 }
+
+/// A microphone that says `words` (a WAV of the repository) again every
+/// `every_ms`, for `seconds`: whoever listens at any time hears it whole.
+pub fn speaking(dir: &Path, name: &str, words: &str, seconds: u32, every_ms: u32) -> PathBuf {
+    let path = dir.join(name);
+    let mut reader = hound::WavReader::open(super::repo_path(words)).unwrap();
+    let speech: Vec<i16> = reader.samples::<i16>().map(Result::unwrap).collect();
+    let mut samples = vec![0i16; (seconds * 8000) as usize];
+    let step = (every_ms * 8) as usize;
+    let mut start = 0;
+    while start + speech.len() < samples.len() {
+        samples[start..start + speech.len()].copy_from_slice(&speech);
+        start += step.max(speech.len());
+    }
+    let mut writer = hound::WavWriter::create(&path, WAV).unwrap();
+    for sample in samples {
+        writer.write_sample(sample).unwrap();
+    }
+    writer.finalize().unwrap();
+    path
+}

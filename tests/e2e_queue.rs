@@ -1,0 +1,261 @@
+//! End-to-end agent queue: two baresip agents register with passwords, a
+//! caller presses 0, hears a position announcement and music, the first agent
+//! lets it ring, the second answers, audio flows both ways, and hanging up
+//! ends the agent's leg and puts the agent in wrap-up; a caller who presses
+//! the callback key gets a callback ticket.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::audio::{best_match, prompt_sequence, read_wav};
+use support::peers::{Baresip, wait_for};
+use support::phone::{dial, hang_up, press, silence, speaking};
+use support::{Server, ServerOptions, repo_path};
+
+const OLENA: &str = "+380441234567";
+
+/// The demo flow, with the operator key always reaching the queue (the demo
+/// sends it to a callback outside business hours).
+fn flows_always_open() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
+    let open = demo.replacen(
+        "branch: { when: { open: support }, then: to_agent, else: after_hours }",
+        "goto: to_agent",
+        1,
+    );
+    assert_ne!(open, demo);
+    std::fs::write(dir.path().join("hotline.yaml"), open).unwrap();
+    dir
+}
+
+fn server(flows: &tempfile::TempDir, ring_timeout: u32) -> Server {
+    let config = format!(
+        "[registrar]\nalgorithms = [\"MD5\"]\n\n[queue]\nwrap_up_seconds = 3\n\n\
+         [[queues]]\nname = \"support\"\nstrategy = \"longest_idle\"\nskills = [\"support\"]\n\
+         ring_timeout_seconds = {ring_timeout}\nannounce_every_seconds = 60\n"
+    );
+    Server::start_with(ServerOptions {
+        config,
+        flows: Some(flows.path().to_owned()),
+        ..ServerOptions::default()
+    })
+}
+
+fn add_agent(server: &Server, login: &str, password: &str) {
+    let added = server.cli(&[
+        "agents",
+        "add",
+        login,
+        "--name",
+        login,
+        "--password",
+        password,
+        "--skill",
+        "support=1",
+    ]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+}
+
+/// An agent's softphone registered with hotline; `answer` says whether it picks up by itself.
+fn agent_phone(
+    server: &Server,
+    login: &str,
+    password: &str,
+    mic: &std::path::Path,
+    answer: bool,
+) -> Baresip {
+    let mut phone = Baresip::start(mic, "<sip:idle@127.0.0.1>;regint=0");
+    let mode = if answer { "auto" } else { "manual" };
+    let account = format!(
+        "<sip:{login}@{}>;auth_pass={password};regint=60;answermode={mode}",
+        server.sip
+    );
+    phone.command("uanew", &account);
+    let registered = phone.wait_event("REGISTER_OK", Duration::from_secs(10));
+    assert!(
+        registered.is_some(),
+        "{login} did not register:\n{}",
+        phone.history()
+    );
+    phone
+}
+
+fn agent_state(server: &Server, login: &str) -> String {
+    let queue = server.get_json("/queue");
+    let agent = queue["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == login)
+        .cloned();
+    agent.map(|a| a["state"].to_string()).unwrap_or_default()
+}
+
+/// Collects the admin API's event stream in the background.
+fn watch_events(server: &Server) -> Arc<Mutex<Vec<serde_json::Value>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    write!(
+        stream,
+        "GET /queue/events HTTP/1.1\r\nHost: hotline\r\n\r\n"
+    )
+    .unwrap();
+    let sink = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            if let Some(data) = line.strip_prefix("data: ")
+                && let Ok(json) = serde_json::from_str(data)
+            {
+                sink.lock().unwrap().push(json);
+            }
+        }
+    });
+    seen
+}
+
+fn heard(phone: &Baresip) -> Vec<f32> {
+    let recording = phone
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", phone.history()));
+    read_wav(&recording).0
+}
+
+#[test]
+fn a_caller_waits_the_first_agent_rings_out_the_second_answers_and_both_hear_each_other() {
+    let flows = flows_always_open();
+    let server = server(&flows, 8);
+    add_agent(&server, "alice", "secret-a");
+    add_agent(&server, "bob", "secret-b");
+    let events = watch_events(&server);
+    let quiet = silence(server.dir.path(), 60);
+    let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    let bob_mic = speaking(
+        server.dir.path(),
+        "bob.wav",
+        "audio/en/hotline/goodbye.wav",
+        60,
+        2500,
+    );
+    let mut bob = agent_phone(&server, "bob", "secret-b", &bob_mic, true);
+    assert!(wait_for(Duration::from_secs(5), || agent_state(
+        &server, "bob"
+    ) == "\"available\""));
+
+    let caller_mic = speaking(
+        server.dir.path(),
+        "olena.wav",
+        "audio/en/hotline/greeting.wav",
+        60,
+        2500,
+    );
+    let mut caller = dial(&server, OLENA, &caller_mic);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    // alice rings for 8 s and is paused; bob answers by himself.
+    let answered = bob.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+    assert!(
+        answered.is_some(),
+        "bob never answered:\n{}\n{}",
+        bob.history(),
+        server.log()
+    );
+    assert!(
+        agent_state(&server, "alice").contains("no answer"),
+        "{}",
+        agent_state(&server, "alice")
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    hang_up(&mut caller);
+    let closed = bob.wait_event("CALL_CLOSED", Duration::from_secs(5));
+    assert!(
+        closed.is_some(),
+        "bob's leg did not end:\n{}",
+        bob.history()
+    );
+    assert!(
+        wait_for(Duration::from_secs(2), || agent_state(&server, "bob")
+            == "\"wrap_up\""),
+        "{}",
+        agent_state(&server, "bob")
+    );
+    assert!(
+        wait_for(Duration::from_secs(6), || agent_state(&server, "bob")
+            == "\"available\""),
+        "{}",
+        agent_state(&server, "bob")
+    );
+
+    let olena_heard = heard(&caller);
+    let announcement = prompt_sequence("uk", &["queue/position", "say/1"]);
+    let score = best_match(&announcement, &olena_heard);
+    assert!(score >= 0.9, "no position announcement: {score:.3}");
+    let music = read_wav(&repo_path("audio/uk/queue/music.wav")).0;
+    let score = best_match(&music[..12_000], &olena_heard);
+    assert!(score >= 0.9, "no music on hold: {score:.3}");
+    let bob_voice = read_wav(&repo_path("audio/en/hotline/goodbye.wav")).0;
+    let score = best_match(&bob_voice, &olena_heard);
+    assert!(
+        score >= 0.8,
+        "the caller did not hear the agent: {score:.3}"
+    );
+    let olena_voice = read_wav(&repo_path("audio/en/hotline/greeting.wav")).0;
+    let score = best_match(&olena_voice, &heard(&bob));
+    assert!(
+        score >= 0.8,
+        "the agent did not hear the caller: {score:.3}"
+    );
+
+    let events = events.lock().unwrap().clone();
+    let pop = events
+        .iter()
+        .find(|e| e["event"] == "screen_pop" && e["agent"] == "bob");
+    let pop = pop.unwrap_or_else(|| panic!("no screen-pop for bob: {events:?}"));
+    assert_eq!(pop["caller"], OLENA);
+    assert_eq!(pop["account"], "100200300");
+    assert!(
+        pop["path"].as_array().unwrap().iter().any(|s| s == "[0]"),
+        "{pop}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "answered" && e["agent"] == "bob"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_waiting_caller_who_presses_the_callback_key_gets_a_callback_ticket() {
+    let flows = flows_always_open();
+    let server = server(&flows, 60);
+    add_agent(&server, "alice", "secret-a");
+    let quiet = silence(server.dir.path(), 60);
+    let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 60));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    std::thread::sleep(Duration::from_secs(3));
+    press(&mut caller, "1", Duration::from_millis(300));
+    let closed = caller.wait_event("CALL_CLOSED", Duration::from_secs(20));
+    assert!(
+        closed.is_some(),
+        "hotline did not end the call after the callback:\n{}",
+        server.log()
+    );
+    let (ok, out) = support::hotline(&["tickets", "--db", &server.db_url(), "list", "--json"]);
+    assert!(ok, "{out}");
+    let tickets: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["kind"], "callback");
+    assert_eq!(tickets[0]["fields"]["callback_number"], OLENA);
+    let confirmation = prompt_sequence("uk", &["queue/callback_registered"]);
+    assert!(best_match(&confirmation, &heard(&caller)) >= 0.9);
+}
