@@ -213,7 +213,7 @@ fn server(n: usize, measure: Duration) {
                 while let Some(event) = events.recv().await {
                     match event {
                         MediaEvent::Stats(s) => return Some(s),
-                        MediaEvent::PlaybackFinished { .. } => {}
+                        MediaEvent::PlaybackFinished { .. } | MediaEvent::BridgeEnded => {}
                         MediaEvent::Digit(_) => {
                             digits.fetch_add(1, Ordering::Relaxed);
                         }

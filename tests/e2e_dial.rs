@@ -50,7 +50,9 @@ async fn endpoint() -> EndpointHandle {
             call.endpoint.send(reject).await;
         });
     });
-    endpoint::spawn(ua, inbound_rx, outbound, limits, refuse)
+    // No registrar: REGISTERs would wait unanswered, and none are sent here.
+    let (registers, _) = hotline::server::registrar::channel();
+    endpoint::spawn(ua, inbound_rx, outbound, limits, refuse, registers)
 }
 
 /// A call to agent `user` whose phone is at `phone`, with the caller's context.

@@ -152,6 +152,7 @@ impl Answered {
                 },
                 Step::Media(Some(MediaEvent::Digit(event))) => state.digits.push(event),
                 Step::Media(Some(MediaEvent::Stats(stats))) => debug!(?stats, "media stats"),
+                Step::Media(Some(MediaEvent::BridgeEnded)) => debug!("media bridge ended"),
                 Step::Media(Some(MediaEvent::PlaybackFinished { id, .. })) => {
                     if let Some(call) = &mut state.call {
                         call.handle_playback_finished(now, PlayId(id));

@@ -202,13 +202,17 @@ impl Answered {
                 event = next_event(state) => match event {
                     Some(MediaEvent::Digit(digit)) => {
                         self.record_digit(digit, state.answered_at);
-                        leg.media.send(MediaCommand::SendDigit(digit.digit)).await;
+                        // An in-band tone is in the bridged audio already.
+                        if digit.source != DigitSource::InBand {
+                            leg.media.send(MediaCommand::SendDigit(digit.digit)).await;
+                        }
                     }
                     Some(_) => {}
                     None => state.media = None,
                 },
                 event = leg.media_events.recv() => {
                     if let Some(MediaEvent::Digit(digit)) = event
+                        && digit.source != DigitSource::InBand
                         && let Some(caller_media) = &state.media
                     {
                         caller_media.handle.send(MediaCommand::SendDigit(digit.digit)).await;

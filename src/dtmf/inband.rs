@@ -16,11 +16,18 @@
 //! A digit is reported once, after two consecutive hits (so tones of 40 ms
 //! and more are always seen and tones under 23 ms never are), and a new one
 //! needs two blocks without it first (a pause of about 25 ms).
+//!
+//! `generator.rs` makes the same tones, to relay a digit to a peer that did
+//! not negotiate telephone-events.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use super::{DigitEvent, DigitSource};
+
+mod generator;
+
+pub use generator::ToneGenerator;
 
 const SAMPLE_RATE: f32 = 8000.0;
 const BLOCK: usize = 102;

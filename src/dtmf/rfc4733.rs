@@ -1,4 +1,5 @@
-//! RFC 4733 telephone-events: one digit per event, reported once.
+//! RFC 4733 telephone-events: one digit per event, reported once; and the
+//! sender that relays digits to the other leg of a bridge (`sender.rs`).
 //!
 //! A phone sends several packets per key press (start, updates, three
 //! redundant end packets), all with the same RTP timestamp: the event's start.
@@ -12,6 +13,10 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::{DigitEvent, DigitSource};
+
+mod sender;
+
+pub use sender::{EVENT_DURATION, EventPacket, Rfc4733Sender};
 
 /// How long an event's timestamp stays "seen": longer than any event and its
 /// end retransmissions, shorter than the gap before a replayed stream reuses it.

@@ -1,6 +1,8 @@
-//! RTP media: G.711, packets, RTCP, the paced session and the prompt player.
+//! RTP media: G.711, packets, RTCP, the paced session, the prompt player and
+//! the sample FIFO between bridged legs.
 
 mod decode;
+pub mod fifo;
 pub mod g711;
 pub mod packet;
 pub mod player;
@@ -9,6 +11,7 @@ pub mod resample;
 pub mod rtcp;
 pub mod session;
 
+pub use fifo::SampleFifo;
 pub use g711::Codec;
 pub use player::{Player, PlayerEvent};
 pub use prompt::{Found, Prompt, PromptError, PromptStore};

@@ -1,4 +1,5 @@
-//! One RTP session (a call leg's audio): paced sending, symmetric receiving, RTCP.
+//! One RTP session (a call leg's audio): paced sending, symmetric receiving, RTCP,
+//! and digits sent as telephone-events in the audio's sequence space.
 //!
 //! A sans-IO core: the shell feeds datagrams and the time, and sends what
 //! `poll_transmit` gives to the address it names.
@@ -11,9 +12,11 @@ use rand::Rng;
 use super::Codec;
 use super::packet::{HEADER_LEN, RtpPacket, write_header};
 use super::rtcp::{ReceiverStats, SenderInfo, write_sender_report};
+use crate::dtmf::rfc4733::{EventPacket, Rfc4733Sender};
 use crate::sip::sdp::Negotiated;
 
-/// Where the audio of each outgoing packet comes from (the prompt player).
+/// Where the audio of each outgoing packet comes from (the prompt player, the
+/// other leg of a bridge).
 pub trait FrameSource {
     /// Fills `out` with the next encoded frame, or returns false to send silence.
     fn fill_frame(&mut self, codec: Codec, out: &mut [u8]) -> bool;
@@ -133,6 +136,8 @@ pub struct RtpSession {
     next_rtcp: Instant,
     rtcp_due: bool,
     stats: SessionStats,
+    /// Digits going out as telephone-events, in place of audio frames.
+    digits: Rfc4733Sender,
     packet: [u8; HEADER_LEN + MAX_PAYLOAD],
     rtcp: [u8; 128],
 }
@@ -168,6 +173,7 @@ impl RtpSession {
             next_rtcp: now + RTCP_INTERVAL,
             rtcp_due: false,
             stats: SessionStats::default(),
+            digits: Rfc4733Sender::new(),
             packet: [0; HEADER_LEN + MAX_PAYLOAD],
             rtcp: [0; 128],
         }
@@ -185,6 +191,12 @@ impl RtpSession {
             ptime_ms: self.negotiated.ptime_ms,
             ..negotiated
         };
+    }
+
+    /// Sends a digit as an RFC 4733 telephone-event in the coming frames;
+    /// false when the peer did not negotiate telephone-event or it is no key.
+    pub fn send_digit(&mut self, digit: char) -> bool {
+        self.negotiated.telephone_event_pt.is_some() && self.digits.queue(digit)
     }
 
     /// Puts our sending on hold (or resumes it), whatever SDP says.
@@ -228,32 +240,37 @@ impl RtpSession {
             self.next_index += 1;
             let len = self.samples_per_frame as usize;
             let codec = self.negotiated.codec;
+            let frame_timestamp = self.timestamp_of(index);
+            let event = self.telephone_event(frame_timestamp);
             let payload = &mut self.packet[HEADER_LEN..HEADER_LEN + len];
             // The source runs even when we do not send, so prompts keep real time.
             let audio = source.fill_frame(codec, payload);
             if !audio {
                 payload.fill(codec.silence());
             }
-            let marker = (audio && !self.previous_was_audio) || self.restart;
-            self.previous_was_audio = audio;
+            let mut marker = (audio && !self.previous_was_audio) || self.restart;
+            // Audio after an event starts a talk-spurt again.
+            self.previous_was_audio = audio && event.is_none();
             if self.on_hold || !self.negotiated.direction.sends() {
                 self.restart = true;
                 continue;
             }
-            self.restart = false;
+            let (payload_type, timestamp, len) = match event {
+                Some((pt, e)) => {
+                    payload[..e.payload.len()].copy_from_slice(&e.payload);
+                    marker = e.marker;
+                    (pt, e.timestamp, e.payload.len())
+                }
+                None => {
+                    self.restart = false;
+                    (codec.payload_type(), frame_timestamp, len)
+                }
+            };
             let sequence = self
                 .first_sequence
                 .wrapping_add(self.stats.sent_packets as u16);
-            let timestamp = self.timestamp_of(index);
             let header: &mut [u8; HEADER_LEN] = (&mut self.packet[..HEADER_LEN]).try_into().ok()?;
-            write_header(
-                header,
-                marker,
-                codec.payload_type(),
-                sequence,
-                timestamp,
-                self.ssrc,
-            );
+            write_header(header, marker, payload_type, sequence, timestamp, self.ssrc);
             self.stats.sent_packets += 1;
             self.stats.sent_octets += len as u64;
             return Some(Transmit {
@@ -361,6 +378,19 @@ impl RtpSession {
             contents: &self.rtcp[..len],
             channel: Channel::Rtcp,
         })
+    }
+
+    /// The telephone-event that takes the place of the frame at `timestamp`, with
+    /// its payload type (RFC 4733 §2.5.1). Asked at every frame, sent or not, so
+    /// that an event keeps real time as the audio source does.
+    fn telephone_event(&mut self, timestamp: u32) -> Option<(u8, EventPacket)> {
+        let Some(pt) = self.negotiated.telephone_event_pt else {
+            // A re-INVITE took telephone-event away: the digits can no longer go.
+            self.digits.clear();
+            return None;
+        };
+        let event = self.digits.poll_packet(timestamp, self.samples_per_frame)?;
+        Some((pt, event))
     }
 
     fn timestamp_of(&self, index: u64) -> u32 {

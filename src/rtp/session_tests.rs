@@ -280,3 +280,58 @@ fn nothing_is_sent_on_hold_and_the_schedule_continues_on_resume() {
         "first packet after hold starts a talk-spurt"
     );
 }
+
+#[test]
+fn a_digit_takes_the_place_of_audio_frames_in_the_same_sequence_and_is_received_once() {
+    let start = Instant::now();
+    let mut s = session(start);
+    let mut tone = Tone { on: true };
+    s.handle_timeout(start);
+    let first = drain(&mut s, &mut tone);
+    let first = rtp(&first[0].bytes);
+    assert!(s.send_digit('7'));
+    let mut sent = Vec::new();
+    for i in 1..=9 {
+        s.handle_timeout(start + PTIME * i);
+        sent.extend(drain(&mut s, &mut tone));
+    }
+    let packets: Vec<RtpPacket> = sent.iter().map(|p| rtp(&p.bytes)).collect();
+    let types: Vec<u8> = packets.iter().map(|p| p.payload_type).collect();
+    assert_eq!(types, [101, 101, 101, 101, 101, 101, 101, 0, 0]);
+    for (i, p) in packets.iter().enumerate() {
+        assert_eq!(p.sequence, first.sequence.wrapping_add(i as u16 + 1));
+        assert_eq!(p.ssrc, first.ssrc);
+    }
+    let event_timestamp = first.timestamp.wrapping_add(160);
+    assert!(packets[..7].iter().all(|p| p.timestamp == event_timestamp));
+    assert_eq!(packets[7].timestamp, first.timestamp.wrapping_add(8 * 160));
+    let markers: Vec<bool> = packets.iter().map(|p| p.marker).collect();
+    assert_eq!(
+        markers,
+        [true, false, false, false, false, false, false, true, false],
+        "the event starts with a marker, and so does the audio after it"
+    );
+    let mut receiver = crate::dtmf::rfc4733::Rfc4733Receiver::new();
+    for (i, p) in packets[..7].iter().enumerate() {
+        assert_eq!(p.payload.len(), 4);
+        let at = start + PTIME * (i as u32 + 1);
+        receiver.handle_packet(at, p.timestamp, p.sequence, p.marker, p.payload);
+    }
+    assert_eq!(receiver.poll_digit().map(|d| d.digit), Some('7'));
+    assert_eq!(receiver.poll_digit(), None);
+    assert_eq!(s.stats().sent_octets, 160 + 7 * 4 + 2 * 160);
+}
+
+#[test]
+fn a_digit_is_refused_when_telephone_event_was_not_negotiated() {
+    let start = Instant::now();
+    let mut s = session(start);
+    s.update_remote(Negotiated {
+        telephone_event_pt: None,
+        ..negotiated()
+    });
+    assert!(!s.send_digit('1'));
+    s.update_remote(negotiated());
+    assert!(!s.send_digit('x'));
+    assert!(s.send_digit('1'));
+}

@@ -1,9 +1,11 @@
-//! The media task of one call: drives the RTP session, the prompt player and the
-//! DTMF detectors with a UDP socket and tokio timers.
+//! The media task of one call leg: drives the RTP session, the prompt player,
+//! the DTMF detectors and senders, and a bridge to another leg, with a UDP
+//! socket and tokio timers.
 //!
-//! One task per call: each wake-up does one frame's work (a send, maybe a
-//! receive), so a task is cheap and the per-call state stays in one place. The
+//! One task per leg: each wake-up does one frame's work (a send, maybe a
+//! receive), so a task is cheap and the per-leg state stays in one place. The
 //! benchmark (`cargo bench --bench media`) measures the cost of this choice.
+//! Two bridged legs stay two tasks, each on its own schedule (see `bridge.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,10 +16,16 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::dtmf::DigitEvent;
-use crate::dtmf::inband::ToneDetector;
+use crate::dtmf::inband::{ToneDetector, ToneGenerator};
 use crate::dtmf::rfc4733::Rfc4733Receiver;
 use crate::rtp::{Channel, Codec, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
+
+mod bridge;
+mod outgoing;
+
+pub use bridge::{BridgeEnd, bridge, bridge_pair};
+use outgoing::Outgoing;
 
 /// What the call task can ask of its media task.
 #[derive(Debug)]
@@ -38,6 +46,19 @@ pub enum MediaCommand {
     Hold,
     /// Send again after `Hold`.
     Resume,
+    /// Send the other leg's audio instead of silence, and ours to it, until
+    /// `Unbridge` or the other leg's end (see [`bridge`]). A playback in
+    /// progress stops (the bridge takes over); a later `Play` is heard instead
+    /// of the other leg until it ends. Replaces an earlier bridge.
+    Bridge(BridgeEnd),
+    /// End the bridge, for both legs: each goes back to silence and reports
+    /// `BridgeEnded`.
+    Unbridge,
+    /// Send a key press to this leg's peer: an RFC 4733 telephone-event when it
+    /// negotiated telephone-event, else the DTMF tone pair in the audio. For
+    /// relaying a digit across a bridge, as the shell decides: a digit that came
+    /// in-band already travels in the bridged audio.
+    SendDigit(char),
     /// End the task; a final `Stats` event follows.
     Shutdown,
 }
@@ -49,6 +70,9 @@ pub enum MediaEvent {
     PlaybackFinished { id: u64, interrupted: bool },
     /// A key pressed, as RFC 4733 telephone-event or in-band tone.
     Digit(DigitEvent),
+    /// The bridge ended: `Unbridge` on either leg, a new `Bridge`, or the other
+    /// leg's task ended. Sent once per bridge; the leg sends silence again.
+    BridgeEnded,
     /// The counters of the whole call, sent once when the task ends.
     Stats(SessionStats),
 }
@@ -136,6 +160,8 @@ pub fn spawn(
         codec: negotiated.codec,
         telephone_events: Rfc4733Receiver::new(),
         tones: inband_detector(options, &negotiated),
+        digit_tones: ToneGenerator::new(),
+        bridge: None,
         options,
         rtp,
         rtcp,
@@ -160,6 +186,9 @@ struct MediaTask {
     telephone_events: Rfc4733Receiver,
     /// The in-band detector, when the call needs it.
     tones: Option<ToneDetector>,
+    /// Digits sent in-band, to a peer without telephone-event.
+    digit_tones: ToneGenerator,
+    bridge: Option<BridgeEnd>,
     options: MediaOptions,
     rtp: std::net::UdpSocket,
     rtcp: Option<std::net::UdpSocket>,
@@ -203,6 +232,7 @@ impl MediaTask {
             }
             self.transmit(now);
         }
+        self.unbridge();
         let _ = self
             .events
             .send(MediaEvent::Stats(self.session.stats().clone()));
@@ -257,19 +287,49 @@ impl MediaTask {
             }
             MediaCommand::Hold => self.session.set_on_hold(true),
             MediaCommand::Resume => self.session.set_on_hold(false),
+            MediaCommand::Bridge(end) => {
+                self.unbridge();
+                self.player.stop();
+                self.bridge = Some(end);
+            }
+            MediaCommand::Unbridge => self.unbridge(),
+            MediaCommand::SendDigit(digit) => {
+                let queued = if self.session.negotiated().telephone_event_pt.is_some() {
+                    self.session.send_digit(digit)
+                } else {
+                    self.digit_tones.queue(digit)
+                };
+                if !queued {
+                    debug!(?digit, "digit not sent: no DTMF key, or too many waiting");
+                }
+            }
             MediaCommand::Shutdown => {}
+        }
+    }
+
+    /// Leaves the bridge, if any, and says so; the other leg notices by itself.
+    fn unbridge(&mut self) {
+        if self.bridge.take().is_some() {
+            let _ = self.events.send(MediaEvent::BridgeEnded);
         }
     }
 
     fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
         match self.session.handle_rtp(now, from, datagram) {
             Received::Audio { payload, .. } => {
-                if let Some(tones) = &mut self.tones {
+                if self.tones.is_some() || self.bridge.is_some() {
                     // Decoded on the stack: no allocation per packet.
                     let mut samples = [0i16; 480];
-                    let len = payload.len().min(samples.len());
-                    self.codec.decode_into(&payload[..len], &mut samples[..len]);
-                    tones.handle_samples(now, &samples[..len]);
+                    for codes in payload.chunks(samples.len()) {
+                        let samples = &mut samples[..codes.len()];
+                        self.codec.decode_into(codes, samples);
+                        if let Some(tones) = &mut self.tones {
+                            tones.handle_samples(now, samples);
+                        }
+                        if let Some(bridge) = &self.bridge {
+                            bridge.send_audio(samples);
+                        }
+                    }
                 }
             }
             Received::TelephoneEvent {
@@ -299,8 +359,16 @@ impl MediaTask {
 
     /// Sends everything due, then reports finished playbacks.
     fn transmit(&mut self, now: Instant) {
+        if self.bridge.as_ref().is_some_and(|b| !b.is_open()) {
+            self.unbridge();
+        }
         self.session.handle_timeout(now);
-        while let Some(t) = self.session.poll_transmit(&mut self.player) {
+        let mut source = Outgoing {
+            player: &mut self.player,
+            bridge: self.bridge.as_ref(),
+            digit_tones: &mut self.digit_tones,
+        };
+        while let Some(t) = self.session.poll_transmit(&mut source) {
             let socket = match t.channel {
                 Channel::Rtp => &self.rtp,
                 Channel::Rtcp => match &self.rtcp {
@@ -342,19 +410,31 @@ mod tests {
     use std::time::Duration;
     use tokio::time::timeout;
 
-    async fn start(remote: SocketAddr) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
-        let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let negotiated = Negotiated {
+    /// What a test call negotiates with `remote`: PCMA, telephone-event 101, 20 ms.
+    pub(super) fn negotiated(remote: SocketAddr) -> Negotiated {
+        Negotiated {
             remote_rtp: remote,
             codec: Codec::Pcma,
             telephone_event_pt: Some(101),
             ptime_ms: 20,
             direction: Direction::SendRecv,
-        };
+        }
+    }
+
+    /// A media task on a loopback port.
+    pub(super) async fn start_with(
+        negotiated: Negotiated,
+    ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+        let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         spawn(rtp, negotiated, MediaOptions::default()).unwrap()
     }
 
-    async fn next_rtp(socket: &UdpSocket) -> Vec<u8> {
+    async fn start(remote: SocketAddr) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+        start_with(negotiated(remote)).await
+    }
+
+    /// The next RTP packet `socket` receives, RTCP skipped; panics after 2 s.
+    pub(super) async fn next_rtp(socket: &UdpSocket) -> Vec<u8> {
         let mut buf = [0u8; 1500];
         loop {
             let (n, _) = timeout(Duration::from_secs(2), socket.recv_from(&mut buf))
