@@ -163,7 +163,7 @@ impl Answered {
     }
 
     /// Bridges the caller with the agent's leg until either hangs up.
-    async fn bridge(&mut self, state: &mut Running, mut leg: AgentLeg) -> String {
+    async fn bridge(&mut self, state: &mut Running, mut leg: Box<AgentLeg>) -> String {
         let Some(caller_media) = &state.media else {
             leg.hang_up(&self.endpoint).await;
             return "no media".into();

@@ -46,9 +46,9 @@ impl Acd {
         }
     }
 
-    /// Announces position and estimated wait to callers on hold whose announcement is due.
-    ///
-    /// A caller whose agent is ringing is skipped to the next period: they are about to be served.
+    /// Announces position and estimated wait to callers on hold whose announcement is due,
+    /// also while an agent's phone rings for them: until it is answered they are still
+    /// waiting, and the bridge cuts the announcement short when it is.
     pub(super) fn announce_due(&mut self, now: Instant) {
         for i in 0..self.entries.len() {
             let e = &self.entries[i];
@@ -62,9 +62,6 @@ impl Acd {
             };
             let next = due + period;
             self.entries[i].next_announce = Some(if next > now { next } else { now + period });
-            if self.offers.iter().any(|o| o.caller == caller) {
-                continue;
-            }
             let position = entry::position(&self.entries, i);
             let estimated_wait = self.queues[q].estimator.estimate(now, position);
             let queue = self.queues[q].spec.name.clone();

@@ -64,7 +64,7 @@ pub struct RingRequest {
 
 /// How a ringing ended: answered with its leg, or refused.
 pub enum RingOutcome {
-    Answered(AgentLeg),
+    Answered(Box<AgentLeg>),
     Refused(OfferResult),
     /// The queue withdrew the offer; the phones were told to stop ringing.
     Withdrawn,
@@ -160,13 +160,13 @@ async fn ring_targets(mut request: RingRequest) -> RingOutcome {
                     };
                 info!(agent = %request.agent, "agent answered");
                 // The other phones' signals are not needed any more.
-                return RingOutcome::Answered(AgentLeg {
+                return RingOutcome::Answered(Box::new(AgentLeg {
                     call,
                     signals: forward_one(index, tagged),
                     sdp,
                     media,
                     media_events,
-                });
+                }));
             }
             CallSignal::Failed { status } => {
                 calls[index] = None;

@@ -37,7 +37,7 @@ pub enum QueueNotice {
         estimated_wait: Option<Duration>,
     },
     /// An agent answered: bridge the caller with this leg, then report `call_ended`.
-    Connect { agent: String, leg: AgentLeg },
+    Connect { agent: String, leg: Box<AgentLeg> },
     /// Register a callback ticket (the place in the queue is kept), confirm and hang up.
     RegisterCallback,
     /// The caller cannot be served: say goodbye and hang up.
@@ -77,7 +77,7 @@ pub struct Membership {
 enum Command {
     Join {
         join: Join,
-        call: WaitingCall,
+        call: Box<WaitingCall>,
         notices: mpsc::UnboundedSender<QueueNotice>,
     },
     Hangup(CallerId),
@@ -113,7 +113,7 @@ impl QueueHandle {
         };
         let _ = self.commands.send(Command::Join {
             join,
-            call,
+            call: Box::new(call),
             notices: notices_tx,
         });
         Membership { caller, notices }
@@ -248,7 +248,7 @@ struct QueueTask {
     /// Offers ringing, with the means to withdraw them.
     ringing: HashMap<OfferId, oneshot::Sender<()>>,
     /// Offers answered, waiting for the core's `Connect` (or `CancelOffer`).
-    answered: HashMap<OfferId, AgentLeg>,
+    answered: HashMap<OfferId, Box<AgentLeg>>,
     epoch_wall: chrono::DateTime<chrono::Utc>,
     log: mpsc::UnboundedSender<serde_json::Value>,
 }
@@ -270,6 +270,7 @@ impl QueueTask {
             } => {
                 let caller = join.caller;
                 info!(caller = caller.0, queue = %join.queue, "caller joins the queue");
+                let call = *call;
                 self.callers.insert(caller, Waiting { call, notices });
                 if let Err(error) = self.shell.acd.handle_join(now, join) {
                     warn!(%error, "caller cannot join; saying goodbye");
@@ -480,7 +481,7 @@ impl QueueTask {
 
     /// A callback's turn came and an agent answered: the agent hears whom to
     /// call back, then the call ends (the callback ticket is in the CRM).
-    fn call_back(&mut self, caller: CallerId, agent: AgentId, leg: AgentLeg) {
+    fn call_back(&mut self, caller: CallerId, agent: AgentId, leg: Box<AgentLeg>) {
         let number = self
             .callers
             .remove(&caller)

@@ -190,11 +190,17 @@ fn callers_hear_their_position_every_announcement_period() {
 }
 
 #[test]
-fn a_caller_whose_agent_rings_is_not_announced_to() {
+fn a_caller_whose_agent_rings_hears_the_position_until_answered() {
     let mut rig = Rig::new(CONFIG);
     rig.login(&["anna"]);
     let actions = rig.join(1, "support");
-    assert!(!actions.iter().any(|a| matches!(a, Action::Announce { .. })));
+    assert!(actions.iter().any(|a| matches!(a, Action::Offer { .. })));
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Announce { position: 1, .. })),
+        "{actions:?}"
+    );
 }
 
 #[test]
