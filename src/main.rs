@@ -150,7 +150,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Command::Agents { settings, command } => {
             let config = settings.load()?;
             let realm = &config.registrar.realm;
-            hotline::crm::cli::run_agents(&config.database.url, realm, command).await?;
+            let http = config.http.listen;
+            hotline::crm::cli::run_agents(&config.database.url, realm, http, command).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

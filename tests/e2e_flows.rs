@@ -251,3 +251,59 @@ fn a_broken_flow_file_is_not_published_and_calls_keep_the_old_version() {
     let phone = olena_calls(&server, "1", Duration::from_secs(7));
     assert_heard(&phone, "uk", &["hotline/balance_is"]);
 }
+
+#[test]
+fn a_transfer_node_calls_the_uri_and_bridges_the_caller_to_it() {
+    use support::phone::speaking;
+    let flows = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let desk_mic = speaking(
+        dir.path(),
+        "desk.wav",
+        "audio/en/hotline/goodbye.wav",
+        40,
+        2500,
+    );
+    let mut desk = Baresip::start(&desk_mic, "<sip:desk@127.0.0.1>;regint=0;answermode=auto");
+    let flow = format!(
+        "id: hotline\ndefault_language: en\nlanguages: [en]\nstart: hello\nnodes:\n  hello:\n    \
+         play: {{ prompts: [hotline/greeting], next: out }}\n  out:\n    \
+         transfer: {{ uri: \"sip:desk@{}\" }}\n",
+        desk.sip
+    );
+    std::fs::write(flows.path().join("hotline.yaml"), flow).unwrap();
+    let server = Server::start_with(ServerOptions {
+        flows: Some(flows.path().to_owned()),
+        ..ServerOptions::default()
+    });
+    let caller_mic = speaking(
+        server.dir.path(),
+        "caller.wav",
+        "audio/en/hotline/greeting.wav",
+        40,
+        2500,
+    );
+    let mut caller = dial(&server, OLENA, &caller_mic);
+    let answered = desk.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    assert!(
+        answered.is_some(),
+        "the desk was not called:\n{}\n{}",
+        desk.history(),
+        server.log()
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    hang_up(&mut caller);
+    let closed = desk.wait_event("CALL_CLOSED", Duration::from_secs(5));
+    assert!(
+        closed.is_some(),
+        "the desk's leg did not end:\n{}",
+        desk.history()
+    );
+    let desk_voice = read_wav(&repo_path("audio/en/hotline/goodbye.wav")).0;
+    let score = best_match(&desk_voice, &heard(&caller));
+    assert!(score >= 0.8, "the caller did not hear the desk: {score:.3}");
+    let caller_voice = read_wav(&repo_path("audio/en/hotline/greeting.wav")).0;
+    let score = best_match(&caller_voice, &heard(&desk));
+    assert!(score >= 0.8, "the desk did not hear the caller: {score:.3}");
+    assert_eq!(calls(&server)[0]["flow_outcome"], "transferred");
+}

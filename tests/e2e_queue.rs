@@ -258,4 +258,19 @@ fn a_waiting_caller_who_presses_the_callback_key_gets_a_callback_ticket() {
     assert_eq!(tickets[0]["fields"]["callback_number"], OLENA);
     let confirmation = prompt_sequence("uk", &["queue/callback_registered"]);
     assert!(best_match(&confirmation, &heard(&caller)) >= 0.9);
+
+    // A supervisor pauses the agent from the command line, and back.
+    let http = server.http.to_string();
+    let (ok, out) = support::hotline(&[
+        "agents", "--http", &http, "state", "alice", "pause", "--reason", "lunch",
+    ]);
+    assert!(ok, "{out}");
+    assert!(
+        agent_state(&server, "alice").contains("lunch"),
+        "{}",
+        agent_state(&server, "alice")
+    );
+    let (ok, out) = support::hotline(&["agents", "--http", &http, "state", "alice", "dance"]);
+    assert!(!ok, "an unknown state is refused");
+    assert!(out.contains("unknown state"), "{out}");
 }

@@ -12,6 +12,8 @@ use crate::call::Services;
 
 mod queue;
 
+pub use queue::set_agent_state;
+
 /// Binds the admin API and serves it in the background; returns the bound address.
 pub async fn serve(
     addr: SocketAddr,

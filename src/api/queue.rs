@@ -77,3 +77,26 @@ async fn set_state(
         ),
     }
 }
+
+/// Asks the server whose admin API listens at `address` to change an agent's
+/// state; the error carries the server's reason.
+pub async fn set_agent_state(
+    address: std::net::SocketAddr,
+    agent: &str,
+    state: &str,
+    reason: Option<&str>,
+) -> Result<(), String> {
+    let url = format!("http://{address}/agents/{agent}/state");
+    let body = serde_json::json!({ "state": state, "reason": reason });
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("the server's admin API at {address} is not reachable: {e}"))?;
+    if response.status().is_success() {
+        return Ok(());
+    }
+    let answer: serde_json::Value = response.json().await.unwrap_or_default();
+    Err(answer["error"].as_str().unwrap_or("refused").to_owned())
+}

@@ -80,6 +80,8 @@ pub(super) struct Running {
     crm: mpsc::UnboundedSender<CrmAnswer>,
     /// The flow handed the call to a queue.
     enqueue: Option<super::waiting::Enqueue>,
+    /// The flow transfers the call to this SIP URI.
+    transfer: Option<String>,
 }
 
 impl Answered {
@@ -96,6 +98,7 @@ impl Answered {
             answered_at: Instant::now(),
             crm,
             enqueue: None,
+            transfer: None,
         };
         // With an early offer, media and the flow start at once: the first
         // packet of the greeting leaves within one ptime of the answer.
@@ -175,6 +178,9 @@ impl Answered {
             self.perform_actions(&mut state).await;
             if let Some(enqueue) = state.enqueue.take() {
                 break self.wait_for_agent(&mut state, enqueue).await;
+            }
+            if let Some(uri) = state.transfer.take() {
+                break self.transfer(&mut state, uri).await;
             }
         };
         if let Some(media) = state.media.take() {
@@ -315,10 +321,7 @@ impl Answered {
                     context,
                 });
             }
-            Action::Transfer { uri } => {
-                warn!(%uri, "transfers are not supported; ending the call");
-                self.hang_up(state).await;
-            }
+            Action::Transfer { uri } => state.transfer = Some(uri),
             Action::Hangup { reason } => {
                 info!(?reason, "the flow hangs up");
                 self.hang_up(state).await;

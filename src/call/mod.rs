@@ -10,6 +10,7 @@ mod log;
 mod ports;
 mod prompts;
 pub mod recent;
+mod transfer;
 mod waiting;
 
 use std::net::IpAddr;
@@ -50,6 +51,8 @@ struct Shared {
     queue: crate::server::queue::QueueHandle,
     /// The queue's commands until its task starts (it needs the SIP endpoint).
     queue_inbox: std::sync::Mutex<Option<crate::server::queue::QueueInbox>>,
+    /// Our SIP address as written in calls we place; known once the endpoint runs.
+    sip_address: std::sync::OnceLock<std::net::SocketAddr>,
     recent: RecentCalls,
     active: AtomicUsize,
     total: AtomicU64,
@@ -126,6 +129,7 @@ impl Services {
             flows,
             queue,
             queue_inbox: std::sync::Mutex::new(Some(queue_inbox)),
+            sip_address: std::sync::OnceLock::new(),
             recent: RecentCalls::default(),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
@@ -167,6 +171,7 @@ impl Services {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
         let Some(inbox) = inbox else { return Ok(()) };
+        let _ = self.0.sip_address.set(sip_address);
         let config = self.config();
         let acd = crate::queue::Acd::new(config.acd(), std::time::Instant::now())?;
         let shell = crate::server::queue::QueueShell {
@@ -197,6 +202,15 @@ impl Services {
     /// The CRM database.
     pub fn db(&self) -> &Db {
         &self.0.db
+    }
+
+    /// Our SIP address, for the From of calls hotline places.
+    fn sip_address(&self) -> std::net::SocketAddr {
+        self.0
+            .sip_address
+            .get()
+            .copied()
+            .unwrap_or(self.0.config.sip.listen)
     }
 
     /// The agent queue callers are handed to.

@@ -57,9 +57,7 @@ impl Answered {
         } = queue.join(call, enqueue.priority, enqueue.skills, waited);
         self.play_music(state, &language).await;
         let callback_key = self.services.config().queue.callback_key.chars().next();
-        let mut farewell_until: Option<Instant> = None;
         loop {
-            let farewell = sleep_until(farewell_until);
             tokio::select! {
                 signal = self.signals.recv() => match signal {
                     Some(CallSignal::Ended { reason }) => {
@@ -85,9 +83,6 @@ impl Answered {
                     Some(MediaEvent::PlaybackFinished { id: ANNOUNCEMENT, interrupted: false }) => {
                         self.play_music(state, &language).await;
                     }
-                    Some(MediaEvent::PlaybackFinished { id: FAREWELL, .. }) => {
-                        self.hang_up(state).await;
-                    }
                     Some(_) => {}
                     None => state.media = None,
                 },
@@ -104,21 +99,18 @@ impl Answered {
                     }
                     Some(QueueNotice::RegisterCallback) => {
                         let prompts = self.register_callback(&language).await;
-                        self.play_queue(state, FAREWELL, &prompts, false, false).await;
-                        farewell_until = Some(Instant::now() + FAREWELL_LIMIT);
+                        return self.play_farewell(state, &prompts).await;
                     }
                     Some(QueueNotice::Goodbye) | None => {
                         self.log.event("queue", "not served".into());
                         let prompts = [file("queue/all_busy", &language)];
-                        self.play_queue(state, FAREWELL, &prompts, false, false).await;
-                        farewell_until = Some(Instant::now() + FAREWELL_LIMIT);
+                        return self.play_farewell(state, &prompts).await;
                     }
                 },
-                _ = farewell => self.hang_up(state).await,
             }
             while let Some(event) = state.digits.poll() {
                 self.record_digit(event, state.answered_at);
-                if Some(event.digit) == callback_key && farewell_until.is_none() {
+                if Some(event.digit) == callback_key {
                     info!("caller asks to be called back");
                     queue.request_callback(caller);
                 }
@@ -163,7 +155,7 @@ impl Answered {
     }
 
     /// Bridges the caller with the agent's leg until either hangs up.
-    async fn bridge(&mut self, state: &mut Running, mut leg: Box<AgentLeg>) -> String {
+    pub(super) async fn bridge(&mut self, state: &mut Running, mut leg: Box<AgentLeg>) -> String {
         let Some(caller_media) = &state.media else {
             leg.hang_up(&self.endpoint).await;
             return "no media".into();
@@ -224,7 +216,41 @@ impl Answered {
         reason
     }
 
-    async fn play_music(&self, state: &Running, language: &str) {
+    /// Plays a last message, hangs up when it ends, and waits for the call's end.
+    pub(super) async fn play_farewell(
+        &mut self,
+        state: &mut Running,
+        prompts: &[Prompt],
+    ) -> String {
+        if state.media.is_some() {
+            self.play_queue(state, FAREWELL, prompts, false, false)
+                .await;
+        } else {
+            self.hang_up(state).await;
+        }
+        let limit = tokio::time::sleep(FAREWELL_LIMIT);
+        tokio::pin!(limit);
+        loop {
+            tokio::select! {
+                signal = self.signals.recv() => match signal {
+                    Some(CallSignal::Ended { reason }) => return reason,
+                    None => return "endpoint stopped".into(),
+                    Some(_) => {}
+                },
+                event = next_event(state) => match event {
+                    Some(MediaEvent::PlaybackFinished { id: FAREWELL, .. }) => self.hang_up(state).await,
+                    Some(_) => {}
+                    None => {
+                        state.media = None;
+                        self.hang_up(state).await;
+                    }
+                },
+                _ = &mut limit, if !state.hung_up => self.hang_up(state).await,
+            }
+        }
+    }
+
+    pub(super) async fn play_music(&self, state: &Running, language: &str) {
         let music = self.services.config().queue.music.clone();
         self.play_queue(state, MUSIC, &[file(&music, language)], false, true)
             .await;
@@ -297,13 +323,6 @@ fn say(value: Sayable, language: &str) -> Prompt {
 async fn next_event(state: &mut Running) -> Option<MediaEvent> {
     match &mut state.media {
         Some(media) => media.events.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
     }
 }

@@ -168,6 +168,15 @@ pub enum AgentsCommand {
         #[arg(long = "skill", value_name = "NAME=LEVEL")]
         skills: Vec<super::agents::Skill>,
     },
+    /// Change a working agent's state on the running server (through its admin API).
+    State {
+        login: String,
+        /// `login`, `logout`, `pause` or `unpause`.
+        state: String,
+        /// Why the agent pauses, e.g. `lunch`.
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 /// An agent with the phones it has registered, as `agents list` prints it.
@@ -182,8 +191,20 @@ struct ListedAgent {
 pub async fn run_agents(
     url: &str,
     realm: &str,
+    http: std::net::SocketAddr,
     command: AgentsCommand,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    // A working agent's state lives in the running server, not in the database.
+    if let AgentsCommand::State {
+        login,
+        state,
+        reason,
+    } = &command
+    {
+        crate::api::set_agent_state(http, login, state, reason.as_deref()).await?;
+        println!("{login}: {state}");
+        return Ok(());
+    }
     let db = Db::connect(url).await?;
     match command {
         AgentsCommand::Add {
@@ -208,6 +229,7 @@ pub async fn run_agents(
             db.set_agent_password(&login, realm, &password).await?;
             println!("password of {login} set");
         }
+        AgentsCommand::State { .. } => {}
         AgentsCommand::Skills { login, skills } => {
             db.set_agent_skills(&login, &skills).await?;
             println!("skills of {login} set");

@@ -42,6 +42,23 @@ pub struct Listener {
 /// Largest datagram accepted; bigger SIP messages must use TCP (RFC 3261 §18.1.1).
 const MAX_DATAGRAM: usize = 65_535;
 
+/// How long a new TCP connection may take. Sending runs on the endpoint's
+/// task, so a peer that swallows SYNs must not hold every call up for the
+/// system's own connect timeout (minutes); a reachable SIP peer answers in
+/// milliseconds, and the transaction reports a failed send at once.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Opens a TCP connection within [`CONNECT_TIMEOUT`].
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+        Ok(connected) => connected,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "TCP connect timed out",
+        )),
+    }
+}
+
 /// How many outgoing messages may wait for one TCP connection before it is dropped.
 const TCP_QUEUE: usize = 256;
 
@@ -90,7 +107,7 @@ impl Outbound {
         let existing = self.connections().get(&addr).cloned();
         let sender = match existing {
             Some(sender) => sender,
-            None => self.adopt(TcpStream::connect(addr).await?, addr),
+            None => self.adopt(connect(addr).await?, addr),
         };
         if sender.try_send(bytes).is_err() {
             self.connections().remove(&addr);
