@@ -166,8 +166,9 @@ fn a_reading_below_the_last_one_is_refused_with_the_last_reading() {
     assert_not_heard(&phone, "uk", "hotline/reading_accepted");
 }
 
-#[test]
-fn a_flow_published_during_a_call_leaves_that_call_alone_and_serves_the_next() {
+/// A server whose flows directory holds a copy of the demo flow, checked
+/// every 200 ms; the directory, the file, its text and the server.
+fn server_watching_a_copy_of_the_demo() -> (tempfile::TempDir, std::path::PathBuf, String, Server) {
     let flows = tempfile::tempdir().unwrap();
     let file = flows.path().join("hotline.yaml");
     let original = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
@@ -177,6 +178,12 @@ fn a_flow_published_during_a_call_leaves_that_call_alone_and_serves_the_next() {
         config: "[flows]\nreload_ms = 200\n".into(),
         ..ServerOptions::default()
     });
+    (flows, file, original, server)
+}
+
+#[test]
+fn a_flow_published_during_a_call_leaves_that_call_alone_and_serves_the_next() {
+    let (_flows, file, original, server) = server_watching_a_copy_of_the_demo();
     let first_version = server.get_json("/status")["flows"]["hotline"].clone();
 
     let mic = silence(server.dir.path(), 40);
@@ -224,15 +231,7 @@ fn a_flow_published_during_a_call_leaves_that_call_alone_and_serves_the_next() {
 
 #[test]
 fn a_broken_flow_file_is_not_published_and_calls_keep_the_old_version() {
-    let flows = tempfile::tempdir().unwrap();
-    let file = flows.path().join("hotline.yaml");
-    let original = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
-    std::fs::write(&file, &original).unwrap();
-    let server = Server::start_with(ServerOptions {
-        flows: Some(flows.path().to_owned()),
-        config: "[flows]\nreload_ms = 200\n".into(),
-        ..ServerOptions::default()
-    });
+    let (_flows, file, original, server) = server_watching_a_copy_of_the_demo();
     let version = server.get_json("/status")["flows"]["hotline"].clone();
     let broken = original.replacen("goto: balance", "goto: nowhere", 1);
     std::fs::write(&file, broken).unwrap();

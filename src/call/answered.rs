@@ -19,7 +19,7 @@ use super::{Caller, FlowSummary, Outcome, Services};
 use crate::crm::self_service::FlowTicket;
 use crate::dtmf::{DigitEvent, DigitSource, DigitStream};
 use crate::flow::{
-    self, Action, CallContext, LookupFailure, PathStep, PlayId, TicketFailure, TicketNumber, Values,
+    self, Action, CallContext, LookupFailure, PlayId, TicketFailure, TicketNumber, Values,
 };
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaCommand, MediaEvent, MediaHandle, MediaOptions};
@@ -394,14 +394,7 @@ impl Answered {
 
 /// The flow's version, outcome and path, for the call record.
 fn summary(call: &flow::Call) -> FlowSummary {
-    let path: Vec<String> = call
-        .path()
-        .iter()
-        .map(|step| match step {
-            PathStep::Node(node) => node.clone(),
-            PathStep::Key(keys) => format!("[{keys}]"),
-        })
-        .collect();
+    let path: Vec<String> = call.path().iter().map(ToString::to_string).collect();
     FlowSummary {
         version: call.flow().version().0.clone(),
         outcome: call.outcome(),

@@ -110,6 +110,16 @@ pub enum PathStep {
     Key(String),
 }
 
+/// A node by its name, keys in brackets: `main [1] balance`.
+impl std::fmt::Display for PathStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathStep::Node(node) => f.write_str(node),
+            PathStep::Key(keys) => write!(f, "[{keys}]"),
+        }
+    }
+}
+
 /// Why a lookup gave no result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupFailure {

@@ -557,15 +557,7 @@ impl QueueTask {
 
 /// The caller's context as the agent's screen shows it, for the event stream.
 fn screen_pop(call: &WaitingCall, agent: &str, callback: bool) -> serde_json::Value {
-    let path: Vec<String> = call
-        .context
-        .path
-        .iter()
-        .map(|step| match step {
-            crate::flow::PathStep::Node(node) => node.clone(),
-            crate::flow::PathStep::Key(keys) => format!("[{keys}]"),
-        })
-        .collect();
+    let path: Vec<String> = call.context.path.iter().map(ToString::to_string).collect();
     serde_json::json!({
         "event": "screen_pop",
         "agent": agent,
@@ -584,15 +576,7 @@ fn screen_pop(call: &WaitingCall, agent: &str, callback: bool) -> serde_json::Va
 
 /// The caller's context in the INVITE to the agent, for softphones and CTI.
 fn context_headers(call: &WaitingCall) -> Vec<Header> {
-    let path: Vec<String> = call
-        .context
-        .path
-        .iter()
-        .map(|step| match step {
-            crate::flow::PathStep::Node(node) => node.clone(),
-            crate::flow::PathStep::Key(keys) => format!("[{keys}]"),
-        })
-        .collect();
+    let path: Vec<String> = call.context.path.iter().map(ToString::to_string).collect();
     let mut headers = vec![
         header("X-Hotline-Caller", &call.number),
         header("X-Hotline-Queue", &call.queue),
