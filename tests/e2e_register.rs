@@ -212,8 +212,9 @@ fn registrations_survive_a_restart() {
     assert!(ok, "{output}");
     let before = contacts(&first, "alice");
     assert_eq!(before.len(), 1);
-    // The write is asynchronous: wait until it is in the database.
-    assert!(wait_for(Duration::from_secs(5), || {
+    // The write is asynchronous (and a busy SQLite file makes the command
+    // wait its turn): wait until it is in the database.
+    assert!(wait_for(Duration::from_secs(15), || {
         let output = first.cli(&["agents", "list", "--json"]);
         String::from_utf8_lossy(&output.stdout).contains(";ob>")
     }));
