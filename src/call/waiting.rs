@@ -80,7 +80,8 @@ impl Answered {
                 },
                 event = next_event(state) => match event {
                     Some(MediaEvent::Digit(digit)) => state.digits.push(digit),
-                    Some(MediaEvent::PlaybackFinished { id: ANNOUNCEMENT, interrupted: false }) => {
+                    // Cut short by a key or played out, the announcement gives way to the music.
+                    Some(MediaEvent::PlaybackFinished { id: ANNOUNCEMENT, .. }) => {
                         self.play_music(state, &language).await;
                     }
                     Some(_) => {}
@@ -188,6 +189,13 @@ impl Answered {
                         let body = media::answer_reoffer(&mut leg.sdp, &sdp, Some(&leg.media)).await;
                         let answer = EndpointCommand::AnswerReoffer(leg.call.clone(), body);
                         self.endpoint.send(answer).await;
+                    }
+                    Some(CallSignal::Info { content_type, body }) => {
+                        if let Ok(digit) = crate::dtmf::info::parse_info_body(&content_type, &body)
+                            && let Some(caller_media) = &state.media
+                        {
+                            caller_media.handle.send(MediaCommand::SendDigit(digit)).await;
+                        }
                     }
                     Some(_) => {}
                 },
