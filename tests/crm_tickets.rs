@@ -82,6 +82,47 @@ async fn concurrent_retries_of_one_request_make_one_ticket() {
 }
 
 #[tokio::test]
+async fn many_calls_registering_at_once_beside_other_writers_all_get_their_ticket() {
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        let customer = olena(&db).await;
+        let types = demo_ticket_types();
+        // Other writers at the same time: the call record, as during real calls.
+        let call = db
+            .start_call("busy@test", "+380441234567", None)
+            .await
+            .unwrap();
+        let writer = {
+            let db = db.clone();
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    db.record_call_event(&call, "digit", &format!("{i}"))
+                        .await
+                        .unwrap();
+                }
+            })
+        };
+        let calls = (0..16).map(|i| {
+            let db = db.clone();
+            let types = types.clone();
+            let request = request(&format!("call-{i}"), "line_repair", &customer, &[]);
+            tokio::spawn(async move { db.register_ticket(&request, &types).await })
+        });
+        let mut numbers = BTreeSet::new();
+        for call in calls {
+            let ticket = call.await.unwrap();
+            numbers.insert(
+                ticket
+                    .unwrap_or_else(|e| panic!("{}: {e}", database.kind))
+                    .number,
+            );
+        }
+        writer.await.unwrap();
+        assert_eq!(numbers.len(), 16, "{}: one ticket per call", database.kind);
+    }
+}
+
+#[tokio::test]
 async fn a_meter_reading_below_the_last_one_is_refused_and_a_valid_one_is_kept() {
     for database in databases::both().await {
         let db = Db::connect(&database.url).await.unwrap();

@@ -253,7 +253,7 @@ fn a_waiting_caller_who_presses_the_callback_key_gets_a_callback_ticket() {
     let (ok, out) = support::hotline(&["tickets", "--db", &server.db_url(), "list", "--json"]);
     assert!(ok, "{out}");
     let tickets: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets.len(), 1, "{tickets:?}\n{}", server.log());
     assert_eq!(tickets[0]["kind"], "callback");
     assert_eq!(tickets[0]["fields"]["callback_number"], OLENA);
     let confirmation = prompt_sequence("uk", &["queue/callback_registered"]);

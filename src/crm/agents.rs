@@ -93,7 +93,7 @@ impl Db {
         if agent.password.is_empty() {
             return Err(AgentError::EmptyPassword);
         }
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT id FROM agents WHERE login = $1")
             .bind(&agent.login)
             .fetch_optional(&mut *tx)
@@ -167,7 +167,7 @@ impl Db {
 
     /// Replaces an agent's skills.
     pub async fn set_agent_skills(&self, login: &str, skills: &[Skill]) -> Result<(), AgentError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: String = sqlx::query("SELECT id FROM agents WHERE login = $1")
             .bind(login)
             .fetch_optional(&mut *tx)

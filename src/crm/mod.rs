@@ -90,6 +90,20 @@ impl Db {
         self.postgres
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`): a deferred transaction that reads first and
+    /// then writes fails at once with "database is locked" when another
+    /// connection writes meanwhile, while an immediate one waits its turn.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        if self.postgres {
+            self.pool.begin().await
+        } else {
+            self.pool.begin_with("BEGIN IMMEDIATE").await
+        }
+    }
+
     /// The pool, for the repositories of this module.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool

@@ -29,7 +29,7 @@ impl Db {
         login: &str,
         registrations: &[StoredRegistration],
     ) -> Result<(), DbError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(agent) = sqlx::query("SELECT id FROM agents WHERE login = $1")
             .bind(login)
             .fetch_optional(&mut *tx)

@@ -75,7 +75,7 @@ impl Db {
     pub async fn seed_demo(&self) -> Result<usize, DbError> {
         let mut added = 0;
         for customer in DEMO {
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin_write().await?;
             let exists = sqlx::query("SELECT id FROM customers WHERE account_number = $1")
                 .bind(customer.account)
                 .fetch_optional(&mut *tx)

@@ -156,7 +156,7 @@ impl Db {
         kind: &TicketType,
         key: &str,
     ) -> Result<Ticket, TicketError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if kind.name == "meter_reading" {
             record_reading(&mut tx, request).await?;
         }
