@@ -396,13 +396,15 @@ impl QueueTask {
                     agent: agent.0.clone(),
                     leg,
                 };
-                if let Err(mpsc::error::SendError(QueueNotice::Connect { leg, .. })) =
-                    self.notices(caller).map_or(Ok(()), |n| n.send(notice))
-                {
+                // A caller whose task is gone cannot be bridged: the agent's leg ends.
+                let sent = match self.callers.remove(&caller) {
+                    Some(waiting) => waiting.notices.send(notice),
+                    None => Err(mpsc::error::SendError(notice)),
+                };
+                if let Err(mpsc::error::SendError(QueueNotice::Connect { leg, .. })) = sent {
                     leg.hang_up(&self.shell.endpoint).await;
                     let _ = self.shell.acd.handle_call_ended(Instant::now(), &agent);
                 }
-                self.callers.remove(&caller);
             }
             Action::Announce {
                 caller,
