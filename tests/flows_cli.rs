@@ -58,19 +58,23 @@ fn simulate_prints_what_the_caller_hears_against_the_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("sim.db").display());
     let file = repo_path("ivr-flows/hotline.yaml").display().to_string();
-    let (ok, out) = hotline(&[
-        "flows",
-        "--audio",
-        &audio(),
-        "--db",
-        &db,
-        "simulate",
-        &file,
-        "--from",
-        "+380441234567",
-        "--keys",
-        "1",
-    ]);
+    let audio = audio();
+    let simulate = |keys: &str| {
+        hotline(&[
+            "flows",
+            "--audio",
+            &audio,
+            "--db",
+            &db,
+            "simulate",
+            &file,
+            "--from",
+            "+380441234567",
+            "--keys",
+            keys,
+        ])
+    };
+    let (ok, out) = simulate("1");
     assert!(ok, "{out}");
     assert!(
         out.contains("одна тисяча двісті тридцять чотири гривні п'ятдесят шість копійок"),
@@ -78,19 +82,7 @@ fn simulate_prints_what_the_caller_hears_against_the_database() {
     );
     assert!(out.contains("outcome: ContainedByIvr"), "{out}");
 
-    let (ok, out) = hotline(&[
-        "flows",
-        "--audio",
-        &audio(),
-        "--db",
-        &db,
-        "simulate",
-        &file,
-        "--from",
-        "+380441234567",
-        "--keys",
-        "3",
-    ]);
+    let (ok, out) = simulate("3");
     assert!(ok, "{out}");
     assert!(
         out.contains("ticket line_repair() -> number 000001"),
