@@ -9,7 +9,6 @@ use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::answered::{Answered, Running};
-use crate::flow::Prompt;
 use crate::server::agent_leg::{self, RingOutcome, RingRequest, RingTarget};
 use crate::server::endpoint::CallSignal;
 use crate::server::media::MediaOptions;
@@ -43,7 +42,6 @@ impl Answered {
             params: Params::default(),
         };
         let request = RingRequest {
-            offer: crate::queue::OfferId(0),
             agent: uri.clone(),
             targets: vec![target],
             from,
@@ -67,7 +65,7 @@ impl Answered {
         let mut cancel = Some(cancel);
         loop {
             tokio::select! {
-                (_, outcome) = &mut ringing => match outcome {
+                outcome = &mut ringing => match outcome {
                     RingOutcome::Answered(leg) => return self.bridge(state, leg).await,
                     RingOutcome::Refused(result) => {
                         info!(?result, "transfer target did not take the call");
@@ -98,10 +96,7 @@ impl Answered {
 
     /// Tells the caller nobody could take the call, hangs up, and waits for the end.
     async fn farewell(&mut self, state: &mut Running, language: &str) -> String {
-        let prompts = [Prompt::File {
-            id: "queue/all_busy".into(),
-            language: language.to_owned(),
-        }];
+        let prompts = [super::waiting::file("queue/all_busy", language)];
         self.play_farewell(state, &prompts).await
     }
 }

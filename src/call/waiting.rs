@@ -314,7 +314,8 @@ fn announcement(
     prompts
 }
 
-fn file(id: &str, language: &str) -> Prompt {
+/// A prompt file in `language`.
+pub(super) fn file(id: &str, language: &str) -> Prompt {
     Prompt::File {
         id: id.to_owned(),
         language: language.to_owned(),

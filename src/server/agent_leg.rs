@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::call::PortPool;
-use crate::queue::{OfferId, OfferResult};
+use crate::queue::OfferResult;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
 use crate::sip::message::{Header, NameAddr, Params, Uri};
@@ -47,7 +47,7 @@ impl AgentLeg {
 
 /// Everything needed to ring one agent for one caller.
 pub struct RingRequest {
-    pub offer: OfferId,
+    /// Whom the phones belong to (an agent's login, or a transfer's URI), for logs and To.
     pub agent: String,
     pub targets: Vec<RingTarget>,
     /// Who calls, as the agent's phone shows it.
@@ -71,12 +71,7 @@ pub enum RingOutcome {
 }
 
 /// Rings every target at once; the first to answer wins and the others are cancelled.
-pub async fn ring(request: RingRequest) -> (OfferId, RingOutcome) {
-    let offer = request.offer;
-    (offer, ring_targets(request).await)
-}
-
-async fn ring_targets(mut request: RingRequest) -> RingOutcome {
+pub async fn ring(mut request: RingRequest) -> RingOutcome {
     if request.targets.is_empty() {
         info!(agent = %request.agent, "agent has no registered phone");
         return RingOutcome::Refused(OfferResult::Failed);

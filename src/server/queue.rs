@@ -463,7 +463,6 @@ impl QueueTask {
         let (cancel_tx, cancel) = oneshot::channel();
         self.ringing.insert(offer, cancel_tx);
         let request = RingRequest {
-            offer,
             agent: agent.0.clone(),
             targets,
             from,
@@ -476,7 +475,7 @@ impl QueueTask {
         };
         let commands = self.handle.commands.clone();
         tokio::spawn(async move {
-            let (offer, outcome) = agent_leg::ring(request).await;
+            let outcome = agent_leg::ring(request).await;
             let _ = commands.send(Command::Ringing(offer, outcome));
         });
     }
