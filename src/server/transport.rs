@@ -59,20 +59,39 @@ async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
     }
 }
 
+/// Ports tried for a listen address with port 0 before giving up.
+const ANY_PORT_ATTEMPTS: usize = 16;
+
 /// How many outgoing messages may wait for one TCP connection before it is dropped.
 const TCP_QUEUE: usize = 256;
 
 impl Listener {
     /// Binds UDP and TCP on `addr`; port 0 picks a free port used by both.
+    ///
+    /// With port 0 the system picks a free UDP port whose TCP twin may be
+    /// taken; then another port is tried, a few times.
     pub async fn bind(addr: SocketAddr) -> std::io::Result<Listener> {
-        let udp = UdpSocket::bind(addr).await?;
-        let local = udp.local_addr()?;
-        let tcp = TcpListener::bind(local).await?;
-        Ok(Listener {
-            udp: Arc::new(udp),
-            tcp,
-            local,
-        })
+        let attempts = if addr.port() == 0 {
+            ANY_PORT_ATTEMPTS
+        } else {
+            1
+        };
+        let mut last_error = None;
+        for _ in 0..attempts {
+            let udp = UdpSocket::bind(addr).await?;
+            let local = udp.local_addr()?;
+            match TcpListener::bind(local).await {
+                Ok(tcp) => {
+                    return Ok(Listener {
+                        udp: Arc::new(udp),
+                        tcp,
+                        local,
+                    });
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| std::io::Error::other("no port free for UDP and TCP")))
     }
 
     /// Starts the receive loops; inbound messages go to `inbound`.
