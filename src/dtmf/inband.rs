@@ -21,6 +21,7 @@
 //! not negotiate telephone-events.
 
 use std::collections::VecDeque;
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use super::{DigitEvent, DigitSource};
@@ -159,12 +160,18 @@ fn analyse(block: &[f32]) -> Option<char> {
     if total == 0.0 || quarters.iter().any(|&q| q < STEADY_QUARTERS * loudest) {
         return None;
     }
-    let low = LOW.map(|f| goertzel(block, f));
-    let high = HIGH.map(|f| goertzel(block, f));
-    let (row, row_energy) = strongest(&low)?;
-    let (col, col_energy) = strongest(&high)?;
     // |X|² of a sine of amplitude A over N samples is (A·N/2)².
     let min_energy = (MIN_TONE_AMPLITUDE * BLOCK as f32 / 2.0).powi(2);
+    // No frequency can reach that in a quieter block (|X(f)|² ≤ N·Σx², by
+    // Cauchy–Schwarz): background noise and silence stop here, cheaply.
+    if total * (BLOCK as f32) < min_energy {
+        return None;
+    }
+    let energies = goertzel_bank(block);
+    let low = [energies[0], energies[1], energies[2], energies[3]];
+    let high = [energies[4], energies[5], energies[6], energies[7]];
+    let (row, row_energy) = strongest(&low)?;
+    let (col, col_energy) = strongest(&high)?;
     if row_energy < min_energy || col_energy < min_energy {
         return None;
     }
@@ -201,9 +208,38 @@ fn on_frequency(block: &[f32], frequency: f32, energy: f32) -> bool {
     energy > below && energy > above
 }
 
+/// The energies of the block at the eight DTMF frequencies, low group first:
+/// the Goertzel recurrence of every frequency in one pass, eight independent
+/// chains the compiler can run side by side (one chain at a time waits on
+/// each multiply in turn and costs several times more).
+fn goertzel_bank(block: &[f32]) -> [f32; 8] {
+    static COEFFICIENTS: LazyLock<[f32; 8]> = LazyLock::new(|| {
+        let mut c = [0.0; 8];
+        for (c, f) in c.iter_mut().zip(LOW.iter().chain(HIGH.iter())) {
+            *c = coefficient(*f);
+        }
+        c
+    });
+    let coefficients = *COEFFICIENTS;
+    let mut s1 = [0.0f32; 8];
+    let mut s2 = [0.0f32; 8];
+    for &x in block {
+        for k in 0..8 {
+            let s0 = x + coefficients[k] * s1[k] - s2[k];
+            s2[k] = s1[k];
+            s1[k] = s0;
+        }
+    }
+    std::array::from_fn(|k| s1[k] * s1[k] + s2[k] * s2[k] - coefficients[k] * s1[k] * s2[k])
+}
+
+fn coefficient(frequency: f32) -> f32 {
+    2.0 * (2.0 * std::f32::consts::PI * frequency / SAMPLE_RATE).cos()
+}
+
 /// The energy |X(f)|² of the block at frequency `f` (the Goertzel algorithm).
 fn goertzel(block: &[f32], frequency: f32) -> f32 {
-    let coefficient = 2.0 * (2.0 * std::f32::consts::PI * frequency / SAMPLE_RATE).cos();
+    let coefficient = coefficient(frequency);
     let (mut s1, mut s2) = (0.0f32, 0.0f32);
     for &x in block {
         let s0 = x + coefficient * s1 - s2;

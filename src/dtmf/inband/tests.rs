@@ -244,3 +244,25 @@ fn music_with_chords_and_harmonics_triggers_no_digit() {
     }
     assert_eq!(detect(&samples), "");
 }
+
+#[test]
+fn the_goertzel_bank_agrees_with_one_frequency_at_a_time() {
+    let mut rng = StdRng::seed_from_u64(7);
+    let block: Vec<f32> = (0..BLOCK)
+        .map(|i| {
+            let t = i as f32 / SAMPLE_RATE;
+            8000.0 * (2.0 * std::f32::consts::PI * 852.0 * t).sin()
+                + 5000.0 * (2.0 * std::f32::consts::PI * 1477.0 * t).sin()
+                + rng.random_range(-500.0..500.0)
+        })
+        .collect();
+    let bank = goertzel_bank(&block);
+    for (k, f) in LOW.iter().chain(HIGH.iter()).enumerate() {
+        let one = goertzel(&block, *f);
+        assert!(
+            (bank[k] - one).abs() <= one.abs() * 1e-4 + 1.0,
+            "{f} Hz: bank {} vs {one}",
+            bank[k]
+        );
+    }
+}
