@@ -2,7 +2,7 @@
 //!
 //! The flow interpreter is a sans-IO core; this task is its shell for a SIP
 //! call. It feeds the interpreter digits, finished playbacks, timeouts and CRM
-//! answers, and carries out what it asks: prompts to the media task, lookups
+//! answers, and carries out what it asks: prompts to the media, lookups
 //! and tickets to the database (on their own tasks, so a slow database never
 //! stalls the call), hang-up to the endpoint.
 
@@ -42,7 +42,7 @@ pub(super) struct Answered {
     pub negotiated: Option<Negotiated>,
 }
 
-/// The media task of the call, once it runs.
+/// The media of the call, once it runs.
 pub(super) struct Media {
     pub handle: MediaHandle,
     pub events: mpsc::UnboundedReceiver<MediaEvent>,

@@ -1,4 +1,4 @@
-//! What a flow asks to play, as the encoded audio the media task sends.
+//! What a flow asks to play, as the encoded audio the media sends.
 
 use std::sync::Arc;
 

@@ -1,11 +1,11 @@
-//! The media task of one call leg: drives the RTP session, the prompt player,
-//! the DTMF detectors and senders, and a bridge to another leg, with a UDP
-//! socket and tokio timers.
+//! The media of call legs: each leg's RTP session, prompt player, DTMF
+//! detectors and senders, and a bridge to another leg, run by a few media
+//! worker threads over non-blocking UDP sockets (see `workers.rs`).
 //!
-//! One task per leg: each wake-up does one frame's work (a send, maybe a
-//! receive), so a task is cheap and the per-leg state stays in one place. The
-//! benchmark (`cargo bench --bench media`) measures the cost of this choice.
-//! Two bridged legs stay two tasks, each on its own schedule (see `bridge.rs`).
+//! The call task holds a [`MediaHandle`] to send commands and a receiver of
+//! [`MediaEvent`]s; the leg's state lives in its worker (`leg.rs`). The
+//! benchmark (`cargo bench --bench media`) measures this design at scale.
+//! Two bridged legs stay two legs, each on its own schedule (see `bridge.rs`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,18 +16,19 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::dtmf::DigitEvent;
-use crate::dtmf::inband::{ToneDetector, ToneGenerator};
-use crate::dtmf::rfc4733::Rfc4733Receiver;
-use crate::rtp::{Channel, Codec, Player, PlayerEvent, Prompt, Received, RtpSession, SessionStats};
+use crate::rtp::{Prompt, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
+use leg::Leg;
 
 mod bridge;
+mod leg;
 mod outgoing;
+mod udp;
+mod workers;
 
 pub use bridge::{BridgeEnd, bridge, bridge_pair};
-use outgoing::Outgoing;
 
-/// What the call task can ask of its media task.
+/// What the call task can ask of its media.
 #[derive(Debug)]
 pub enum MediaCommand {
     /// Play prompts back to back (over and over if `looping`); `id` comes back in
@@ -59,11 +60,11 @@ pub enum MediaCommand {
     /// relaying a digit across a bridge, as the shell decides: a digit that came
     /// in-band already travels in the bridged audio.
     SendDigit(char),
-    /// End the task; a final `Stats` event follows.
+    /// End the leg's media; a final `Stats` event follows.
     Shutdown,
 }
 
-/// What the media task reports to the call task.
+/// What the media of a leg reports to the call task.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaEvent {
     /// A playback ended: to the end, or `interrupted` (barge-in, `Stop`, a new `Play`).
@@ -71,9 +72,9 @@ pub enum MediaEvent {
     /// A key pressed, as RFC 4733 telephone-event or in-band tone.
     Digit(DigitEvent),
     /// The bridge ended: `Unbridge` on either leg, a new `Bridge`, or the other
-    /// leg's task ended. Sent once per bridge; the leg sends silence again.
+    /// leg's media ended. Sent once per bridge; the leg sends silence again.
     BridgeEnded,
-    /// The counters of the whole call, sent once when the task ends.
+    /// The counters of the whole call, sent once when the media ends.
     Stats(SessionStats),
 }
 
@@ -84,7 +85,7 @@ pub struct MediaOptions {
     pub inband_dtmf_always: bool,
 }
 
-/// The call task's handle on its media task.
+/// The call task's handle on its media.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
     commands: mpsc::Sender<MediaCommand>,
@@ -92,7 +93,7 @@ pub struct MediaHandle {
 }
 
 impl MediaHandle {
-    /// Sends a command; false if the media task has ended.
+    /// Sends a command; false if the media has ended.
     pub async fn send(&self, command: MediaCommand) -> bool {
         self.commands.send(command).await.is_ok()
     }
@@ -128,7 +129,8 @@ pub async fn answer_reoffer(
     }
 }
 
-/// Starts the media task of an answered call on its bound RTP socket.
+/// Starts the media of an answered call on its bound RTP socket: its first
+/// packet leaves within a millisecond or so, silence until a `Play`.
 ///
 /// RTCP uses the next port when it can be bound; otherwise the call runs
 /// without RTCP (RTP does not depend on it).
@@ -138,8 +140,8 @@ pub fn spawn(
     options: MediaOptions,
 ) -> std::io::Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> {
     let local_rtp = rtp.local_addr()?;
-    // Plain non-blocking sockets: the task reads them on its own schedule, so they
-    // need no registration with the reactor (see `MediaTask::run`).
+    // Plain non-blocking sockets: the worker reads them on the leg's schedule,
+    // so they need no registration with the reactor.
     let rtp = rtp.into_std()?;
     rtp.set_nonblocking(true)?;
     let rtcp = std::net::UdpSocket::bind(SocketAddr::new(
@@ -151,24 +153,12 @@ pub fn spawn(
     .ok();
     let (commands_tx, commands) = mpsc::channel(16);
     let (events_tx, events) = mpsc::unbounded_channel();
+    let workers = workers::workers();
     let now = Instant::now();
-    let session = RtpSession::new(now, negotiated, &mut rand::rng(), SystemTime::now());
-    let task = MediaTask {
-        session,
-        player: Player::new(),
-        barge_in: false,
-        codec: negotiated.codec,
-        telephone_events: Rfc4733Receiver::new(),
-        tones: inband_detector(options, &negotiated),
-        digit_tones: ToneGenerator::new(),
-        bridge: None,
-        options,
-        rtp,
-        rtcp,
-        commands,
-        events: events_tx,
-    };
-    tokio::spawn(task.run());
+    let start = workers.start_time(now);
+    let wallclock = SystemTime::now() + (start - now);
+    let session = RtpSession::new(start, negotiated, &mut rand::rng(), wallclock);
+    workers.add(Leg::new(session, options, rtp, rtcp, commands, events_tx));
     Ok((
         MediaHandle {
             commands: commands_tx,
@@ -176,229 +166,6 @@ pub fn spawn(
         },
         events,
     ))
-}
-
-struct MediaTask {
-    session: RtpSession,
-    player: Player,
-    barge_in: bool,
-    codec: Codec,
-    telephone_events: Rfc4733Receiver,
-    /// The in-band detector, when the call needs it.
-    tones: Option<ToneDetector>,
-    /// Digits sent in-band, to a peer without telephone-event.
-    digit_tones: ToneGenerator,
-    bridge: Option<BridgeEnd>,
-    options: MediaOptions,
-    rtp: std::net::UdpSocket,
-    rtcp: Option<std::net::UdpSocket>,
-    commands: mpsc::Receiver<MediaCommand>,
-    events: mpsc::UnboundedSender<MediaEvent>,
-}
-
-/// The most datagrams read per socket and wake-up, so a flood cannot starve sending.
-const MAX_READS_PER_WAKE: usize = 32;
-/// RTCP arrives every few seconds: its socket is read every this many wake-ups,
-/// saving a fruitless system call on nearly every frame.
-const RTCP_READ_EVERY: u32 = 25;
-
-impl MediaTask {
-    /// Wakes on the send schedule only: each wake-up reads what arrived since the
-    /// last one, then sends what is due. Caller RTP (50 packets/s) thus costs no
-    /// wake-up of its own, which halves the task's wake-ups; the price is that
-    /// received audio and digits are seen up to one ptime later, and arrival times
-    /// (RTCP jitter) are measured at that granularity.
-    async fn run(mut self) {
-        let mut buf = [0u8; 1500];
-        let sleep = tokio::time::sleep_until(self.session.poll_timeout().into());
-        tokio::pin!(sleep);
-        self.transmit(Instant::now());
-        let mut wakes: u32 = 0;
-        loop {
-            sleep.as_mut().reset(self.session.poll_timeout().into());
-            tokio::select! {
-                biased;
-                command = self.commands.recv() => match command {
-                    None | Some(MediaCommand::Shutdown) => break,
-                    Some(command) => self.command(command),
-                },
-                _ = &mut sleep => {}
-            }
-            let now = Instant::now();
-            self.read_rtp(now, &mut buf);
-            wakes = wakes.wrapping_add(1);
-            if wakes.is_multiple_of(RTCP_READ_EVERY) {
-                self.read_rtcp(&mut buf);
-            }
-            self.transmit(now);
-        }
-        self.unbridge();
-        let _ = self
-            .events
-            .send(MediaEvent::Stats(self.session.stats().clone()));
-    }
-
-    fn read_rtp(&mut self, now: Instant, buf: &mut [u8]) {
-        for _ in 0..MAX_READS_PER_WAKE {
-            match self.rtp.recv_from(buf) {
-                Ok((n, from)) => self.receive(now, from, &buf[..n.min(buf.len())]),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                // ICMP port unreachable shows up here while the caller is not
-                // listening yet; nothing to do but carry on.
-                Err(e) => {
-                    debug!(error = %e, "RTP receive error");
-                    break;
-                }
-            }
-        }
-    }
-
-    fn read_rtcp(&mut self, buf: &mut [u8]) {
-        let Some(rtcp) = &self.rtcp else { return };
-        for _ in 0..MAX_READS_PER_WAKE {
-            match rtcp.recv_from(buf) {
-                Ok((n, from)) => self.session.handle_rtcp(from, &buf[..n.min(buf.len())]),
-                Err(_) => break,
-            }
-        }
-    }
-
-    fn command(&mut self, command: MediaCommand) {
-        match command {
-            MediaCommand::Play {
-                id,
-                prompts,
-                barge_in,
-                looping,
-            } => {
-                self.player.play(id, prompts, looping);
-                self.barge_in = barge_in;
-            }
-            MediaCommand::Stop => {
-                self.player.stop();
-            }
-            MediaCommand::UpdateRemote(negotiated) => {
-                self.codec = negotiated.codec;
-                let wanted = inband_wanted(self.options, &negotiated);
-                if wanted != self.tones.is_some() {
-                    self.tones = inband_detector(self.options, &negotiated);
-                }
-                self.session.update_remote(negotiated);
-            }
-            MediaCommand::Hold => self.session.set_on_hold(true),
-            MediaCommand::Resume => self.session.set_on_hold(false),
-            MediaCommand::Bridge(end) => {
-                self.unbridge();
-                self.player.stop();
-                self.bridge = Some(end);
-            }
-            MediaCommand::Unbridge => self.unbridge(),
-            MediaCommand::SendDigit(digit) => {
-                let queued = if self.session.negotiated().telephone_event_pt.is_some() {
-                    self.session.send_digit(digit)
-                } else {
-                    self.digit_tones.queue(digit)
-                };
-                if !queued {
-                    debug!(?digit, "digit not sent: no DTMF key, or too many waiting");
-                }
-            }
-            MediaCommand::Shutdown => {}
-        }
-    }
-
-    /// Leaves the bridge, if any, and says so; the other leg notices by itself.
-    fn unbridge(&mut self) {
-        if self.bridge.take().is_some() {
-            let _ = self.events.send(MediaEvent::BridgeEnded);
-        }
-    }
-
-    fn receive(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        match self.session.handle_rtp(now, from, datagram) {
-            Received::Audio { payload, .. } => {
-                if self.tones.is_some() || self.bridge.is_some() {
-                    // Decoded on the stack: no allocation per packet.
-                    let mut samples = [0i16; 480];
-                    for codes in payload.chunks(samples.len()) {
-                        let samples = &mut samples[..codes.len()];
-                        self.codec.decode_into(codes, samples);
-                        if let Some(tones) = &mut self.tones {
-                            tones.handle_samples(now, samples);
-                        }
-                        if let Some(bridge) = &self.bridge {
-                            bridge.send_audio(samples);
-                        }
-                    }
-                }
-            }
-            Received::TelephoneEvent {
-                timestamp,
-                sequence,
-                marker,
-                payload,
-            } => self
-                .telephone_events
-                .handle_packet(now, timestamp, sequence, marker, payload),
-            Received::Dropped(_) => {}
-        }
-        let mut pressed = false;
-        while let Some(digit) = self.telephone_events.poll_digit() {
-            pressed = true;
-            let _ = self.events.send(MediaEvent::Digit(digit));
-        }
-        while let Some(digit) = self.tones.as_mut().and_then(ToneDetector::poll_digit) {
-            pressed = true;
-            let _ = self.events.send(MediaEvent::Digit(digit));
-        }
-        // Barge-in: a key stops the prompt at once, before the call task reacts.
-        if pressed && self.barge_in {
-            self.player.stop();
-        }
-    }
-
-    /// Sends everything due, then reports finished playbacks.
-    fn transmit(&mut self, now: Instant) {
-        if self.bridge.as_ref().is_some_and(|b| !b.is_open()) {
-            self.unbridge();
-        }
-        self.session.handle_timeout(now);
-        let mut source = Outgoing {
-            player: &mut self.player,
-            bridge: self.bridge.as_ref(),
-            digit_tones: &mut self.digit_tones,
-        };
-        while let Some(t) = self.session.poll_transmit(&mut source) {
-            let socket = match t.channel {
-                Channel::Rtp => &self.rtp,
-                Channel::Rtcp => match &self.rtcp {
-                    Some(s) => s,
-                    None => continue,
-                },
-            };
-            // One non-blocking send per packet; a full socket buffer drops the
-            // packet rather than delaying the ones behind it.
-            if let Err(e) = socket.send_to(t.contents, t.destination) {
-                debug!(error = %e, destination = %t.destination, "RTP send failed");
-            }
-        }
-        while let Some(event) = self.player.poll_event() {
-            let PlayerEvent::Finished { id, interrupted } = event;
-            let _ = self
-                .events
-                .send(MediaEvent::PlaybackFinished { id, interrupted });
-        }
-    }
-}
-
-/// The in-band detector runs when the caller did not negotiate telephone-event,
-/// or on every call when configured so.
-fn inband_wanted(options: MediaOptions, negotiated: &Negotiated) -> bool {
-    options.inband_dtmf_always || negotiated.telephone_event_pt.is_none()
-}
-
-fn inband_detector(options: MediaOptions, negotiated: &Negotiated) -> Option<ToneDetector> {
-    inband_wanted(options, negotiated).then(ToneDetector::new)
 }
 
 #[cfg(test)]
@@ -421,7 +188,7 @@ mod tests {
         }
     }
 
-    /// A media task on a loopback port.
+    /// Media on a loopback port.
     pub(super) async fn start_with(
         negotiated: Negotiated,
     ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {

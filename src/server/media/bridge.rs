@@ -1,16 +1,16 @@
 //! Bridging two legs' media (caller and agent): each leg sends, as its own
 //! RTP, the audio the other leg receives.
 //!
-//! The legs stay two media tasks, each with its own RTP session (SSRC,
+//! The legs stay two legs, each with its own RTP session (SSRC,
 //! sequence, timestamps, pacing, symmetric RTP) and its own codec. Between
 //! them runs one `SampleFifo` per direction of decoded linear audio: the
 //! receiving leg decodes each packet into it, the sending leg takes a frame at
 //! each of its own frames and encodes it in its codec, so PCMU ↔ PCMA and
-//! 20 ↔ 30 ms packets need nothing more. Neither task wakes the other: each
+//! 20 ↔ 30 ms packets need nothing more. Neither leg waits on the other: each
 //! reads and writes the shared FIFOs on its own send schedule, so a bridge
 //! costs no wake-up and no allocation per packet.
 //!
-//! Either end going away (`Unbridge`, a new `Bridge`, the task ending) closes
+//! Either end going away (`Unbridge`, a new `Bridge`, the leg ending) closes
 //! the bridge; the other leg sees it at its next frame, sends silence again
 //! and reports `MediaEvent::BridgeEnded`. The shell therefore needs no
 //! signalling to learn that the bridge is gone, only to learn why.
@@ -22,7 +22,7 @@ use super::{MediaCommand, MediaHandle};
 use crate::rtp::SampleFifo;
 
 /// Connects two legs' media until either is unbridged or ends; false if a
-/// task had already ended (a leg that got its end then reports `BridgeEnded`).
+/// leg had already ended (a leg that got its end then reports `BridgeEnded`).
 pub async fn bridge(a: &MediaHandle, b: &MediaHandle) -> bool {
     let (end_a, end_b) = bridge_pair();
     a.send(MediaCommand::Bridge(end_a)).await && b.send(MediaCommand::Bridge(end_b)).await
@@ -89,7 +89,7 @@ impl std::fmt::Debug for BridgeEnd {
 }
 
 /// Each lock is held for one copy of at most a frame. A poisoned lock is used
-/// on: the FIFO is samples and indices, and a panic in one leg's task must not
+/// on: the FIFO is samples and indices, and a panic in one leg must not
 /// take the other leg down with it.
 fn lock(fifo: &Mutex<SampleFifo>) -> MutexGuard<'_, SampleFifo> {
     fifo.lock().unwrap_or_else(PoisonError::into_inner)

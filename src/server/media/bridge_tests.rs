@@ -1,4 +1,4 @@
-//! Two media tasks bridged over loopback UDP, a test socket playing each leg's phone.
+//! Two media legs bridged over loopback UDP, a test socket playing each leg's phone.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use crate::rtp::packet::RtpPacket;
 use crate::rtp::{Codec, Prompt};
 use crate::sip::sdp::Negotiated;
 
-/// One call leg: its media task and the phone at the far end of its RTP.
+/// One call leg: its media and the phone at the far end of its RTP.
 struct Leg {
     phone: Arc<UdpSocket>,
     media: MediaHandle,
@@ -140,7 +140,7 @@ impl Leg {
         timeout(Duration::from_secs(2), self.events.recv())
             .await
             .expect("no media event within 2 s")
-            .expect("the media task ended")
+            .expect("the media leg ended")
     }
 }
 

@@ -9,7 +9,7 @@ use super::BridgeEnd;
 /// The largest frame a session asks for: 60 ms.
 const MAX_FRAME: usize = 480;
 
-/// The frame source of a media task, borrowed for one `transmit`.
+/// The frame source of a media leg, borrowed for one `transmit`.
 pub(super) struct Outgoing<'a> {
     pub(super) player: &'a mut Player,
     pub(super) bridge: Option<&'a BridgeEnd>,

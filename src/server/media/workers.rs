@@ -1,0 +1,194 @@
+//! The media workers: a few threads, each advancing many legs on one schedule.
+//!
+//! A leg needs a little work every ptime (20 ms): read what arrived, send one
+//! packet. Giving each leg its own task and timer made the timer and the
+//! scheduler cost as much as the work. Instead one worker thread per core
+//! owns many legs; every leg's frames start on a 1 ms grid shared by all
+//! workers, and a worker sleeps until the next grid point at which one of its
+//! legs is due, then runs every due leg in turn. So 1,000 calls cost about 50
+//! wake-ups per 20 ms per worker rather than 1,000, and calls that began at
+//! different moments still send at different moments, spread over the frame.
+//!
+//! A leg stays on the worker it was given (least loaded at the time) until it
+//! ends. Workers never block on I/O: sockets are non-blocking and read on the
+//! schedule; commands and events go through channels the call tasks await.
+//! A late wake-up does not accumulate: each session counts its frames from its
+//! own start (`RtpSession::handle_timeout`).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use tracing::error;
+
+use super::leg::Leg;
+use super::udp::Datagrams;
+
+/// The grid every leg's frames start on.
+const GRID: Duration = Duration::from_millis(1);
+
+/// The process's media workers, started on first use.
+pub(super) fn workers() -> &'static Workers {
+    static WORKERS: OnceLock<Workers> = OnceLock::new();
+    WORKERS.get_or_init(|| {
+        let count = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Workers::start(count)
+    })
+}
+
+pub(super) struct Workers {
+    epoch: Instant,
+    workers: Vec<WorkerHandle>,
+}
+
+struct WorkerHandle {
+    arrivals: Sender<Leg>,
+    legs: Arc<AtomicUsize>,
+}
+
+impl Workers {
+    fn start(count: usize) -> Workers {
+        let epoch = Instant::now();
+        let workers = (0..count.max(1))
+            .map(|index| {
+                let (arrivals, receiver) = channel();
+                let legs = Arc::new(AtomicUsize::new(0));
+                let worker = Worker {
+                    epoch,
+                    legs: Vec::new(),
+                    arrivals: receiver,
+                    load: Arc::clone(&legs),
+                };
+                std::thread::Builder::new()
+                    .name(format!("media-{index}"))
+                    .spawn(move || worker.run())
+                    .expect("start a media worker thread");
+                WorkerHandle { arrivals, legs }
+            })
+            .collect();
+        Workers { epoch, workers }
+    }
+
+    /// The first grid point at or after `now`: when a leg created now starts.
+    pub(super) fn start_time(&self, now: Instant) -> Instant {
+        grid_ceil(self.epoch, now)
+    }
+
+    /// Hands a leg to the least loaded worker.
+    pub(super) fn add(&self, leg: Leg) {
+        let worker = self
+            .workers
+            .iter()
+            .min_by_key(|w| w.legs.load(Ordering::Relaxed))
+            .expect("at least one worker");
+        worker.legs.fetch_add(1, Ordering::Relaxed);
+        if worker.arrivals.send(leg).is_err() {
+            // Only a worker that panicked is gone; the leg's channels close
+            // with it, so its call sees the media end.
+            worker.legs.fetch_sub(1, Ordering::Relaxed);
+            error!("media worker has stopped; a call leg gets no media");
+        }
+    }
+}
+
+struct Worker {
+    epoch: Instant,
+    legs: Vec<Leg>,
+    arrivals: Receiver<Leg>,
+    load: Arc<AtomicUsize>,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut datagrams = Datagrams::new();
+        loop {
+            let wake = self.legs.iter().map(Leg::due_at).min();
+            if !self.wait_for_legs(wake.map(|due| grid_ceil(self.epoch, due))) {
+                return;
+            }
+            let now = Instant::now();
+            // In order, so each leg keeps its place within the burst of a grid point.
+            let before = self.legs.len();
+            self.legs
+                .retain_mut(|leg| leg.due_at() > now || run_frame(leg, now, &mut datagrams));
+            self.load
+                .fetch_sub(before - self.legs.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// Sleeps until `wake` (forever when no leg is waiting), taking legs that
+    /// arrive meanwhile; false when no more can come.
+    fn wait_for_legs(&mut self, wake: Option<Instant>) -> bool {
+        let arrival = match wake {
+            None => self
+                .arrivals
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
+            Some(wake) => match wake.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => self.arrivals.recv_timeout(left),
+                _ => match self.arrivals.try_recv() {
+                    Ok(leg) => Ok(leg),
+                    Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
+                    Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+                },
+            },
+        };
+        match arrival {
+            // The new leg may be due before `wake`: run the loop again.
+            Ok(leg) => self.legs.push(leg),
+            Err(RecvTimeoutError::Timeout) => {}
+            // The pool lives as long as the process, so this is its end: the
+            // legs there are still run to their end.
+            Err(RecvTimeoutError::Disconnected) => match wake {
+                None => return false,
+                Some(wake) => std::thread::sleep(wake.saturating_duration_since(Instant::now())),
+            },
+        }
+        true
+    }
+}
+
+/// Runs one frame of a leg; false when it has ended. A leg that panics ends
+/// alone (its call sees the media channels close), not with its worker's
+/// other calls.
+fn run_frame(leg: &mut Leg, now: Instant, datagrams: &mut Datagrams) -> bool {
+    std::panic::catch_unwind(AssertUnwindSafe(|| leg.run_frame(now, datagrams))).unwrap_or_else(
+        |_| {
+            error!("a call leg's media failed and was ended");
+            false
+        },
+    )
+}
+
+/// The first point of the grid (`epoch` + k × GRID) at or after `t`.
+fn grid_ceil(epoch: Instant, t: Instant) -> Instant {
+    let Some(since) = t.checked_duration_since(epoch) else {
+        return epoch;
+    };
+    let grid = GRID.as_nanos();
+    let points = since.as_nanos().div_ceil(grid);
+    epoch + Duration::from_nanos((points * grid) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_points_round_up_and_keep_exact_points() {
+        let epoch = Instant::now();
+        let ms = Duration::from_millis(1);
+        assert_eq!(grid_ceil(epoch, epoch), epoch);
+        assert_eq!(grid_ceil(epoch, epoch + ms * 7), epoch + ms * 7);
+        assert_eq!(
+            grid_ceil(epoch, epoch + ms * 7 + Duration::from_nanos(1)),
+            epoch + ms * 8
+        );
+        assert_eq!(
+            grid_ceil(epoch, epoch + Duration::from_micros(19_999)),
+            epoch + ms * 20
+        );
+    }
+}
