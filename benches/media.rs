@@ -284,7 +284,8 @@ fn rss_bytes() -> u64 {
 /// What the caller side saw of one call.
 struct CallSeen {
     stats: ReceiverStats,
-    last_arrival: Option<Instant>,
+    /// When the kernel received the call's last packet.
+    last_arrival: Option<Duration>,
 }
 
 fn caller(n: usize, measure: Duration) {
@@ -307,7 +308,11 @@ fn caller(n: usize, measure: Duration) {
     let sender =
         std::thread::spawn(move || send_caller_rtp(&sender_socket, &sender_ports, window.1));
 
-    let index: HashMap<u16, usize> = ports.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+    // Call index by server port.
+    let mut index = vec![usize::MAX; 65_536];
+    for (i, port) in ports.iter().enumerate() {
+        index[usize::from(*port)] = i;
+    }
     let mut calls: Vec<CallSeen> = (0..n)
         .map(|_| CallSeen {
             stats: ReceiverStats::default(),
@@ -317,34 +322,39 @@ fn caller(n: usize, measure: Duration) {
     // Gap deviations from 20 ms in 10 µs buckets up to 1 s.
     let mut histogram = vec![0u64; 100_001];
     let mut max_deviation = Duration::ZERO;
-    socket
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .expect("timeout");
-    let mut buf = [0u8; 1500];
+    let mut batch = ReceiveBatch::new(&socket);
     while Instant::now() < window.1 {
-        let Ok((len, from)) = socket.recv_from(&mut buf) else {
+        let count = batch.receive();
+        if count == 0 {
+            // Sleeping rather than waiting on the socket: the server's sends then
+            // never have to wake this process, as they would not wake a phone
+            // on another machine. Kernel timestamps keep the gaps exact.
+            std::thread::sleep(Duration::from_millis(1));
             continue;
-        };
-        let now = Instant::now();
-        let Some(&i) = index.get(&from.port()) else {
-            continue;
-        };
-        let Ok(packet) = RtpPacket::parse(&buf[..len]) else {
-            continue;
-        };
-        let call = &mut calls[i];
-        if now >= window.0 {
-            if let Some(last) = call.last_arrival.filter(|l| *l >= window.0) {
-                let gap = now - last;
-                let deviation = gap.abs_diff(Duration::from_millis(20));
-                max_deviation = max_deviation.max(deviation);
-                let bucket = (deviation.as_micros() / 10).min(100_000) as usize;
-                histogram[bucket] += 1;
-            }
-            call.stats
-                .record(packet.ssrc, packet.sequence, packet.timestamp, 0);
         }
-        call.last_arrival = Some(now);
+        let read_at = Instant::now();
+        for k in 0..count {
+            let (from, arrived, datagram) = batch.get(k);
+            let i = index[usize::from(from)];
+            if i == usize::MAX {
+                continue;
+            }
+            let Ok(packet) = RtpPacket::parse(datagram) else {
+                continue;
+            };
+            let call = &mut calls[i];
+            if read_at >= window.0 {
+                if let Some(last) = call.last_arrival {
+                    let deviation = arrived.abs_diff(last + Duration::from_millis(20));
+                    max_deviation = max_deviation.max(deviation);
+                    let bucket = (deviation.as_micros() / 10).min(100_000) as usize;
+                    histogram[bucket] += 1;
+                }
+                call.stats
+                    .record(packet.ssrc, packet.sequence, packet.timestamp, 0);
+            }
+            call.last_arrival = Some(arrived);
+        }
     }
     let digits_sent = sender.join().expect("sender");
     let received: u64 = calls.iter().map(|c| c.stats.received).sum();
@@ -451,5 +461,110 @@ fn set_buffers(socket: &UdpSocket) {
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
         }
+    }
+}
+
+/// Datagrams read 64 at a time with `recvmmsg`, each with the kernel's receive
+/// timestamp (`SO_TIMESTAMPNS`), so the gaps measured do not depend on when
+/// this process got round to reading.
+struct ReceiveBatch {
+    fd: std::os::fd::RawFd,
+    buffers: Vec<[u8; 1500]>,
+    controls: Vec<[u64; 8]>,
+    lengths: Vec<usize>,
+    ports: Vec<u16>,
+    stamps: Vec<Duration>,
+}
+
+const RECEIVE_BATCH: usize = 64;
+
+impl ReceiveBatch {
+    fn new(socket: &UdpSocket) -> ReceiveBatch {
+        use std::os::fd::AsRawFd;
+        let fd = socket.as_raw_fd();
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket fd and a c_int option value of the right size.
+        let set = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(set, 0, "SO_TIMESTAMPNS");
+        ReceiveBatch {
+            fd,
+            buffers: vec![[0; 1500]; RECEIVE_BATCH],
+            controls: vec![[0; 8]; RECEIVE_BATCH],
+            lengths: vec![0; RECEIVE_BATCH],
+            ports: vec![0; RECEIVE_BATCH],
+            stamps: vec![Duration::ZERO; RECEIVE_BATCH],
+        }
+    }
+
+    /// Reads what is waiting, without blocking; the number of datagrams.
+    fn receive(&mut self) -> usize {
+        // SAFETY: all-zero is a valid value for these plain C structs; every
+        // pointer set below refers to a buffer that outlives the call.
+        let mut addresses: Vec<libc::sockaddr_in> =
+            vec![unsafe { std::mem::zeroed() }; RECEIVE_BATCH];
+        let mut iovecs: Vec<libc::iovec> = vec![unsafe { std::mem::zeroed() }; RECEIVE_BATCH];
+        let mut headers: Vec<libc::mmsghdr> = vec![unsafe { std::mem::zeroed() }; RECEIVE_BATCH];
+        for i in 0..RECEIVE_BATCH {
+            iovecs[i].iov_base = self.buffers[i].as_mut_ptr().cast();
+            iovecs[i].iov_len = 1500;
+            let h = &mut headers[i].msg_hdr;
+            h.msg_name = (&mut addresses[i] as *mut libc::sockaddr_in).cast();
+            h.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as u32;
+            h.msg_iov = &mut iovecs[i];
+            h.msg_iovlen = 1;
+            h.msg_control = self.controls[i].as_mut_ptr().cast();
+            h.msg_controllen = std::mem::size_of::<[u64; 8]>();
+        }
+        // SAFETY: see above.
+        let count = unsafe {
+            libc::recvmmsg(
+                self.fd,
+                headers.as_mut_ptr(),
+                RECEIVE_BATCH as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if count <= 0 {
+            return 0;
+        }
+        for i in 0..count as usize {
+            self.lengths[i] = headers[i].msg_len as usize;
+            self.ports[i] = u16::from_be(addresses[i].sin_port);
+            self.stamps[i] = Duration::ZERO;
+            // SAFETY: the kernel filled the control buffer it was given.
+            unsafe {
+                let mut cmsg = libc::CMSG_FIRSTHDR(&headers[i].msg_hdr);
+                while !cmsg.is_null() {
+                    if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                        && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
+                    {
+                        let ts = std::ptr::read_unaligned(
+                            libc::CMSG_DATA(cmsg).cast::<libc::timespec>(),
+                        );
+                        self.stamps[i] = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+                    }
+                    cmsg = libc::CMSG_NXTHDR(&headers[i].msg_hdr, cmsg);
+                }
+            }
+        }
+        count as usize
+    }
+
+    /// Datagram `k` of the last read: source port, kernel arrival time, contents.
+    fn get(&self, k: usize) -> (u16, Duration, &[u8]) {
+        (
+            self.ports[k],
+            self.stamps[k],
+            &self.buffers[k][..self.lengths[k]],
+        )
     }
 }
