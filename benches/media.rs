@@ -191,6 +191,7 @@ fn server(n: usize, measure: Duration) {
         // DTMF detection fully on: RFC 4733 and the in-band detector on every call.
         let options = MediaOptions {
             inband_dtmf_always: true,
+            rtp_timeout: Some(Duration::from_secs(60)),
         };
         let mut handles = Vec::with_capacity(n);
         let mut stats = Vec::with_capacity(n);
@@ -213,7 +214,9 @@ fn server(n: usize, measure: Duration) {
                 while let Some(event) = events.recv().await {
                     match event {
                         MediaEvent::Stats(s) => return Some(s),
-                        MediaEvent::PlaybackFinished { .. } | MediaEvent::BridgeEnded => {}
+                        MediaEvent::PlaybackFinished { .. }
+                        | MediaEvent::BridgeEnded
+                        | MediaEvent::RtpTimeout { .. } => {}
                         MediaEvent::Digit(_) => {
                             digits.fetch_add(1, Ordering::Relaxed);
                         }

@@ -157,6 +157,10 @@ pub struct MediaSettings {
     /// Run the in-band DTMF detector on every call, not only on calls without
     /// telephone-event.
     pub inband_dtmf_always: bool,
+    /// A call whose peer sends neither RTP nor RTCP for this long is hung up
+    /// (its phone or network is gone without a BYE); 0 turns the check off.
+    /// Calls on hold are not checked.
+    pub rtp_timeout_seconds: u64,
 }
 
 /// Database settings.
@@ -488,6 +492,7 @@ impl Default for MediaSettings {
             port_min: 10000,
             port_max: 20000,
             inband_dtmf_always: false,
+            rtp_timeout_seconds: 60,
         }
     }
 }

@@ -33,13 +33,19 @@ fn flows_always_open() -> tempfile::TempDir {
 }
 
 fn server(flows: &tempfile::TempDir, ring_timeout: u32) -> Server {
+    server_with(flows, ring_timeout, "", "")
+}
+
+/// The queue test server, with `media` keys and extra configuration.
+fn server_with(flows: &tempfile::TempDir, ring_timeout: u32, media: &str, config: &str) -> Server {
     let config = format!(
         "[registrar]\nalgorithms = [\"MD5\"]\n\n[queue]\nwrap_up_seconds = 3\n\n\
          [[queues]]\nname = \"support\"\nstrategy = \"longest_idle\"\nskills = [\"support\"]\n\
-         ring_timeout_seconds = {ring_timeout}\nannounce_every_seconds = 60\n"
+         ring_timeout_seconds = {ring_timeout}\nannounce_every_seconds = 60\n\n{config}"
     );
     Server::start_with(ServerOptions {
         config,
+        media: media.into(),
         flows: Some(flows.path().to_owned()),
         ..ServerOptions::default()
     })
@@ -273,4 +279,88 @@ fn a_waiting_caller_who_presses_the_callback_key_gets_a_callback_ticket() {
     let (ok, out) = support::hotline(&["agents", "--http", &http, "state", "alice", "dance"]);
     assert!(!ok, "an unknown state is refused");
     assert!(out.contains("unknown state"), "{out}");
+}
+
+/// A caller whose phone goes dead after pressing 0 for an agent (SIPp, which
+/// sends no RTP and never hangs up): the agent's phone shows `agent_sees`
+/// (ringing or answered), hotline hangs the caller up, and the agent's call
+/// ends too. The call's recorded events come back.
+fn dead_phone_is_hung_up(server: &Server, agent: &mut Baresip, agent_sees: &str) -> Vec<String> {
+    let sip = server.sip;
+    let caller = std::thread::spawn(move || {
+        support::peers::sipp("silent_caller.xml", sip, &["-m", "1", "-key", "digit", "0"])
+    });
+    let seen = agent.wait_event(agent_sees, Duration::from_secs(15));
+    assert!(
+        seen.is_some(),
+        "no {agent_sees} for the agent:\n{}",
+        server.log()
+    );
+    let run = caller.join().unwrap();
+    assert!(
+        run.success,
+        "hotline did not hang up the dead phone:\n{}\n{}",
+        run.output,
+        server.log()
+    );
+    let closed = agent.wait_event("CALL_CLOSED", Duration::from_secs(10));
+    assert!(
+        closed.is_some(),
+        "the agent's call goes on:\n{}",
+        agent.history()
+    );
+    server.last_call_events()
+}
+
+#[test]
+fn a_waiting_caller_whose_phone_goes_dead_is_hung_up_and_the_agent_stops_ringing() {
+    let flows = flows_always_open();
+    let server = server_with(&flows, 60, "rtp_timeout_seconds = 4", "");
+    add_agent(&server, "alice", "secret-a");
+    let quiet = silence(server.dir.path(), 60);
+    let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
+    assert!(
+        events.iter().any(|e| e == "media caller silent for 4 s"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_bridged_caller_whose_phone_goes_dead_is_hung_up_and_so_is_the_agent() {
+    let flows = flows_always_open();
+    let server = server_with(&flows, 60, "rtp_timeout_seconds = 8", "");
+    add_agent(&server, "bob", "secret-b");
+    let quiet = silence(server.dir.path(), 60);
+    let mut bob = agent_phone(&server, "bob", "secret-b", &quiet, true);
+    let events = dead_phone_is_hung_up(&server, &mut bob, "CALL_ESTABLISHED");
+    assert!(
+        events.iter().any(|e| e == "queue answered by bob"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e == "media caller silent for 8 s"),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
+    let flows = flows_always_open();
+    let server = server_with(
+        &flows,
+        60,
+        "rtp_timeout_seconds = 0",
+        "[sip]\nmax_call_seconds = 5\n",
+    );
+    add_agent(&server, "alice", "secret-a");
+    let quiet = silence(server.dir.path(), 60);
+    let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "limit maximum call duration 5 s"),
+        "{events:?}"
+    );
 }

@@ -205,3 +205,23 @@ fn calls_are_recorded_in_the_database_and_listed_for_admins() {
         .collect();
     assert_eq!(keys, ["4 sip_info", "2 sip_info", "7 sip_info"]);
 }
+
+#[test]
+fn a_caller_whose_phone_goes_dead_in_the_menu_is_hung_up() {
+    let server = Server::start_with(ServerOptions {
+        media: "rtp_timeout_seconds = 3".into(),
+        ..ServerOptions::default()
+    });
+    // A key the menu does not offer, then nothing: no RTP, no BYE.
+    let run = sipp(
+        "silent_caller.xml",
+        server.sip,
+        &["-m", "1", "-key", "digit", "9"],
+    );
+    assert_sipp(run, &server);
+    let events = server.last_call_events();
+    assert!(
+        events.iter().any(|e| e == "media caller silent for 3 s"),
+        "{events:?}"
+    );
+}

@@ -77,6 +77,9 @@ pub(super) struct Running {
     /// We sent BYE; the call ends when the endpoint says so.
     pub hung_up: bool,
     pub answered_at: Instant,
+    /// When the maximum call duration is reached, wherever the call is then
+    /// (flow, queue, bridged to an agent).
+    pub hangup_at: Instant,
     crm: mpsc::UnboundedSender<CrmAnswer>,
     /// The flow handed the call to a queue.
     enqueue: Option<super::waiting::Enqueue>,
@@ -87,8 +90,6 @@ pub(super) struct Running {
 impl Answered {
     pub async fn run(mut self) -> Outcome {
         let limit = Duration::from_secs(self.services.config().sip.max_call_seconds);
-        let hangup_at = tokio::time::sleep(limit);
-        tokio::pin!(hangup_at);
         let (crm, mut answers) = mpsc::unbounded_channel();
         let mut state = Running {
             media: None,
@@ -96,6 +97,7 @@ impl Answered {
             digits: DigitStream::new(),
             hung_up: false,
             answered_at: Instant::now(),
+            hangup_at: Instant::now() + limit,
             crm,
             enqueue: None,
             transfer: None,
@@ -112,14 +114,11 @@ impl Answered {
                 event = next_media_event(&mut state.media) => Step::Media(event),
                 Some(answer) = answers.recv() => Step::Crm(answer),
                 _ = sleep_until(deadline) => Step::FlowTimeout,
-                _ = &mut hangup_at, if !state.hung_up => Step::TimeLimit,
+                _ = tokio::time::sleep_until(state.hangup_at.into()), if !state.hung_up => Step::TimeLimit,
             };
             let now = Instant::now();
             match step {
-                Step::TimeLimit => {
-                    info!(seconds = limit.as_secs(), "maximum call duration reached");
-                    self.hang_up(&mut state).await;
-                }
+                Step::TimeLimit => self.time_limit_reached(&mut state).await,
                 Step::Signal(None) => break "endpoint stopped".to_owned(),
                 Step::Signal(Some(signal)) => match signal {
                     CallSignal::Confirmed { sdp_in_ack } => {
@@ -156,6 +155,9 @@ impl Answered {
                 Step::Media(Some(MediaEvent::Digit(event))) => state.digits.push(event),
                 Step::Media(Some(MediaEvent::Stats(stats))) => debug!(?stats, "media stats"),
                 Step::Media(Some(MediaEvent::BridgeEnded)) => debug!("media bridge ended"),
+                Step::Media(Some(MediaEvent::RtpTimeout { silent_for })) => {
+                    self.caller_went_silent(&mut state, silent_for).await;
+                }
                 Step::Media(Some(MediaEvent::PlaybackFinished { id, .. })) => {
                     if let Some(call) = &mut state.call {
                         call.handle_playback_finished(now, PlayId(id));
@@ -201,9 +203,7 @@ impl Answered {
         self.services.0.recent.update(&self.id.0, |record| {
             record.codec = Some(negotiated.codec.encoding_name().to_owned());
         });
-        let options = MediaOptions {
-            inband_dtmf_always: self.services.config().media.inband_dtmf_always,
-        };
+        let options = MediaOptions::from(&self.services.config().media);
         match media::spawn(socket, negotiated, options) {
             Ok((handle, events)) => state.media = Some(Media { handle, events }),
             Err(error) => {
@@ -363,6 +363,25 @@ impl Answered {
         self.endpoint
             .send(EndpointCommand::Hangup(self.id.clone()))
             .await;
+    }
+
+    /// Ends a call that reached the maximum call duration.
+    pub(super) async fn time_limit_reached(&self, state: &mut Running) {
+        let seconds = self.services.config().sip.max_call_seconds;
+        info!(seconds, "maximum call duration reached; hanging up");
+        self.log
+            .event("limit", format!("maximum call duration {seconds} s"));
+        self.hang_up(state).await;
+    }
+
+    /// Ends a call whose phone has sent nothing for the RTP timeout: it is
+    /// gone without a BYE, and must not hold its line, place or agent.
+    pub(super) async fn caller_went_silent(&self, state: &mut Running, silent_for: Duration) {
+        let seconds = silent_for.as_secs();
+        info!(seconds, "no RTP or RTCP from the caller; hanging up");
+        self.log
+            .event("media", format!("caller silent for {seconds} s"));
+        self.hang_up(state).await;
     }
 
     pub(super) async fn reoffer(&mut self, offer: Vec<u8>, media: Option<&Media>) {

@@ -181,9 +181,7 @@ impl Services {
             db: self.0.db.clone(),
             ports: self.0.ports.clone(),
             media_ip: self.0.media_ip,
-            media_options: crate::server::media::MediaOptions {
-                inband_dtmf_always: config.media.inband_dtmf_always,
-            },
+            media_options: crate::server::media::MediaOptions::from(&config.media),
             sip_address,
         };
         tokio::spawn(crate::server::queue::run(shell, inbox));

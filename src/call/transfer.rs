@@ -52,9 +52,7 @@ impl Answered {
             endpoint: self.endpoint.clone(),
             ports: self.services.0.ports.clone(),
             media_ip: self.services.0.media_ip,
-            media_options: MediaOptions {
-                inband_dtmf_always: config.media.inband_dtmf_always,
-            },
+            media_options: MediaOptions::from(&config.media),
             cancel: cancelled,
         };
         self.play_music(state, &language).await;

@@ -78,8 +78,14 @@ impl Answered {
                     }
                     Some(_) => {}
                 },
+                _ = tokio::time::sleep_until(state.hangup_at.into()), if !state.hung_up => {
+                    self.time_limit_reached(state).await;
+                }
                 event = next_event(state) => match event {
                     Some(MediaEvent::Digit(digit)) => state.digits.push(digit),
+                    Some(MediaEvent::RtpTimeout { silent_for }) => {
+                        self.caller_went_silent(state, silent_for).await;
+                    }
                     // Cut short by a key or played out, the announcement gives way to the music.
                     Some(MediaEvent::PlaybackFinished { id: ANNOUNCEMENT, .. }) => {
                         self.play_music(state, &language).await;
@@ -164,6 +170,7 @@ impl Answered {
         caller_media.handle.send(MediaCommand::Stop).await;
         media::bridge(&caller_media.handle, &leg.media).await;
         info!("caller and agent bridged");
+        let mut agent_media = true;
         let reason = loop {
             tokio::select! {
                 signal = self.signals.recv() => match signal {
@@ -199,6 +206,9 @@ impl Answered {
                     }
                     Some(_) => {}
                 },
+                _ = tokio::time::sleep_until(state.hangup_at.into()), if !state.hung_up => {
+                    self.time_limit_reached(state).await;
+                }
                 event = next_event(state) => match event {
                     Some(MediaEvent::Digit(digit)) => {
                         self.record_digit(digit, state.answered_at);
@@ -207,17 +217,30 @@ impl Answered {
                             leg.media.send(MediaCommand::SendDigit(digit.digit)).await;
                         }
                     }
+                    Some(MediaEvent::RtpTimeout { silent_for }) => {
+                        self.caller_went_silent(state, silent_for).await;
+                    }
                     Some(_) => {}
                     None => state.media = None,
                 },
-                event = leg.media_events.recv() => {
-                    if let Some(MediaEvent::Digit(digit)) = event
-                        && digit.source != DigitSource::InBand
-                        && let Some(caller_media) = &state.media
-                    {
-                        caller_media.handle.send(MediaCommand::SendDigit(digit.digit)).await;
+                event = leg.media_events.recv(), if agent_media => match event {
+                    Some(MediaEvent::Digit(digit)) => {
+                        if digit.source != DigitSource::InBand
+                            && let Some(caller_media) = &state.media
+                        {
+                            caller_media.handle.send(MediaCommand::SendDigit(digit.digit)).await;
+                        }
                     }
-                }
+                    // The agent's phone is gone without a BYE: as if the agent hung up.
+                    Some(MediaEvent::RtpTimeout { silent_for }) if !state.hung_up => {
+                        info!(seconds = silent_for.as_secs(), "no RTP or RTCP from the agent; hanging up");
+                        self.log.event("media", format!("agent silent for {} s", silent_for.as_secs()));
+                        self.endpoint.send(EndpointCommand::Hangup(leg.call.clone())).await;
+                        self.hang_up(state).await;
+                    }
+                    Some(_) => {}
+                    None => agent_media = false,
+                },
             }
         };
         leg.media.send(MediaCommand::Shutdown).await;

@@ -9,12 +9,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use crate::config::MediaSettings;
 use crate::dtmf::DigitEvent;
 use crate::rtp::{Prompt, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
@@ -23,6 +24,7 @@ use leg::Leg;
 mod bridge;
 mod leg;
 mod outgoing;
+mod silence;
 mod udp;
 mod workers;
 
@@ -74,6 +76,10 @@ pub enum MediaEvent {
     /// The bridge ended: `Unbridge` on either leg, a new `Bridge`, or the other
     /// leg's media ended. Sent once per bridge; the leg sends silence again.
     BridgeEnded,
+    /// The peer has sent neither RTP nor RTCP for the configured timeout while
+    /// not on hold: its phone or network is most likely gone. Sent once; sent
+    /// again only after the peer has been heard in between.
+    RtpTimeout { silent_for: Duration },
     /// The counters of the whole call, sent once when the media ends.
     Stats(SessionStats),
 }
@@ -83,6 +89,18 @@ pub enum MediaEvent {
 pub struct MediaOptions {
     /// Run the in-band DTMF detector even when telephone-event was negotiated.
     pub inband_dtmf_always: bool,
+    /// Report `MediaEvent::RtpTimeout` when the peer has sent nothing for this long.
+    pub rtp_timeout: Option<Duration>,
+}
+
+impl From<&MediaSettings> for MediaOptions {
+    fn from(settings: &MediaSettings) -> Self {
+        MediaOptions {
+            inband_dtmf_always: settings.inband_dtmf_always,
+            rtp_timeout: (settings.rtp_timeout_seconds > 0)
+                .then(|| Duration::from_secs(settings.rtp_timeout_seconds)),
+        }
+    }
 }
 
 /// The call task's handle on its media.
@@ -356,5 +374,60 @@ mod tests {
         let Some(MediaEvent::Stats(_)) = events.recv().await else {
             panic!("a second digit or no stats");
         };
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_sends_nothing_is_reported_once_and_one_that_sends_is_not() {
+        let options = MediaOptions {
+            rtp_timeout: Some(Duration::from_millis(300)),
+            ..MediaOptions::default()
+        };
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let talking = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let start = |socket: &UdpSocket| {
+            let negotiated = negotiated(socket.local_addr().unwrap());
+            async move {
+                let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                spawn(rtp, negotiated, options).unwrap()
+            }
+        };
+        let (silent_media, mut silent_events) = start(&silent).await;
+        let (talking_media, mut talking_events) = start(&talking).await;
+        let mut packet = Vec::new();
+        for sequence in 0..50u16 {
+            packet.clear();
+            RtpPacket {
+                marker: sequence == 0,
+                payload_type: 8,
+                sequence,
+                timestamp: u32::from(sequence) * 160,
+                ssrc: 9,
+                csrc: &[],
+                extension: None,
+                payload: &[0xD5; 160],
+            }
+            .write(&mut packet);
+            talking
+                .send_to(&packet, talking_media.local_rtp())
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let event = timeout(Duration::from_millis(100), silent_events.recv())
+            .await
+            .expect("the silent peer is reported");
+        assert!(
+            matches!(event, Some(MediaEvent::RtpTimeout { silent_for }) if silent_for >= Duration::from_millis(300)),
+            "{event:?}"
+        );
+        for (media, events) in [
+            (silent_media, &mut silent_events),
+            (talking_media, &mut talking_events),
+        ] {
+            media.send(MediaCommand::Shutdown).await;
+            let Some(MediaEvent::Stats(_)) = events.recv().await else {
+                panic!("a second report, or one for the talking peer");
+            };
+        }
     }
 }

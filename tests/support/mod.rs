@@ -206,6 +206,32 @@ impl Server {
         serde_json::from_str(body).unwrap_or_else(|e| panic!("bad JSON from {path}: {e}: {body}"))
     }
 
+    /// The events of the newest ended call, as "kind detail", once its record
+    /// is written (waits up to 5 s for it).
+    pub fn last_call_events(&self) -> Vec<String> {
+        let mut listed = serde_json::Value::Null;
+        peers::wait_for(Duration::from_secs(5), || {
+            let output = self.cli(&["calls", "list", "--json"]);
+            listed = serde_json::from_slice(&output.stdout).unwrap_or_default();
+            listed[0]["outcome"].is_string()
+        });
+        listed[0]["events"]
+            .as_array()
+            .map(|events| {
+                events
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["kind"].as_str().unwrap_or_default(),
+                            e["detail"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The keys the admin API recorded for the calls so far, per call, in order.
     pub fn digits(&self) -> Vec<(String, String)> {
         let calls = self.get_json("/calls");

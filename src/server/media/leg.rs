@@ -11,12 +11,13 @@ use tracing::debug;
 
 use super::bridge::BridgeEnd;
 use super::outgoing::Outgoing;
+use super::silence::SilenceWatch;
 use super::udp::{Datagrams, receive_batch};
 use super::{MediaCommand, MediaEvent, MediaOptions};
 use crate::dtmf::inband::{ToneDetector, ToneGenerator};
 use crate::dtmf::rfc4733::Rfc4733Receiver;
 use crate::rtp::{Channel, Codec, Player, PlayerEvent, Received, RtpSession};
-use crate::sip::sdp::Negotiated;
+use crate::sip::sdp::{Direction, Negotiated};
 
 /// RTCP arrives every few seconds: its socket is read every this many frames,
 /// saving a fruitless system call on nearly every frame.
@@ -41,6 +42,8 @@ pub(super) struct Leg {
     commands: mpsc::Receiver<MediaCommand>,
     events: mpsc::UnboundedSender<MediaEvent>,
     frames: u32,
+    /// Watches for a peer gone quiet, when a timeout is configured.
+    silence: Option<SilenceWatch>,
 }
 
 impl Leg {
@@ -68,6 +71,9 @@ impl Leg {
             commands,
             events,
             frames: 0,
+            silence: options
+                .rtp_timeout
+                .map(|timeout| SilenceWatch::new(timeout, Instant::now())),
         }
     }
 
@@ -100,8 +106,24 @@ impl Leg {
         if self.frames.is_multiple_of(RTCP_READ_EVERY) {
             self.read_rtcp(datagrams);
         }
+        self.watch_silence(now);
         self.transmit(now);
         true
+    }
+
+    /// Reports a peer that has sent nothing for the timeout. Only a call in
+    /// both directions is expected to send: a phone that put us on hold may
+    /// fall silent for as long as it likes.
+    fn watch_silence(&mut self, now: Instant) {
+        let Some(watch) = &mut self.silence else {
+            return;
+        };
+        let stats = self.session.stats();
+        let packets = stats.receiver.received + stats.rtcp_received;
+        let expected = self.session.negotiated().direction == Direction::SendRecv;
+        if let Some(silent_for) = watch.check(now, packets, expected) {
+            let _ = self.events.send(MediaEvent::RtpTimeout { silent_for });
+        }
     }
 
     fn finish(&mut self) {
