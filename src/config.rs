@@ -42,6 +42,9 @@ pub struct QueueSettings {
     pub callback_key: String,
     /// The prompt looped while a caller waits.
     pub music: String,
+    /// A caller who hangs up while waiting and calls the same queue again
+    /// within this many seconds gets their place back (0: never).
+    pub keep_place_seconds: u64,
 }
 
 impl Default for QueueSettings {
@@ -50,6 +53,7 @@ impl Default for QueueSettings {
             wrap_up_seconds: 10,
             callback_key: "1".into(),
             music: "queue/music".into(),
+            keep_place_seconds: 300,
         }
     }
 }

@@ -364,3 +364,54 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_caller_who_hangs_up_while_waiting_and_calls_again_gets_their_place_back() {
+    let flows = flows_always_open();
+    let server = server(&flows, 60);
+    add_agent(&server, "alice", "secret-a");
+    let events = watch_events(&server);
+    let quiet = silence(server.dir.path(), 60);
+    let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    let joined = |number: &str| {
+        let before = events.lock().unwrap().len();
+        let mut caller = dial(&server, number, &silence(server.dir.path(), 60));
+        std::thread::sleep(Duration::from_millis(2500));
+        press(&mut caller, "0", Duration::from_millis(300));
+        let mut event = serde_json::Value::Null;
+        let seen = wait_for(Duration::from_secs(10), || {
+            let events = events.lock().unwrap();
+            event = events[before..]
+                .iter()
+                .find(|e| e["event"] == "caller_joined")
+                .cloned()
+                .unwrap_or_default();
+            !event.is_null()
+        });
+        assert!(seen, "{number} did not join:\n{}", server.log());
+        (caller, event, std::time::Instant::now())
+    };
+    // Olena waits (alice rings for her), then Taras joins behind her.
+    let (mut olena, first, first_seen) = joined(OLENA);
+    assert_eq!(first["position"], 1, "{first}");
+    assert!(
+        alice
+            .wait_event("CALL_INCOMING", Duration::from_secs(10))
+            .is_some()
+    );
+    let (_taras, behind, _) = joined("+380671112233");
+    assert_eq!(behind["position"], 2, "{behind}");
+    // Olena's line drops; she calls again and is ahead of Taras once more.
+    hang_up(&mut olena);
+    std::thread::sleep(Duration::from_secs(1));
+    let (_olena_again, again, again_seen) = joined(OLENA);
+    assert_eq!(again["position"], 1, "{again}\n{}", server.log());
+    let first_wait = first["waited_before_ms"].as_u64().unwrap();
+    let kept_wait = again["waited_before_ms"].as_u64().unwrap();
+    // Seen up to a few hundred milliseconds after each join.
+    let between = (again_seen - first_seen).as_millis() as u64;
+    assert!(
+        kept_wait + 1_000 >= first_wait + between,
+        "the wait counts from the first call ({between} ms before): {first} then {again}"
+    );
+}

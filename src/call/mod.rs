@@ -183,6 +183,9 @@ impl Services {
             media_ip: self.0.media_ip,
             media_options: crate::server::media::MediaOptions::from(&config.media),
             sip_address,
+            kept_places: crate::queue::KeptPlaces::new(std::time::Duration::from_secs(
+                config.queue.keep_place_seconds,
+            )),
         };
         tokio::spawn(crate::server::queue::run(shell, inbox));
         Ok(())

@@ -64,6 +64,7 @@ mod dispatch;
 mod entry;
 mod estimate;
 mod events;
+mod kept_places;
 mod limits;
 mod strategy;
 mod timers;
@@ -76,6 +77,7 @@ pub use config::{AcdConfig, AgentConfig, ConfigError, EscalationStep, LimitActio
 pub use entry::{CallerId, Join, WaitingCaller};
 pub use estimate::{MAX_RELATIVE_ERROR, MAX_SAMPLES, MIN_SAMPLES, SLACK, STALL_FACTOR, WINDOW};
 pub use events::{Action, Event, EventKind, Limit, OfferId, OfferOutcome, OfferResult};
+pub use kept_places::KeptPlaces;
 pub use strategy::Strategy;
 
 use config::QueueSpec;

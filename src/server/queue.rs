@@ -24,7 +24,7 @@ use crate::crm::Db;
 use crate::flow::AgentContext;
 use crate::queue::{
     Acd, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event, EventKind, Join,
-    OfferId, OfferResult,
+    KeptPlaces, OfferId, OfferResult,
 };
 use crate::sip::message::{Header, NameAddr, Params};
 
@@ -194,6 +194,8 @@ pub struct QueueShell {
     pub media_options: MediaOptions,
     /// Our SIP address, for the From of calls to agents.
     pub sip_address: SocketAddr,
+    /// Places of callers who hung up, for their next call.
+    pub kept_places: KeptPlaces,
 }
 
 /// The queue's handle, and the receiving end the task is started with.
@@ -264,10 +266,19 @@ impl QueueTask {
         let now = Instant::now();
         match command {
             Command::Join {
-                join,
+                mut join,
                 call,
                 notices,
             } => {
+                if let Some(arrived) = self.shell.kept_places.take(&call.number, &join.queue, now) {
+                    info!(
+                        caller = join.caller.0,
+                        "caller called again and has their place back"
+                    );
+                    join.waited_before = join
+                        .waited_before
+                        .max(now.saturating_duration_since(arrived));
+                }
                 let caller = join.caller;
                 info!(caller = caller.0, queue = %join.queue, "caller joins the queue");
                 let call = *call;
@@ -520,8 +531,21 @@ impl QueueTask {
 
     /// Appends an event to the queue log and the live stream.
     fn record(&mut self, event: Event) {
-        if let EventKind::Abandoned { caller, .. } = &event.kind {
-            self.callers.remove(caller);
+        if let EventKind::Abandoned {
+            caller,
+            queue,
+            waited_ms,
+            ..
+        } = &event.kind
+            && let Some(waiting) = self.callers.remove(caller)
+        {
+            let now = Instant::now();
+            let arrived = now
+                .checked_sub(Duration::from_millis(*waited_ms))
+                .unwrap_or(now);
+            self.shell
+                .kept_places
+                .remember(&waiting.call.number, queue, arrived, now);
         }
         let at = self.epoch_wall + chrono::Duration::milliseconds(event.at_ms as i64);
         let mut json = serde_json::to_value(&event).unwrap_or_default();
