@@ -45,6 +45,11 @@ pub struct QueueSettings {
     /// A caller who hangs up while waiting and calls the same queue again
     /// within this many seconds gets their place back (0: never).
     pub keep_place_seconds: u64,
+    /// Where hotline dials a customer whose callback's turn came, once an
+    /// agent has answered for it: a SIP URI with `{number}` for the number,
+    /// e.g. `sip:{number}@gateway.example:5060` (empty: the agent is given
+    /// the number on the event stream and dials it themself).
+    pub callback_dial: String,
 }
 
 impl Default for QueueSettings {
@@ -54,6 +59,7 @@ impl Default for QueueSettings {
             callback_key: "1".into(),
             music: "queue/music".into(),
             keep_place_seconds: 300,
+            callback_dial: String::new(),
         }
     }
 }
@@ -328,6 +334,20 @@ impl Config {
         if self.flows.reload_ms == 0 {
             return Err(invalid("flows.reload_ms", "must be at least 1".into()));
         }
+        let dial = &self.queue.callback_dial;
+        if !dial.is_empty() {
+            let example = dial.replace("{number}", "+380441234567");
+            let is_sip = matches!(
+                crate::sip::uri::parse_uri(&example),
+                Ok(crate::sip::message::Uri::Sip(_))
+            );
+            if !dial.contains("{number}") || !is_sip {
+                return Err(invalid(
+                    "queue.callback_dial",
+                    format!("`{dial}` is not a SIP URI with {{number}} in it"),
+                ));
+            }
+        }
         if self.queue.callback_key.chars().count() > 1
             || !self
                 .queue
@@ -563,6 +583,21 @@ mod tests {
         let config = Config::load(None, &Overrides::default()).unwrap();
         assert_eq!(config.sip.listen, "0.0.0.0:5060".parse().unwrap());
         assert!(config.database.url.starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn a_callback_trunk_must_be_a_sip_uri_with_the_number_in_it() {
+        let check = |dial: &str| {
+            Config::from_toml(&format!("[queue]\ncallback_dial = \"{dial}\"\n"))
+                .unwrap()
+                .check()
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("sip:{number}@10.0.0.1:5060").is_ok());
+        for bad in ["sip:gw.example", "tel:{number}", "{number}"] {
+            let error = check(bad).unwrap_err();
+            assert!(error.contains("queue.callback_dial"), "{bad}: {error}");
+        }
     }
 
     #[test]

@@ -36,12 +36,14 @@ fn server(flows: &tempfile::TempDir, ring_timeout: u32) -> Server {
     server_with(flows, ring_timeout, "", "")
 }
 
-/// The queue test server, with `media` keys and extra configuration.
+/// The queue test server, with `media` keys and extra configuration; lines
+/// of `config` before any table header go into `[queue]`.
 fn server_with(flows: &tempfile::TempDir, ring_timeout: u32, media: &str, config: &str) -> Server {
     let config = format!(
-        "[registrar]\nalgorithms = [\"MD5\"]\n\n[queue]\nwrap_up_seconds = 3\n\n\
-         [[queues]]\nname = \"support\"\nstrategy = \"longest_idle\"\nskills = [\"support\"]\n\
-         ring_timeout_seconds = {ring_timeout}\nannounce_every_seconds = 60\n\n{config}"
+        "[registrar]\nalgorithms = [\"MD5\"]\n\n[[queues]]\nname = \"support\"\n\
+         strategy = \"longest_idle\"\nskills = [\"support\"]\n\
+         ring_timeout_seconds = {ring_timeout}\nannounce_every_seconds = 60\n\n\
+         [queue]\nwrap_up_seconds = 3\n{config}"
     );
     Server::start_with(ServerOptions {
         config,
@@ -414,4 +416,81 @@ fn a_caller_who_hangs_up_while_waiting_and_calls_again_gets_their_place_back() {
         kept_wait + 1_000 >= first_wait + between,
         "the wait counts from the first call ({between} ms before): {first} then {again}"
     );
+}
+
+#[test]
+fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_the_agent() {
+    // The customer's phone behind the trunk sends back what it hears.
+    let customer = support::peers::SippUas::start_with("customer_answers.xml", &["-rtp_echo"]);
+    let flows = flows_always_open();
+    let trunk = format!("callback_dial = \"sip:{{number}}@{}\"\n", customer.addr);
+    let server = server_with(&flows, 60, "", &trunk);
+    add_agent(&server, "alice", "secret-a");
+    let events = watch_events(&server);
+    let alice_mic = speaking(
+        server.dir.path(),
+        "alice.wav",
+        "audio/en/hotline/goodbye.wav",
+        60,
+        2500,
+    );
+    let mut alice = agent_phone(&server, "alice", "secret-a", &alice_mic, false);
+    // Olena waits, asks for a callback and hangs up; alice rings for her place.
+    let mut olena = dial(&server, OLENA, &silence(server.dir.path(), 60));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut olena, "0", Duration::from_millis(300));
+    assert!(
+        alice
+            .wait_event("CALL_INCOMING", Duration::from_secs(10))
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    press(&mut olena, "1", Duration::from_millis(300));
+    assert!(
+        olena
+            .wait_event("CALL_CLOSED", Duration::from_secs(20))
+            .is_some()
+    );
+    // Alice takes the callback; hotline dials Olena's number and bridges them.
+    alice.command("accept", "");
+    assert!(
+        alice
+            .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
+            .is_some()
+    );
+    let bridged = wait_for(Duration::from_secs(10), || {
+        server
+            .log()
+            .contains("customer called back and bridged to the agent")
+    });
+    assert!(bridged, "{}", server.log());
+    std::thread::sleep(Duration::from_secs(7));
+    hang_up(&mut alice);
+    let run = customer.finish(Duration::from_secs(10));
+    assert!(
+        run.success,
+        "the customer's phone: {}\n{}",
+        run.output,
+        server.log()
+    );
+    // Alice heard her own words back from the customer's phone: audio went
+    // both ways through the bridge.
+    let spoken = prompt_sequence("en", &["hotline/goodbye"]);
+    let score = best_match(&spoken, &heard(&alice));
+    assert!(score >= 0.9, "alice's echo through the customer: {score}");
+    let ended = wait_for(Duration::from_secs(5), || {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e["event"] == "callback_ended")
+    });
+    assert!(ended, "{}", server.log());
+    let events = events.lock().unwrap().clone();
+    let ended = events
+        .iter()
+        .find(|e| e["event"] == "callback_ended")
+        .unwrap();
+    assert_eq!(ended["result"], "talked", "{ended}");
+    assert_eq!(ended["number"], OLENA, "{ended}");
 }

@@ -186,6 +186,7 @@ impl Services {
             kept_places: crate::queue::KeptPlaces::new(std::time::Duration::from_secs(
                 config.queue.keep_place_seconds,
             )),
+            callback_dial: Some(config.queue.callback_dial.clone()).filter(|d| !d.is_empty()),
         };
         tokio::spawn(crate::server::queue::run(shell, inbox));
         Ok(())

@@ -2,18 +2,16 @@
 //! the caller to it (it stays in the media path, so the call is recorded and
 //! ends cleanly on either side, whatever the other party supports).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
 use super::answered::{Answered, Running};
-use crate::server::agent_leg::{self, RingOutcome, RingRequest, RingTarget};
+use crate::server::agent_leg::{self, RingOutcome, RingRequest};
 use crate::server::endpoint::CallSignal;
 use crate::server::media::MediaOptions;
-use crate::sip::message::{Header, Host, NameAddr, Params, Uri};
-use crate::sip::transaction::{Remote, Transport};
+use crate::sip::message::{Header, NameAddr, Params};
 
 /// How long the transfer target may ring before the caller is told it did not answer.
 const RING_LIMIT: Duration = Duration::from_secs(30);
@@ -26,7 +24,7 @@ impl Answered {
             .as_ref()
             .map(|c| c.language().to_owned())
             .unwrap_or_else(|| self.services.config().audio.default_language.clone());
-        let Some(target) = resolve(&uri).await else {
+        let Some(target) = agent_leg::resolve(&uri).await else {
             warn!(%uri, "transfer target cannot be reached");
             return self.farewell(state, &language).await;
         };
@@ -97,34 +95,4 @@ impl Answered {
         let prompts = [super::waiting::file("queue/all_busy", language)];
         self.play_farewell(state, &prompts).await
     }
-}
-
-/// Where a SIP URI's request goes: its host and port, resolved once (no SRV).
-async fn resolve(uri: &str) -> Option<RingTarget> {
-    let parsed = crate::sip::uri::parse_uri(uri).ok()?;
-    let Uri::Sip(sip) = &parsed else {
-        return None;
-    };
-    let transport = match sip
-        .params
-        .0
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("transport"))
-    {
-        Some((_, Some(value))) if value.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-        _ => Transport::Udp,
-    };
-    let port = sip.port.unwrap_or(5060);
-    let addr = match &sip.host {
-        Host::Ipv4(ip) => SocketAddr::new((*ip).into(), port),
-        Host::Ipv6(ip) => SocketAddr::new((*ip).into(), port),
-        Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))
-            .await
-            .ok()?
-            .next()?,
-    };
-    Some(RingTarget {
-        uri: parsed.clone(),
-        remote: Remote { addr, transport },
-    })
 }

@@ -192,11 +192,7 @@ impl Answered {
                         info!("the agent hung up");
                         self.hang_up(state).await;
                     }
-                    Some(CallSignal::ReOffer { sdp }) => {
-                        let body = media::answer_reoffer(&mut leg.sdp, &sdp, Some(&leg.media)).await;
-                        let answer = EndpointCommand::AnswerReoffer(leg.call.clone(), body);
-                        self.endpoint.send(answer).await;
-                    }
+                    Some(CallSignal::ReOffer { sdp }) => leg.answer_reoffer(&self.endpoint, &sdp).await,
                     Some(CallSignal::Info { content_type, body }) => {
                         if let Ok(digit) = crate::dtmf::info::parse_info_body(&content_type, &body)
                             && let Some(caller_media) = &state.media

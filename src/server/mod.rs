@@ -5,6 +5,7 @@
 
 pub mod agent_leg;
 mod agents;
+pub mod callback;
 pub mod endpoint;
 pub mod media;
 pub mod queue;

@@ -17,6 +17,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::agent_leg::{self, AgentLeg, RingOutcome, RingRequest, RingTarget};
+use super::callback::{self, CallbackOutcome, CallbackRequest};
 use super::endpoint::EndpointHandle;
 use super::media::MediaOptions;
 use crate::call::PortPool;
@@ -196,6 +197,8 @@ pub struct QueueShell {
     pub sip_address: SocketAddr,
     /// Places of callers who hung up, for their next call.
     pub kept_places: KeptPlaces,
+    /// The trunk URI template callbacks are dialled through, if any.
+    pub callback_dial: Option<String>,
 }
 
 /// The queue's handle, and the receiving end the task is started with.
@@ -491,8 +494,10 @@ impl QueueTask {
         });
     }
 
-    /// A callback's turn came and an agent answered: the agent hears whom to
-    /// call back, then the call ends (the callback ticket is in the CRM).
+    /// A callback's turn came and an agent answered: with a trunk configured,
+    /// hotline dials the customer and bridges them to the agent; without, the
+    /// agent's screen gets the number and the phone call ends. Either way the
+    /// agent's screen learns of it (`callback_due`, then how it went).
     fn call_back(&mut self, caller: CallerId, agent: AgentId, leg: Box<AgentLeg>) {
         let number = self
             .callers
@@ -507,10 +512,38 @@ impl QueueTask {
         }));
         let endpoint = self.shell.endpoint.clone();
         let handle = self.handle.clone();
+        let Some(dial) = self.shell.callback_dial.clone() else {
+            tokio::spawn(async move {
+                // The agent's screen shows the number; the phone call is then done.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                leg.hang_up(&endpoint).await;
+                handle.call_ended(&agent.0);
+            });
+            return;
+        };
+        let request = CallbackRequest {
+            number: number.clone(),
+            dial,
+            agent: leg,
+            endpoint,
+            ports: self.shell.ports.clone(),
+            media_ip: self.shell.media_ip,
+            media_options: self.shell.media_options,
+            sip_address: self.shell.sip_address,
+        };
         tokio::spawn(async move {
-            // The agent's screen shows the number; the phone call is then done.
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            leg.hang_up(&endpoint).await;
+            let outcome = callback::call_back(request).await;
+            let result = match &outcome {
+                CallbackOutcome::Talked => "talked".to_owned(),
+                CallbackOutcome::AgentLeft => "agent_left".to_owned(),
+                CallbackOutcome::NotReached(why) => format!("not_reached: {why}"),
+            };
+            let _ = handle.events.send(serde_json::json!({
+                "event": "callback_ended",
+                "agent": agent.0,
+                "number": number,
+                "result": result,
+            }));
             handle.call_ended(&agent.0);
         });
     }

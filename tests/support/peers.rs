@@ -46,12 +46,18 @@ pub struct SippUas {
 impl SippUas {
     /// Starts `scenario` (a file under tests/sipp/, or `uas`); returns once it listens.
     pub fn start(scenario: &str) -> SippUas {
+        SippUas::start_with(scenario, &[])
+    }
+
+    /// Starts `scenario` with extra SIPp arguments (`-rtp_echo`, say).
+    pub fn start_with(scenario: &str, extra: &[&str]) -> SippUas {
         let addr = free_udp_tcp_port();
         let trace_dir = tempfile::tempdir().expect("temp dir");
         let screen = std::fs::File::create(trace_dir.path().join("screen.log")).expect("log");
         let child = Command::new("sipp")
             .args(sipp_args(scenario, addr, trace_dir.path()))
             .args(["-m", "1"])
+            .args(extra)
             .current_dir(trace_dir.path())
             .stdin(Stdio::null())
             .stdout(screen)

@@ -1,0 +1,216 @@
+//! Calling a customer back: when a callback's turn comes and its agent has
+//! answered, hotline dials the customer's number through the trunk named by
+//! `[queue] callback_dial` and bridges the two legs until either hangs up.
+//!
+//! The agent is called first (the queue offers the callback like any caller),
+//! so a customer never answers to silence while an agent is being found.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tracing::info;
+
+use crate::call::PortPool;
+use crate::server::agent_leg::{self, AgentLeg, RingOutcome, RingRequest};
+use crate::server::endpoint::{CallSignal, EndpointHandle};
+use crate::server::media::{self, MediaCommand, MediaEvent, MediaOptions};
+use crate::sip::identity::mask_number;
+use crate::sip::message::{NameAddr, Params};
+
+/// How long the customer's phone may ring.
+const RING_LIMIT: Duration = Duration::from_secs(30);
+
+/// A callback to place: the customer to dial and the agent who answered for it.
+pub struct CallbackRequest {
+    /// The number the callback ticket holds.
+    pub number: String,
+    /// The trunk's URI template, `{number}` standing for the number.
+    pub dial: String,
+    pub agent: Box<AgentLeg>,
+    pub endpoint: EndpointHandle,
+    pub ports: PortPool,
+    pub media_ip: std::net::IpAddr,
+    pub media_options: MediaOptions,
+    /// Our SIP address, for the From of the call.
+    pub sip_address: SocketAddr,
+}
+
+/// How a callback went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    /// The customer answered and talked to the agent.
+    Talked,
+    /// The customer could not be reached (why, for the event stream).
+    NotReached(String),
+    /// The agent hung up before the customer answered.
+    AgentLeft,
+}
+
+/// The URI to dial for `number`: the template with `{number}` replaced by
+/// the number's dialable characters; None when there are none.
+pub fn dial_uri(template: &str, number: &str) -> Option<String> {
+    let digits: String = number
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == '+')
+        .collect();
+    (digits.trim_start_matches('+').len() >= 3).then(|| template.replace("{number}", &digits))
+}
+
+/// Dials the customer, bridges them to the agent, and returns when the call is over.
+pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
+    let CallbackRequest {
+        number,
+        dial,
+        mut agent,
+        endpoint,
+        ports,
+        media_ip,
+        media_options,
+        sip_address,
+    } = request;
+    let masked = mask_number(&number);
+    let target = match dial_uri(&dial, &number) {
+        Some(uri) => agent_leg::resolve(&uri).await,
+        None => None,
+    };
+    let Some(target) = target else {
+        agent.hang_up(&endpoint).await;
+        return CallbackOutcome::NotReached("the number or the trunk cannot be dialled".into());
+    };
+    info!(number = %masked, "calling the customer back");
+    let from = NameAddr {
+        display_name: None,
+        uri: agent_leg::caller_uri("hotline", sip_address).unwrap_or_else(|| target.uri.clone()),
+        params: Params::default(),
+    };
+    let (cancel, cancelled) = oneshot::channel();
+    let ringing = agent_leg::ring(RingRequest {
+        agent: "customer".into(),
+        targets: vec![target],
+        from,
+        headers: Vec::new(),
+        endpoint: endpoint.clone(),
+        ports,
+        media_ip,
+        media_options,
+        cancel: cancelled,
+    });
+    tokio::pin!(ringing);
+    let limit = tokio::time::sleep(RING_LIMIT);
+    tokio::pin!(limit);
+    let mut cancel = Some(cancel);
+    let mut agent_left = false;
+    let customer = loop {
+        tokio::select! {
+            outcome = &mut ringing => break outcome,
+            signal = agent.signals.recv(), if !agent_left => match signal {
+                Some(CallSignal::Ended { .. }) | None => {
+                    agent_left = true;
+                    if let Some(cancel) = cancel.take() {
+                        let _ = cancel.send(());
+                    }
+                }
+                Some(CallSignal::ReOffer { sdp }) => agent.answer_reoffer(&endpoint, &sdp).await,
+                Some(_) => {}
+            },
+            _ = &mut limit, if cancel.is_some() => {
+                if let Some(cancel) = cancel.take() {
+                    let _ = cancel.send(());
+                }
+            }
+        }
+    };
+    let mut customer = match customer {
+        RingOutcome::Answered(customer) if !agent_left => customer,
+        RingOutcome::Answered(customer) => {
+            customer.hang_up(&endpoint).await;
+            agent.hang_up(&endpoint).await;
+            return CallbackOutcome::AgentLeft;
+        }
+        _ if agent_left => {
+            agent.hang_up(&endpoint).await;
+            return CallbackOutcome::AgentLeft;
+        }
+        RingOutcome::Refused(result) => {
+            info!(number = %masked, ?result, "the customer did not answer the callback");
+            agent.hang_up(&endpoint).await;
+            return CallbackOutcome::NotReached(format!("{result:?}").to_lowercase());
+        }
+        RingOutcome::Withdrawn => {
+            info!(number = %masked, "the customer's phone rang out");
+            agent.hang_up(&endpoint).await;
+            return CallbackOutcome::NotReached("noanswer".into());
+        }
+    };
+    media::bridge(&agent.media, &customer.media).await;
+    info!(number = %masked, "customer called back and bridged to the agent");
+    talk(&mut agent, &mut customer, &endpoint).await;
+    agent.hang_up(&endpoint).await;
+    customer.hang_up(&endpoint).await;
+    CallbackOutcome::Talked
+}
+
+/// Carries the bridged call until either side hangs up or goes silent.
+async fn talk(agent: &mut AgentLeg, customer: &mut AgentLeg, endpoint: &EndpointHandle) {
+    let (mut agent_media, mut customer_media) = (true, true);
+    loop {
+        tokio::select! {
+            signal = agent.signals.recv() => match signal {
+                Some(CallSignal::Ended { .. }) | None => return,
+                Some(CallSignal::ReOffer { sdp }) => agent.answer_reoffer(endpoint, &sdp).await,
+                Some(_) => {}
+            },
+            signal = customer.signals.recv() => match signal {
+                Some(CallSignal::Ended { .. }) | None => return,
+                Some(CallSignal::ReOffer { sdp }) => customer.answer_reoffer(endpoint, &sdp).await,
+                Some(_) => {}
+            },
+            event = agent.media_events.recv(), if agent_media => match event {
+                Some(MediaEvent::RtpTimeout { .. }) => return,
+                Some(MediaEvent::Digit(digit)) => relay_digit(customer, digit).await,
+                Some(_) => {}
+                None => agent_media = false,
+            },
+            event = customer.media_events.recv(), if customer_media => match event {
+                Some(MediaEvent::RtpTimeout { .. }) => return,
+                Some(MediaEvent::Digit(digit)) => relay_digit(agent, digit).await,
+                Some(_) => {}
+                None => customer_media = false,
+            },
+        }
+    }
+}
+
+/// A key pressed on one side reaches the other; an in-band tone is in the
+/// bridged audio already.
+async fn relay_digit(to: &AgentLeg, digit: crate::dtmf::DigitEvent) {
+    if digit.source != crate::dtmf::DigitSource::InBand {
+        to.media.send(MediaCommand::SendDigit(digit.digit)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_number_fills_the_template_with_its_dialable_characters_only() {
+        assert_eq!(
+            dial_uri("sip:{number}@gw.example:5060", "+380 (44) 123-45-67").as_deref(),
+            Some("sip:+380441234567@gw.example:5060")
+        );
+        assert_eq!(
+            dial_uri("sip:9{number}@10.0.0.1;transport=tcp", "0441234567").as_deref(),
+            Some("sip:90441234567@10.0.0.1;transport=tcp")
+        );
+    }
+
+    #[test]
+    fn a_withheld_or_junk_number_is_not_dialled() {
+        assert_eq!(dial_uri("sip:{number}@gw", "anonymous"), None);
+        assert_eq!(dial_uri("sip:{number}@gw", ""), None);
+        assert_eq!(dial_uri("sip:{number}@gw", "+1"), None);
+        assert_eq!(dial_uri("sip:{number}@gw", "sip:evil@x>;"), None);
+    }
+}
