@@ -30,6 +30,31 @@ pub struct Config {
     /// Agents known from the configuration (`[[agents]]`), beside those in the database.
     pub agents: Vec<crate::queue::AgentConfig>,
     pub registrar: RegistrarSettings,
+    /// The outbound trunk's credentials (`[trunk]`), for callbacks and transfers.
+    pub trunk: TrunkSettings,
+}
+
+/// What hotline answers when the trunk (or any host it calls out to)
+/// challenges its INVITE with 401 or 407.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrunkSettings {
+    /// Empty: challenges are not answered and such calls fail.
+    pub username: String,
+    pub password: String,
+    /// Only challenges of this realm are answered (empty: any realm).
+    pub realm: String,
+}
+
+impl TrunkSettings {
+    /// The credentials to answer challenges with, when configured.
+    pub fn credentials(&self) -> Option<crate::sip::digest::ClientCredentials> {
+        (!self.username.is_empty()).then(|| crate::sip::digest::ClientCredentials {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            realm: (!self.realm.is_empty()).then(|| self.realm.clone()),
+        })
+    }
 }
 
 /// How callers wait for agents, in every queue.
@@ -471,6 +496,7 @@ impl Default for Config {
             queues: vec![demo_queue()],
             agents: Vec::new(),
             registrar: RegistrarSettings::default(),
+            trunk: TrunkSettings::default(),
         }
     }
 }

@@ -16,6 +16,7 @@ use hotline::server::endpoint::{
 };
 use hotline::server::transport::Listener;
 use hotline::sip::Header;
+use hotline::sip::digest::ClientCredentials;
 use hotline::sip::sdp::{Codec, LocalMedia, SdpSession};
 use hotline::sip::transaction::{Remote, Transport};
 use hotline::sip::ua::{OutgoingCall, UaConfig, UserAgent};
@@ -73,6 +74,7 @@ fn to_agent(user: &str, phone: Remote, sdp: Vec<u8>) -> OutgoingCall {
             header("X-Hotline-Path", "main>agent"),
             header("X-Hotline-Tickets", "none"),
         ],
+        auth: None,
     }
 }
 
@@ -97,6 +99,11 @@ async fn dial(phone: SocketAddr) -> Placed {
 
 /// Dials agent `agent` at `phone` from a fresh endpoint.
 async fn dial_over(phone: Remote) -> Placed {
+    dial_with(phone, None).await
+}
+
+/// Dials `phone` from a fresh endpoint, answering challenges with `auth`.
+async fn dial_with(phone: Remote, auth: Option<ClientCredentials>) -> Placed {
     let endpoint = endpoint().await;
     let rtp = UdpSocket::bind("127.0.0.1:0").expect("RTP port");
     let local = LocalMedia {
@@ -105,7 +112,10 @@ async fn dial_over(phone: Remote) -> Placed {
     };
     let mut session = SdpSession::new(local, &mut rand::rng());
     let call = endpoint
-        .dial(to_agent("agent", phone, session.offer()))
+        .dial(OutgoingCall {
+            auth,
+            ..to_agent("agent", phone, session.offer())
+        })
         .await
         .expect("dialled");
     Placed {
@@ -158,6 +168,45 @@ async fn sipp_agent_answers_gets_the_ack_and_our_hangup_sends_bye() {
         "{ended:?}"
     );
     assert_sipp(phone.finish(PEER_WAIT));
+}
+
+/// Dials SIPp playing a trunk that challenges the INVITE, with `password`.
+async fn dial_trunk(password: &str) -> (SippUas, Placed) {
+    let trunk = SippUas::start("trunk_challenges.xml");
+    let auth = ClientCredentials {
+        username: "hotline".into(),
+        password: password.into(),
+        realm: Some("trunk.example".into()),
+    };
+    let remote = Remote {
+        addr: trunk.addr,
+        transport: Transport::Udp,
+    };
+    let placed = dial_with(remote, Some(auth)).await;
+    (trunk, placed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_that_challenges_the_invite_takes_the_call_with_our_credentials() {
+    let (trunk, mut placed) = dial_trunk("trunk-secret").await;
+    let CallSignal::Answered { .. } = placed.next().await else {
+        panic!("the trunk did not take the call")
+    };
+    placed.hangup().await;
+    let ended = placed.next().await;
+    assert!(matches!(ended, CallSignal::Ended { .. }), "{ended:?}");
+    assert_sipp(trunk.finish(PEER_WAIT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trunk_that_refuses_our_credentials_fails_the_call_without_a_loop() {
+    let (trunk, mut placed) = dial_trunk("wrong").await;
+    let failed = placed.next().await;
+    assert!(
+        matches!(failed, CallSignal::Failed { status: 403 }),
+        "{failed:?}"
+    );
+    assert_sipp(trunk.finish(PEER_WAIT));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -187,6 +187,7 @@ impl Services {
                 config.queue.keep_place_seconds,
             )),
             callback_dial: Some(config.queue.callback_dial.clone()).filter(|d| !d.is_empty()),
+            trunk_auth: config.trunk.credentials(),
         };
         tokio::spawn(crate::server::queue::run(shell, inbox));
         Ok(())

@@ -52,6 +52,7 @@ impl Answered {
             media_ip: self.services.0.media_ip,
             media_options: MediaOptions::from(&config.media),
             cancel: cancelled,
+            auth: config.trunk.credentials(),
         };
         self.play_music(state, &language).await;
         let ringing = agent_leg::ring(request);

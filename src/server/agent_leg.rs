@@ -13,6 +13,7 @@ use crate::call::PortPool;
 use crate::queue::OfferResult;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
+use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, Host, NameAddr, Params, Uri};
 use crate::sip::sdp::{LocalMedia, SdpSession};
 use crate::sip::transaction::{Remote, Transport};
@@ -69,6 +70,8 @@ pub struct RingRequest {
     pub media_options: MediaOptions,
     /// Fires when the queue withdraws the offer.
     pub cancel: oneshot::Receiver<()>,
+    /// Credentials for a trunk that challenges the call (none for agents).
+    pub auth: Option<ClientCredentials>,
 }
 
 /// How a ringing ended: answered with its leg, or refused.
@@ -110,6 +113,7 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
             remote: target.remote,
             sdp: offer.clone(),
             headers: request.headers.clone(),
+            auth: request.auth.clone(),
         };
         let Some(dialled) = request.endpoint.dial(outgoing).await else {
             return RingOutcome::Refused(OfferResult::Failed);

@@ -15,6 +15,7 @@ use crate::call::PortPool;
 use crate::server::agent_leg::{self, AgentLeg, RingOutcome, RingRequest};
 use crate::server::endpoint::{CallSignal, EndpointHandle};
 use crate::server::media::{self, MediaCommand, MediaEvent, MediaOptions};
+use crate::sip::digest::ClientCredentials;
 use crate::sip::identity::mask_number;
 use crate::sip::message::{NameAddr, Params};
 
@@ -34,6 +35,8 @@ pub struct CallbackRequest {
     pub media_options: MediaOptions,
     /// Our SIP address, for the From of the call.
     pub sip_address: SocketAddr,
+    /// What to answer the trunk's challenge with.
+    pub auth: Option<ClientCredentials>,
 }
 
 /// How a callback went.
@@ -68,6 +71,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         media_ip,
         media_options,
         sip_address,
+        auth,
     } = request;
     let masked = mask_number(&number);
     let target = match dial_uri(&dial, &number) {
@@ -95,6 +99,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         media_ip,
         media_options,
         cancel: cancelled,
+        auth,
     });
     tokio::pin!(ringing);
     let limit = tokio::time::sleep(RING_LIMIT);

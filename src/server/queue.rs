@@ -27,6 +27,7 @@ use crate::queue::{
     Acd, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event, EventKind, Join,
     KeptPlaces, OfferId, OfferResult,
 };
+use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
 /// What a waiting caller's task hears from the queue.
@@ -199,6 +200,8 @@ pub struct QueueShell {
     pub kept_places: KeptPlaces,
     /// The trunk URI template callbacks are dialled through, if any.
     pub callback_dial: Option<String>,
+    /// What to answer the trunk's challenges with.
+    pub trunk_auth: Option<ClientCredentials>,
 }
 
 /// The queue's handle, and the receiving end the task is started with.
@@ -486,6 +489,7 @@ impl QueueTask {
             media_ip: self.shell.media_ip,
             media_options: self.shell.media_options,
             cancel,
+            auth: None,
         };
         let commands = self.handle.commands.clone();
         tokio::spawn(async move {
@@ -530,6 +534,7 @@ impl QueueTask {
             media_ip: self.shell.media_ip,
             media_options: self.shell.media_options,
             sip_address: self.shell.sip_address,
+            auth: self.shell.trunk_auth.clone(),
         };
         tokio::spawn(async move {
             let outcome = callback::call_back(request).await;

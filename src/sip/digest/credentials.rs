@@ -46,20 +46,8 @@ pub enum CredentialsError {
 impl Credentials {
     /// Parses an `Authorization` (or `Proxy-Authorization`) header value.
     pub fn parse(value: &str) -> Result<Credentials, CredentialsError> {
-        let value = value.trim_start();
-        let scheme_end = value
-            .find(|c: char| c.is_ascii_whitespace())
-            .unwrap_or(value.len());
-        if !value[..scheme_end].eq_ignore_ascii_case("Digest") {
-            return Err(CredentialsError::NotDigest);
-        }
-        let params = parse_params(&value[scheme_end..])?;
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
+        let params = digest_params(value)?;
+        let get = |name: &str| param(&params, name);
         let required = |name: &'static str| get(name).ok_or(CredentialsError::Missing(name));
         if get("userhash").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             // We never offer userhash (RFC 7616 §3.4.4), so a phone must not use it.
@@ -68,11 +56,7 @@ impl Credentials {
                 value: "true".into(),
             });
         }
-        let algorithm = match get("algorithm") {
-            None => Algorithm::Md5,
-            Some(token) => Algorithm::from_token(&token)
-                .ok_or(CredentialsError::UnsupportedAlgorithm(token))?,
-        };
+        let algorithm = algorithm_param(&params)?;
         let nc = get("nc")
             .map(|nc| {
                 let valid = nc.len() == 8 && nc.bytes().all(|b| b.is_ascii_hexdigit());
@@ -97,6 +81,36 @@ impl Credentials {
             qop: get("qop"),
             opaque: get("opaque"),
         })
+    }
+}
+
+/// The parameters of a `Digest …` header value (credentials or challenge).
+pub(super) fn digest_params(value: &str) -> Result<Vec<(String, String)>, CredentialsError> {
+    let value = value.trim_start();
+    let scheme_end = value
+        .find(|c: char| c.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    if !value[..scheme_end].eq_ignore_ascii_case("Digest") {
+        return Err(CredentialsError::NotDigest);
+    }
+    parse_params(&value[scheme_end..])
+}
+
+/// A parameter's value, its name in any case.
+pub(super) fn param(params: &[(String, String)], name: &str) -> Option<String> {
+    params
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+}
+
+/// The `algorithm` parameter: MD5 when absent (RFC 2617 §3.2.2).
+pub(super) fn algorithm_param(params: &[(String, String)]) -> Result<Algorithm, CredentialsError> {
+    match param(params, "algorithm") {
+        None => Ok(Algorithm::Md5),
+        Some(token) => {
+            Algorithm::from_token(&token).ok_or(CredentialsError::UnsupportedAlgorithm(token))
+        }
     }
 }
 

@@ -5,7 +5,10 @@
 //! HMAC under a per-process secret, so no table of issued nonces is kept and
 //! expiry is checked from the nonce itself; only the last `nc` of each nonce
 //! in use is remembered, to refuse replays.
+//!
+//! `client.rs` is the other side: answering a challenge to a request we send.
 
+mod client;
 mod credentials;
 mod nonce;
 
@@ -15,6 +18,7 @@ use std::time::{Duration, Instant};
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
+pub use client::{Challenge, ClientCredentials, pick_challenge};
 pub use credentials::{Credentials, CredentialsError};
 pub use nonce::{NonceCheck, Nonces};
 

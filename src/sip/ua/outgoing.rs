@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use super::{ALLOW, Call, CallId, Phase, UaEvent, UserAgent};
 use crate::sip::dialog::Dialog;
+use crate::sip::digest::{ClientCredentials, pick_challenge};
 use crate::sip::message::*;
 use crate::sip::parse::canonical_name;
 use crate::sip::transaction::{ClientTxId, Remote, Transmit, Transport, cancel_for};
@@ -34,6 +35,8 @@ pub struct OutgoingCall {
     /// Headers the user agent writes itself (Via, From, To, Call-ID, CSeq,
     /// Contact, Route, Content-Type, ...) are left out.
     pub headers: Vec<Header>,
+    /// What to answer a 401 or 407 with: a trunk may ask who calls.
+    pub auth: Option<ClientCredentials>,
 }
 
 /// An outgoing call before its answer, or shortly after it.
@@ -43,7 +46,14 @@ pub(super) struct Outgoing {
     invite_tx: ClientTxId,
     remote: Remote,
     state: State,
+    auth: Option<ClientCredentials>,
+    /// Challenges answered so far.
+    auth_answers: u8,
 }
+
+/// Challenges answered per call at most: the first, and again while the
+/// server says only the nonce was stale.
+const MAX_AUTH_ANSWERS: u8 = 3;
 
 /// Where an outgoing call stands, named after the transaction states it follows.
 #[derive(Debug)]
@@ -85,6 +95,8 @@ const OWN_HEADERS: &[&str] = &[
     "Content-Length",
     "Allow",
     "User-Agent",
+    "Authorization",
+    "Proxy-Authorization",
 ];
 
 impl UserAgent {
@@ -92,6 +104,7 @@ impl UserAgent {
     /// failure as [`UaEvent`]s.
     pub fn call(&mut self, now: Instant, call: OutgoingCall) -> CallId {
         let remote = call.remote;
+        let auth = call.auth.clone();
         let invite = self.invite(call);
         let id = CallId(invite.head.call_id.clone());
         let invite_tx = self.layer.send_request(now, invite.clone(), remote);
@@ -104,6 +117,8 @@ impl UserAgent {
                 state: State::Calling {
                     cancel_pending: false,
                 },
+                auth,
+                auth_answers: 0,
             },
         );
         id
@@ -162,6 +177,9 @@ impl UserAgent {
             self.outgoing_provisional(now, id, response.status);
         } else if response.is_success() {
             self.outgoing_success(now, id, response);
+        } else if matches!(response.status, 401 | 407) && self.answer_challenge(now, &id, &response)
+        {
+            // The INVITE went again, with credentials, in a new transaction.
         } else {
             // The transaction layer has ACKed it (§17.1.1.3).
             self.outgoing_failed(id, response.status);
@@ -295,6 +313,65 @@ impl UserAgent {
             call: id,
             sdp: response.body,
         });
+    }
+
+    /// Sends the INVITE again with credentials answering the 401 or 407's
+    /// challenge (§22.2): same dialog identifiers, next CSeq, new branch.
+    /// False when there is nothing to answer with, the call is being
+    /// cancelled, or the server refused the credentials already given.
+    fn answer_challenge(&mut self, now: Instant, id: &CallId, response: &Response) -> bool {
+        let (challenge_name, answer_name) = match response.status {
+            407 => ("Proxy-Authenticate", "Proxy-Authorization"),
+            _ => ("WWW-Authenticate", "Authorization"),
+        };
+        let cnonce = self.token(16);
+        let Some(outgoing) = self.outgoing.get(id) else {
+            return false;
+        };
+        let Some(credentials) = &outgoing.auth else {
+            return false;
+        };
+        let answering = matches!(
+            outgoing.state,
+            State::Calling {
+                cancel_pending: false
+            } | State::Proceeding
+        );
+        let challenges = response
+            .head
+            .other
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case(challenge_name))
+            .map(|h| h.value.as_str());
+        let Some(challenge) = pick_challenge(challenges, credentials) else {
+            return false;
+        };
+        // A second challenge without `stale` means the credentials are wrong.
+        let again_allowed = outgoing.auth_answers == 0
+            || (challenge.stale && outgoing.auth_answers < MAX_AUTH_ANSWERS);
+        if !answering || !again_allowed {
+            return false;
+        }
+        let mut invite = outgoing.invite.clone();
+        let remote = outgoing.remote;
+        let value = challenge.answer(credentials, &Method::Invite, &invite.uri, &cnonce);
+        invite.head.cseq.seq += 1;
+        invite.head.via = vec![self.via(remote.transport)];
+        invite
+            .head
+            .other
+            .retain(|h| !h.name.eq_ignore_ascii_case(answer_name));
+        invite.head.push_header(answer_name, value);
+        let invite_tx = self.layer.send_request(now, invite.clone(), remote);
+        if let Some(outgoing) = self.outgoing.get_mut(id) {
+            outgoing.invite = invite;
+            outgoing.invite_tx = invite_tx;
+            outgoing.auth_answers += 1;
+            outgoing.state = State::Calling {
+                cancel_pending: false,
+            };
+        }
+        true
     }
 
     fn outgoing_failed(&mut self, id: CallId, status: u16) {

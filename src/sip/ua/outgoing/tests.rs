@@ -41,6 +41,7 @@ fn outgoing_call(transport: Transport) -> OutgoingCall {
             header("Call-ID", "chosen-by-the-queue"),
             header("Bad Name", "x"),
         ],
+        auth: None,
     }
 }
 
@@ -585,4 +586,135 @@ fn an_invite_that_cannot_be_sent_fails_the_call_with_503_at_once() {
     ));
     assert_eq!(ua.call_count(), 0);
     assert_eq!(ua.poll_timeout(), None, "no Timer B left behind");
+}
+
+/// A call with credentials for `realm`, dialled; its id and INVITE.
+fn dial_with_auth(ua: &mut UserAgent, now: Instant) -> (CallId, Request) {
+    let call = ua.call(
+        now,
+        OutgoingCall {
+            auth: Some(ClientCredentials {
+                username: "hotline".into(),
+                password: "trunk-secret".into(),
+                realm: Some("trunk".into()),
+            }),
+            ..outgoing_call(Transport::Udp)
+        },
+    );
+    let Some(Transmit {
+        message: Message::Request(invite),
+        ..
+    }) = ua.poll_transmit()
+    else {
+        panic!("no INVITE")
+    };
+    (call, invite)
+}
+
+/// A 407 (or 401) with one challenge.
+fn challenge(invite: &Request, status: u16, params: &str) -> Response {
+    let mut response = response(invite, status, "trunk");
+    let name = if status == 407 {
+        "Proxy-Authenticate"
+    } else {
+        "WWW-Authenticate"
+    };
+    response
+        .head
+        .push_header(name, format!("Digest realm=\"trunk\", {params}"));
+    response
+}
+
+#[test]
+fn a_407_is_acked_and_the_invite_sent_again_with_proxy_credentials() {
+    let now = Instant::now();
+    let mut ua = ua();
+    let (call, invite) = dial_with_auth(&mut ua, now);
+    receive(
+        &mut ua,
+        now,
+        challenge(&invite, 407, "nonce=\"n1\", qop=\"auth\""),
+    );
+    let sent = requests(sent(&mut ua));
+    let [ack, again] = &sent[..] else {
+        panic!("expected the ACK and a new INVITE: {sent:?}")
+    };
+    assert_eq!(ack.method, Method::Ack);
+    assert_eq!(again.method, Method::Invite);
+    assert_eq!(again.head.call_id, invite.head.call_id);
+    assert_eq!(again.head.from_tag(), invite.head.from_tag());
+    assert_eq!(again.head.to_tag(), None);
+    assert_eq!(again.head.cseq.seq, 2);
+    assert_ne!(again.head.branch(), invite.head.branch());
+    let credentials = again
+        .head
+        .header("Proxy-Authorization")
+        .expect("credentials");
+    assert!(credentials.starts_with("Digest username=\"hotline\", realm=\"trunk\", nonce=\"n1\""));
+    assert!(
+        credentials.contains("qop=auth, nc=00000001"),
+        "{credentials}"
+    );
+    assert!(events(&mut ua).is_empty(), "the call goes on");
+    // The new INVITE is answered: the call is up under the same id.
+    receive(&mut ua, now, response(again, 200, "trunk"));
+    assert!(matches!(
+        &events(&mut ua)[..],
+        [UaEvent::OutgoingAnswered { call: answered, .. }] if *answered == call
+    ));
+}
+
+#[test]
+fn credentials_refused_fail_the_call_but_a_stale_nonce_is_answered_again() {
+    let now = Instant::now();
+    let mut ua = ua();
+    let (_, invite) = dial_with_auth(&mut ua, now);
+    receive(&mut ua, now, challenge(&invite, 401, "nonce=\"n1\""));
+    let again = requests(sent(&mut ua)).pop().unwrap();
+    assert!(again.head.header("Authorization").is_some());
+    receive(
+        &mut ua,
+        now,
+        challenge(&again, 401, "nonce=\"n2\", stale=true"),
+    );
+    let third = requests(sent(&mut ua)).pop().unwrap();
+    assert_eq!(third.head.cseq.seq, 3);
+    assert!(
+        third
+            .head
+            .header("Authorization")
+            .unwrap()
+            .contains("nonce=\"n2\"")
+    );
+    assert_eq!(third.head.headers("Authorization").count(), 1);
+    receive(&mut ua, now, challenge(&third, 401, "nonce=\"n3\""));
+    assert!(matches!(
+        &events(&mut ua)[..],
+        [UaEvent::OutgoingFailed { status: 401, .. }]
+    ));
+}
+
+#[test]
+fn a_challenge_for_another_realm_or_without_credentials_fails_the_call() {
+    let now = Instant::now();
+    let mut ua = ua();
+    let (_, invite) = dial(&mut ua, now, Transport::Udp);
+    receive(&mut ua, now, challenge(&invite, 401, "nonce=\"n1\""));
+    assert_eq!(statuses(&sent(&mut ua)), ["ACK"]);
+    assert!(matches!(
+        &events(&mut ua)[..],
+        [UaEvent::OutgoingFailed { status: 401, .. }]
+    ));
+    let (_, invite) = dial_with_auth(&mut ua, now);
+    let mut other = response(&invite, 407, "trunk");
+    other.head.push_header(
+        "Proxy-Authenticate",
+        "Digest realm=\"elsewhere\", nonce=\"n\"",
+    );
+    receive(&mut ua, now, other);
+    assert_eq!(statuses(&sent(&mut ua)), ["ACK"]);
+    assert!(matches!(
+        &events(&mut ua)[..],
+        [UaEvent::OutgoingFailed { status: 407, .. }]
+    ));
 }
