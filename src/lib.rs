@@ -11,6 +11,7 @@ pub mod dtmf;
 pub mod flow;
 pub mod queue;
 pub mod registrar;
+pub mod report;
 pub mod rtp;
 pub mod say;
 pub mod server;

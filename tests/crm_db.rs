@@ -321,3 +321,80 @@ async fn an_admins_query_binds_call_values_and_cannot_change_data() {
         ));
     }
 }
+
+#[tokio::test]
+async fn the_report_counts_the_periods_calls_queue_log_and_tickets() {
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        db.migrate().await.unwrap();
+        for (n, (outcome, path)) in [
+            (
+                "contained_by_ivr",
+                "welcome main [1] balance say_balance main",
+            ),
+            (
+                "ticket_registered",
+                "welcome main [3] line_fault line_fault_done",
+            ),
+            ("to_agent", "welcome main [0] operator"),
+            ("contained_by_ivr", "welcome main [1] balance say_balance"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let call = db
+                .start_call(&format!("{n}@report"), "+380441234567", None)
+                .await
+                .unwrap();
+            let end = CallEnd {
+                outcome: "ended: RemoteBye".into(),
+                flow_outcome: Some(outcome.into()),
+                path: Some(path.into()),
+            };
+            db.finish_call(&call, &end).await.unwrap();
+        }
+        for event in [
+            serde_json::json!({"event": "caller_joined", "queue": "support", "overflow_from": null}),
+            serde_json::json!({"event": "offered", "agent": "alice"}),
+            serde_json::json!({"event": "answered", "agent": "alice", "waited_ms": 8000, "callback": false}),
+            serde_json::json!({"event": "call_ended", "agent": "alice", "talk_ms": 61000}),
+        ] {
+            db.record_queue_event(&event).await.unwrap();
+        }
+        let now = chrono::Utc::now();
+        let (from, to) = hotline::report::period(None, None, now).unwrap();
+        let input = db.report_input(from, to, 20).await.unwrap();
+        let report = hotline::report::compute(&input);
+        let kind = database.kind;
+        assert_eq!(report.calls.total, 4, "{kind}");
+        assert_eq!(report.calls.containment, Some(0.5), "{kind}");
+        assert_eq!(report.calls.auto_registration, Some(0.25), "{kind}");
+        assert_eq!(report.queue.service_level, Some(1.0), "{kind}");
+        assert_eq!(report.queue.average_handle_time_ms, Some(61000), "{kind}");
+        assert_eq!(report.agents[0].handled, 1, "{kind}");
+        let main_1 = report
+            .menu
+            .iter()
+            .find(|c| c.node == "main" && c.key == "1")
+            .map(|c| c.count);
+        assert_eq!(main_1, Some(2), "{kind}");
+        // Yesterday saw none of it.
+        let (from, to) = hotline::report::period(
+            Some(
+                &(now - chrono::Duration::days(1))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            ),
+            Some(
+                &(now - chrono::Duration::days(1))
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            ),
+            now,
+        )
+        .unwrap();
+        let yesterday = hotline::report::compute(&db.report_input(from, to, 20).await.unwrap());
+        assert_eq!(yesterday.calls.total, 0, "{kind}");
+        assert_eq!(yesterday.queue.answered, 0, "{kind}");
+    }
+}

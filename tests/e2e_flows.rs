@@ -306,3 +306,38 @@ fn a_transfer_node_calls_the_uri_and_bridges_the_caller_to_it() {
     assert!(score >= 0.8, "the desk did not hear the caller: {score:.3}");
     assert_eq!(calls(&server)[0]["flow_outcome"], "transferred");
 }
+
+#[test]
+fn the_report_counts_a_callers_menu_choice_and_how_the_call_was_served() {
+    let server = Server::start();
+    let mut phone = dial(&server, "+380441234567", &silence(server.dir.path(), 30));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut phone, "1", Duration::from_millis(300));
+    // The balance is said, then the menu again; the caller is done.
+    std::thread::sleep(Duration::from_secs(6));
+    hang_up(&mut phone);
+    let mut report = serde_json::Value::Null;
+    support::peers::wait_for(Duration::from_secs(5), || {
+        let output = server.cli(&["calls", "report", "--json"]);
+        report = serde_json::from_slice(&output.stdout).unwrap_or_default();
+        report["calls"]["total"] == 1 && report["calls"]["other"] == 0
+    });
+    assert_eq!(report["calls"]["total"], 1, "{report}");
+    assert_eq!(report["calls"]["contained_by_ivr"], 1, "{report}");
+    assert_eq!(report["calls"]["containment"], 1.0, "{report}");
+    let menu = report["menu"].as_array().cloned().unwrap_or_default();
+    assert!(
+        menu.iter()
+            .any(|c| c["node"] == "main" && c["key"] == "1" && c["count"] == 1),
+        "the key 1 pressed in the main menu: {report}"
+    );
+    // The admin API gives the same figures, and the text form reads them out.
+    let over_http = server.get_json("/report");
+    assert_eq!(over_http["calls"], report["calls"], "{over_http}");
+    let text = server.cli(&["calls", "report"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("served by the IVR    1 (100.0 %)"), "{text}");
+    let bad = server.cli(&["calls", "report", "--from", "someday"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("someday"));
+}

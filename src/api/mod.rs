@@ -1,6 +1,7 @@
-//! The admin HTTP API (axum): health and live figures for admins and monitors.
+//! The admin HTTP API (axum): health, live figures and reports for admins and monitors.
 
 mod registrations;
+mod report;
 
 use std::net::SocketAddr;
 
@@ -26,6 +27,7 @@ pub async fn serve(
         .route("/health", get(health))
         .route("/status", get(status))
         .route("/calls", get(calls))
+        .route("/report", get(report::report))
         .merge(queue::routes())
         .with_state(services)
         .merge(registrations::router(registrar));

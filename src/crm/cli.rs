@@ -27,6 +27,23 @@ pub enum CallsCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
+    /// The contact-centre report of a period: containment, auto-registration,
+    /// service level, abandonment, speed of answer, handle time, menu choices,
+    /// agent activity, overdue tickets.
+    Report {
+        /// First day (2026-12-01, UTC) or time (RFC 3339); default: today.
+        #[arg(long)]
+        from: Option<String>,
+        /// Last day, included, or end time; default: now.
+        #[arg(long)]
+        to: Option<String>,
+        /// The service level counts answers within this many seconds.
+        #[arg(long, default_value_t = 20)]
+        service_level_seconds: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `hotline tickets`.
@@ -98,10 +115,41 @@ pub async fn run_db(url: &str, command: DbCommand) -> Result<(), DbError> {
     Ok(())
 }
 
+async fn print_report(
+    db: &Db,
+    from: Option<String>,
+    to: Option<String>,
+    service_level_seconds: u64,
+    json: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (from_ms, to_ms) =
+        crate::report::period(from.as_deref(), to.as_deref(), chrono::Utc::now())?;
+    let input = db
+        .report_input(from_ms, to_ms, service_level_seconds)
+        .await?;
+    let report = crate::report::compute(&input);
+    let mut out = std::io::stdout().lock();
+    if json {
+        let text = serde_json::to_string_pretty(&report).unwrap_or_else(|_| "{}".into());
+        let _ = writeln!(out, "{text}");
+    } else {
+        let _ = write!(out, "{report}");
+    }
+    Ok(())
+}
+
 /// Runs a `calls` command against `url`.
-pub async fn run_calls(url: &str, command: CallsCommand) -> Result<(), DbError> {
+pub async fn run_calls(url: &str, command: CallsCommand) -> Result<(), Box<dyn std::error::Error>> {
     let db = Db::connect(url).await?;
-    let CallsCommand::List { json, limit } = command;
+    let (json, limit) = match command {
+        CallsCommand::List { json, limit } => (json, limit),
+        CallsCommand::Report {
+            from,
+            to,
+            service_level_seconds,
+            json,
+        } => return print_report(&db, from, to, service_level_seconds, json).await,
+    };
     let calls = db.list_calls(limit).await?;
     let mut out = std::io::stdout().lock();
     if json {

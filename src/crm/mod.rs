@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod lookups;
 pub mod queue_log;
 pub mod registrations;
+pub mod reports;
 pub mod seed;
 pub mod self_service;
 pub mod tickets;
