@@ -408,6 +408,27 @@ fn a_caller_who_hangs_up_while_waiting_and_calls_again_gets_their_place_back() {
     std::thread::sleep(Duration::from_secs(1));
     let (_olena_again, again, again_seen) = joined(OLENA);
     assert_eq!(again["position"], 1, "{again}\n{}", server.log());
+    // The supervisor's view of the queue says the same.
+    let queue = server.get_json("/queue");
+    let support = queue["queues"]
+        .as_array()
+        .and_then(|q| q.iter().find(|q| q["name"] == "support"))
+        .cloned()
+        .unwrap_or_default();
+    let waiting: Vec<(u64, &str)> = support["waiting"]
+        .as_array()
+        .map(|w| {
+            w.iter()
+                .map(|c| {
+                    (
+                        c["position"].as_u64().unwrap_or(0),
+                        c["number"].as_str().unwrap_or(""),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(waiting, [(1, OLENA), (2, "+380671112233")], "{queue}");
     let first_wait = first["waited_before_ms"].as_u64().unwrap();
     let kept_wait = again["waited_before_ms"].as_u64().unwrap();
     // Seen up to a few hundred milliseconds after each join.

@@ -335,6 +335,11 @@ impl Acd {
         self.agents.iter()
     }
 
+    /// The queues' names, as configured.
+    pub fn queue_names(&self) -> impl Iterator<Item = &str> {
+        self.queues.iter().map(|q| q.spec.name.as_str())
+    }
+
     /// The callers waiting in `queue`, next to be served first; none for an unknown queue.
     pub fn waiting(&self, queue: &str) -> Vec<WaitingCaller> {
         let Some(&q) = self.queue_index.get(queue) else {

@@ -614,7 +614,34 @@ impl QueueTask {
                 })
             })
             .collect();
-        serde_json::json!({ "agents": agents })
+        let now = Instant::now();
+        let queues: Vec<serde_json::Value> = self
+            .shell
+            .acd
+            .queue_names()
+            .map(|name| {
+                let waiting: Vec<serde_json::Value> = self
+                    .shell
+                    .acd
+                    .waiting(name)
+                    .into_iter()
+                    .map(|w| {
+                        let call = self.callers.get(&w.caller).map(|c| &c.call);
+                        serde_json::json!({
+                            "position": w.position,
+                            "number": call.map(|c| c.number.clone()),
+                            "name": call.and_then(|c| c.name.clone()),
+                            "waited_ms": now.saturating_duration_since(w.arrived).as_millis() as u64,
+                            "priority": w.priority,
+                            "callback": w.callback,
+                            "ringing": w.ringing,
+                        })
+                    })
+                    .collect();
+                serde_json::json!({ "name": name, "waiting": waiting })
+            })
+            .collect();
+        serde_json::json!({ "agents": agents, "queues": queues })
     }
 }
 
