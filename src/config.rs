@@ -175,6 +175,9 @@ pub struct SipSettings {
     pub answer_delay_ms: u64,
     /// Longest a call may last before hotline hangs up, in seconds.
     pub max_call_seconds: u64,
+    /// DNS servers for the names of SIP URIs hotline calls (SRV, then A and
+    /// AAAA); empty: the system's.
+    pub dns_servers: Vec<SocketAddr>,
 }
 
 /// RTP media settings.
@@ -530,6 +533,7 @@ impl Default for SipSettings {
             user_agent: concat!("hotline/", env!("CARGO_PKG_VERSION")).into(),
             answer_delay_ms: 0,
             max_call_seconds: 3600,
+            dns_servers: Vec::new(),
         }
     }
 }

@@ -341,3 +341,43 @@ fn the_report_counts_a_callers_menu_choice_and_how_the_call_was_served() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("someday"));
 }
+
+#[test]
+fn a_transfer_to_a_name_without_a_port_finds_the_server_through_dns_srv() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut desk = Baresip::start(
+        &silence(dir.path(), 30),
+        "<sip:desk@127.0.0.1>;regint=0;answermode=auto",
+    );
+    // The provider's DNS: the SIP service of desk.test is at pbx.desk.test,
+    // on the port the desk phone listens on (not 5060).
+    let dns = support::peers::Dnsmasq::start(&[
+        format!(
+            "srv-host=_sip._udp.desk.test,pbx.desk.test,{},10,100",
+            desk.sip.port()
+        ),
+        "host-record=pbx.desk.test,127.0.0.1".to_owned(),
+    ]);
+    let flows = tempfile::tempdir().unwrap();
+    let flow = "id: hotline\ndefault_language: en\nlanguages: [en]\nstart: out\nnodes:\n  out:\n    \
+                transfer: { uri: \"sip:desk@desk.test\" }\n";
+    std::fs::write(flows.path().join("hotline.yaml"), flow).unwrap();
+    let server = Server::start_with(ServerOptions {
+        flows: Some(flows.path().to_owned()),
+        config: format!("[sip]\ndns_servers = [\"{}\"]\n", dns.addr),
+        ..ServerOptions::default()
+    });
+    let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 30));
+    let answered = desk.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    assert!(
+        answered.is_some(),
+        "the desk was not found through SRV:\n{}\n{}",
+        desk.history(),
+        server.log()
+    );
+    hang_up(&mut caller);
+    assert!(
+        desk.wait_event("CALL_CLOSED", Duration::from_secs(5))
+            .is_some()
+    );
+}

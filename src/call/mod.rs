@@ -54,6 +54,8 @@ struct Shared {
     /// Our SIP address as written in calls we place; known once the endpoint runs.
     sip_address: std::sync::OnceLock<std::net::SocketAddr>,
     recent: RecentCalls,
+    /// DNS for the SIP URIs calls are transferred or called back to.
+    locator: crate::server::locator::Locator,
     active: AtomicUsize,
     total: AtomicU64,
 }
@@ -131,6 +133,7 @@ impl Services {
             queue_inbox: std::sync::Mutex::new(Some(queue_inbox)),
             sip_address: std::sync::OnceLock::new(),
             recent: RecentCalls::default(),
+            locator: crate::server::locator::Locator::new(&config.sip.dns_servers),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
         })))
@@ -188,6 +191,7 @@ impl Services {
             )),
             callback_dial: Some(config.queue.callback_dial.clone()).filter(|d| !d.is_empty()),
             trunk_auth: config.trunk.credentials(),
+            locator: self.0.locator.clone(),
         };
         tokio::spawn(crate::server::queue::run(shell, inbox));
         Ok(())
@@ -217,6 +221,11 @@ impl Services {
     }
 
     /// The agent queue callers are handed to.
+    /// DNS for SIP URIs hotline calls.
+    pub fn locator(&self) -> &crate::server::locator::Locator {
+        &self.0.locator
+    }
+
     pub fn queue(&self) -> &crate::server::queue::QueueHandle {
         &self.0.queue
     }

@@ -24,7 +24,7 @@ impl Answered {
             .as_ref()
             .map(|c| c.language().to_owned())
             .unwrap_or_else(|| self.services.config().audio.default_language.clone());
-        let Some(target) = agent_leg::resolve(&uri).await else {
+        let Some(target) = self.services.locator().locate(&uri).await else {
             warn!(%uri, "transfer target cannot be reached");
             return self.farewell(state, &language).await;
         };

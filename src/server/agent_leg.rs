@@ -14,9 +14,9 @@ use crate::queue::OfferResult;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
 use crate::sip::digest::ClientCredentials;
-use crate::sip::message::{Header, Host, NameAddr, Params, Uri};
+use crate::sip::message::{Header, NameAddr, Params, Uri};
 use crate::sip::sdp::{LocalMedia, SdpSession};
-use crate::sip::transaction::{Remote, Transport};
+use crate::sip::transaction::Remote;
 use crate::sip::ua::{CallId, OutgoingCall};
 
 /// One registered phone of an agent: the Contact to put in the Request-URI and
@@ -234,36 +234,6 @@ pub fn caller_uri(number: &str, host: SocketAddr) -> Option<Uri> {
         .collect();
     let user = if user.is_empty() { "anonymous" } else { &user };
     crate::sip::uri::parse_uri(&format!("sip:{user}@{host}")).ok()
-}
-
-/// Where a SIP URI's request goes: its host and port, resolved once (no SRV).
-pub async fn resolve(uri: &str) -> Option<RingTarget> {
-    let parsed = crate::sip::uri::parse_uri(uri).ok()?;
-    let Uri::Sip(sip) = &parsed else {
-        return None;
-    };
-    let transport = match sip
-        .params
-        .0
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("transport"))
-    {
-        Some((_, Some(value))) if value.eq_ignore_ascii_case("tcp") => Transport::Tcp,
-        _ => Transport::Udp,
-    };
-    let port = sip.port.unwrap_or(5060);
-    let addr = match &sip.host {
-        Host::Ipv4(ip) => SocketAddr::new((*ip).into(), port),
-        Host::Ipv6(ip) => SocketAddr::new((*ip).into(), port),
-        Host::Name(name) => tokio::net::lookup_host((name.as_str(), port))
-            .await
-            .ok()?
-            .next()?,
-    };
-    Some(RingTarget {
-        uri: parsed.clone(),
-        remote: Remote { addr, transport },
-    })
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use tracing::info;
 use crate::call::PortPool;
 use crate::server::agent_leg::{self, AgentLeg, RingOutcome, RingRequest};
 use crate::server::endpoint::{CallSignal, EndpointHandle};
+use crate::server::locator::Locator;
 use crate::server::media::{self, MediaCommand, MediaEvent, MediaOptions};
 use crate::sip::digest::ClientCredentials;
 use crate::sip::identity::mask_number;
@@ -37,6 +38,8 @@ pub struct CallbackRequest {
     pub sip_address: SocketAddr,
     /// What to answer the trunk's challenge with.
     pub auth: Option<ClientCredentials>,
+    /// DNS for the trunk's name.
+    pub locator: Locator,
 }
 
 /// How a callback went.
@@ -72,10 +75,11 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         media_options,
         sip_address,
         auth,
+        locator,
     } = request;
     let masked = mask_number(&number);
     let target = match dial_uri(&dial, &number) {
-        Some(uri) => agent_leg::resolve(&uri).await,
+        Some(uri) => locator.locate(&uri).await,
         None => None,
     };
     let Some(target) = target else {

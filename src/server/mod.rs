@@ -7,6 +7,7 @@ pub mod agent_leg;
 mod agents;
 pub mod callback;
 pub mod endpoint;
+pub mod locator;
 pub mod media;
 pub mod queue;
 pub mod registrar;

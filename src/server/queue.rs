@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 use super::agent_leg::{self, AgentLeg, RingOutcome, RingRequest, RingTarget};
 use super::callback::{self, CallbackOutcome, CallbackRequest};
 use super::endpoint::EndpointHandle;
+use super::locator::Locator;
 use super::media::MediaOptions;
 use crate::call::PortPool;
 use crate::crm::Db;
@@ -202,6 +203,8 @@ pub struct QueueShell {
     pub callback_dial: Option<String>,
     /// What to answer the trunk's challenges with.
     pub trunk_auth: Option<ClientCredentials>,
+    /// DNS for the trunk's name.
+    pub locator: Locator,
 }
 
 /// The queue's handle, and the receiving end the task is started with.
@@ -535,6 +538,7 @@ impl QueueTask {
             media_options: self.shell.media_options,
             sip_address: self.shell.sip_address,
             auth: self.shell.trunk_auth.clone(),
+            locator: self.shell.locator.clone(),
         };
         tokio::spawn(async move {
             let outcome = callback::call_back(request).await;

@@ -4,6 +4,7 @@ pub mod dialog;
 pub mod digest;
 pub mod framing;
 pub mod identity;
+pub mod locate;
 pub mod message;
 pub mod parse;
 pub mod sdp;

@@ -455,3 +455,51 @@ impl Drop for Linphone {
         let _ = self.child.wait();
     }
 }
+
+/// dnsmasq serving a few records on a free loopback port, as the DNS of a
+/// SIP provider would (SRV for `_sip._udp`, A for the hosts); killed when dropped.
+pub struct Dnsmasq {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Dnsmasq {
+    /// `records` are dnsmasq options without the leading `--`, e.g.
+    /// `srv-host=_sip._udp.desk.test,pbx.desk.test,5070` or
+    /// `host-record=pbx.desk.test,127.0.0.1`.
+    pub fn start(records: &[String]) -> Dnsmasq {
+        let addr = free_udp_tcp_port();
+        let mut command = Command::new("dnsmasq");
+        command.args([
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            "--log-facility=-",
+            &format!("--port={}", addr.port()),
+            "--pid-file=",
+        ]);
+        for record in records {
+            command.arg(format!("--{record}"));
+        }
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dnsmasq (Debian package dnsmasq-base)");
+        let listening = wait_for(Duration::from_secs(5), || {
+            std::net::UdpSocket::bind(addr).is_err()
+        });
+        assert!(listening, "dnsmasq did not open {addr}");
+        Dnsmasq { addr, child }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
