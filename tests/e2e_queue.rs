@@ -496,9 +496,16 @@ fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_
     );
     // Alice heard her own words back from the customer's phone: audio went
     // both ways through the bridge.
+    let alice_heard = heard(&alice);
     let spoken = prompt_sequence("en", &["hotline/goodbye"]);
-    let score = best_match(&spoken, &heard(&alice));
+    let score = best_match(&spoken, &alice_heard);
     assert!(score >= 0.9, "alice's echo through the customer: {score}");
+    // Before that, the ringback tone while the customer's phone rang.
+    let ringback: Vec<f32> = (0..8000)
+        .map(|i| (2.0 * std::f32::consts::PI * 425.0 * i as f32 / 8000.0).sin())
+        .collect();
+    let score = best_match(&ringback, &alice_heard);
+    assert!(score >= 0.9, "alice heard no ringback: {score}");
     let ended = wait_for(Duration::from_secs(5), || {
         events
             .lock()

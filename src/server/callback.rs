@@ -6,12 +6,14 @@
 //! so a customer never answers to silence while an agent is being found.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tracing::info;
 
 use crate::call::PortPool;
+use crate::rtp::Prompt;
 use crate::server::agent_leg::{self, AgentLeg, RingOutcome, RingRequest};
 use crate::server::endpoint::{CallSignal, EndpointHandle};
 use crate::server::locator::Locator;
@@ -22,6 +24,28 @@ use crate::sip::message::{NameAddr, Params};
 
 /// How long the customer's phone may ring.
 const RING_LIMIT: Duration = Duration::from_secs(30);
+/// The playback id of the ringback tone the agent hears meanwhile.
+const RINGBACK: u64 = u64::MAX - 1;
+
+/// The ringback tone (ITU-T E.180: 425 Hz, 1 s on, 4 s off), which the
+/// agent hears while the customer's phone rings, so that they know the call
+/// is on its way; made once and shared by every callback.
+fn ringback() -> Arc<Prompt> {
+    static TONE: LazyLock<Arc<Prompt>> = LazyLock::new(|| {
+        let samples: Vec<i16> = (0..5 * 8000)
+            .map(|i| {
+                if i < 8000 {
+                    let t = i as f64 / 8000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * 425.0 * t).sin()) as i16
+                } else {
+                    0
+                }
+            })
+            .collect();
+        Arc::new(Prompt::from_samples("ringback", None, &samples))
+    });
+    Arc::clone(&TONE)
+}
 
 /// A callback to place: the customer to dial and the agent who answered for it.
 pub struct CallbackRequest {
@@ -87,6 +111,16 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         return CallbackOutcome::NotReached("the number or the trunk cannot be dialled".into());
     };
     info!(number = %masked, "calling the customer back");
+    // The bridge, once the customer answers, stops it.
+    agent
+        .media
+        .send(MediaCommand::Play {
+            id: RINGBACK,
+            prompts: vec![ringback()],
+            barge_in: false,
+            looping: true,
+        })
+        .await;
     let from = NameAddr {
         display_name: None,
         uri: agent_leg::caller_uri("hotline", sip_address).unwrap_or_else(|| target.uri.clone()),
