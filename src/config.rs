@@ -75,6 +75,11 @@ pub struct QueueSettings {
     /// e.g. `sip:{number}@gateway.example:5060` (empty: the agent is given
     /// the number on the event stream and dials it themself).
     pub callback_dial: String,
+    /// Tries in all for a callback whose customer does not answer (busy, no
+    /// answer, unreachable), each going back in the queue.
+    pub callback_attempts: u32,
+    /// Seconds before such a callback goes back in the queue.
+    pub callback_retry_seconds: u64,
 }
 
 impl Default for QueueSettings {
@@ -85,6 +90,8 @@ impl Default for QueueSettings {
             music: "queue/music".into(),
             keep_place_seconds: 300,
             callback_dial: String::new(),
+            callback_attempts: 3,
+            callback_retry_seconds: 600,
         }
     }
 }

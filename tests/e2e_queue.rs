@@ -439,6 +439,20 @@ fn a_caller_who_hangs_up_while_waiting_and_calls_again_gets_their_place_back() {
     );
 }
 
+/// Olena waits for an agent, asks for a callback and hangs up; `agent`'s
+/// phone rings for her place.
+fn olena_asks_for_a_callback(server: &Server, agent: &mut Baresip) {
+    let mut olena = dial(server, OLENA, &silence(server.dir.path(), 60));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut olena, "0", Duration::from_millis(300));
+    let rang = agent.wait_event("CALL_INCOMING", Duration::from_secs(10));
+    assert!(rang.is_some(), "{}", server.log());
+    std::thread::sleep(Duration::from_secs(2));
+    press(&mut olena, "1", Duration::from_millis(300));
+    let closed = olena.wait_event("CALL_CLOSED", Duration::from_secs(20));
+    assert!(closed.is_some(), "{}", server.log());
+}
+
 #[test]
 fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_the_agent() {
     // The customer's phone behind the trunk sends back what it hears.
@@ -456,22 +470,7 @@ fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_
         2500,
     );
     let mut alice = agent_phone(&server, "alice", "secret-a", &alice_mic, false);
-    // Olena waits, asks for a callback and hangs up; alice rings for her place.
-    let mut olena = dial(&server, OLENA, &silence(server.dir.path(), 60));
-    std::thread::sleep(Duration::from_millis(2500));
-    press(&mut olena, "0", Duration::from_millis(300));
-    assert!(
-        alice
-            .wait_event("CALL_INCOMING", Duration::from_secs(10))
-            .is_some()
-    );
-    std::thread::sleep(Duration::from_secs(2));
-    press(&mut olena, "1", Duration::from_millis(300));
-    assert!(
-        olena
-            .wait_event("CALL_CLOSED", Duration::from_secs(20))
-            .is_some()
-    );
+    olena_asks_for_a_callback(&server, &mut alice);
     // Alice takes the callback; hotline dials Olena's number and bridges them.
     alice.command("accept", "");
     assert!(
@@ -521,4 +520,75 @@ fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_
         .unwrap();
     assert_eq!(ended["result"], "talked", "{ended}");
     assert_eq!(ended["number"], OLENA, "{ended}");
+}
+
+#[test]
+fn a_callback_whose_customer_is_busy_goes_back_in_the_queue_until_its_attempts_are_used() {
+    // The customer's line is busy both times it is called.
+    let customer = support::peers::SippUas::start_with("agent_busy.xml", &["-m", "2"]);
+    let flows = flows_always_open();
+    let trunk = format!(
+        "callback_dial = \"sip:{{number}}@{}\"\ncallback_attempts = 2\ncallback_retry_seconds = 2\n",
+        customer.addr
+    );
+    let server = server_with(&flows, 60, "", &trunk);
+    add_agent(&server, "alice", "secret-a");
+    let events = watch_events(&server);
+    let quiet = silence(server.dir.path(), 90);
+    let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    olena_asks_for_a_callback(&server, &mut alice);
+    let ended = |count: usize| {
+        wait_for(Duration::from_secs(20), || {
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e["event"] == "callback_ended")
+                .count()
+                >= count
+        })
+    };
+    // First try: alice takes it, the customer is busy, alice's call ends.
+    // (The offer for Olena herself rang too, before it became a callback.)
+    let rung = alice.count_events("CALL_INCOMING");
+    alice.command("accept", "");
+    assert!(ended(1), "{}", server.log());
+    assert!(
+        alice
+            .wait_event("CALL_CLOSED", Duration::from_secs(10))
+            .is_some()
+    );
+    // Two seconds later the callback is offered again; the line is busy again.
+    assert!(
+        wait_for(Duration::from_secs(15), || alice
+            .count_events("CALL_INCOMING")
+            > rung),
+        "the callback was not offered again:\n{}",
+        server.log()
+    );
+    alice.command("accept", "");
+    assert!(ended(2), "{}\n{}", alice.history(), server.log());
+    let run = customer.finish(Duration::from_secs(10));
+    assert!(run.success, "the customer's line: {}", run.output);
+    let log = events.lock().unwrap().clone();
+    let ends: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|e| e["event"] == "callback_ended")
+        .collect();
+    assert_eq!(ends[0]["result"], "not_reached: busy", "{}", ends[0]);
+    assert_eq!(ends[0]["retry_in_seconds"], 2, "{}", ends[0]);
+    assert_eq!(ends[1]["attempt"], 2, "{}", ends[1]);
+    assert!(
+        ends[1]["retry_in_seconds"].is_null(),
+        "the last attempt: {}",
+        ends[1]
+    );
+    // With its attempts used up, the callback is not offered a third time.
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        alice.count_events("CALL_INCOMING"),
+        rung + 1,
+        "{}",
+        server.log()
+    );
 }

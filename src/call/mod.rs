@@ -192,6 +192,10 @@ impl Services {
             callback_dial: Some(config.queue.callback_dial.clone()).filter(|d| !d.is_empty()),
             trunk_auth: config.trunk.credentials(),
             locator: self.0.locator.clone(),
+            callback_retry: crate::server::queue::CallbackRetry {
+                attempts: config.queue.callback_attempts.max(1),
+                after: std::time::Duration::from_secs(config.queue.callback_retry_seconds),
+            },
         };
         tokio::spawn(crate::server::queue::run(shell, inbox));
         Ok(())

@@ -94,6 +94,11 @@ enum Command {
     AddAgent(AgentConfig),
     Ringing(OfferId, RingOutcome),
     Snapshot(oneshot::Sender<serde_json::Value>),
+    /// A callback whose customer was not reached goes back in the queue.
+    RetryCallback {
+        call: Box<WaitingCall>,
+        attempt: u32,
+    },
 }
 
 impl QueueHandle {
@@ -205,6 +210,16 @@ pub struct QueueShell {
     pub trunk_auth: Option<ClientCredentials>,
     /// DNS for the trunk's name.
     pub locator: Locator,
+    /// How often a callback whose customer is not reached is tried.
+    pub callback_retry: CallbackRetry,
+}
+
+/// Callbacks whose customer did not answer (busy, no answer, unreachable)
+/// go back in the queue after `after`, up to `attempts` tries in all.
+#[derive(Debug, Clone, Copy)]
+pub struct CallbackRetry {
+    pub attempts: u32,
+    pub after: Duration,
 }
 
 /// The queue's handle, and the receiving end the task is started with.
@@ -268,6 +283,9 @@ struct QueueTask {
 struct Waiting {
     call: WaitingCall,
     notices: mpsc::UnboundedSender<QueueNotice>,
+    /// For a callback placed again after the customer was not reached: which
+    /// attempt this is (the first is 1).
+    callback_attempt: u32,
 }
 
 impl QueueTask {
@@ -291,7 +309,14 @@ impl QueueTask {
                 let caller = join.caller;
                 info!(caller = caller.0, queue = %join.queue, "caller joins the queue");
                 let call = *call;
-                self.callers.insert(caller, Waiting { call, notices });
+                self.callers.insert(
+                    caller,
+                    Waiting {
+                        call,
+                        notices,
+                        callback_attempt: 1,
+                    },
+                );
                 if let Err(error) = self.shell.acd.handle_join(now, join) {
                     warn!(%error, "caller cannot join; saying goodbye");
                     self.notify(caller, QueueNotice::Goodbye);
@@ -359,6 +384,39 @@ impl QueueTask {
             }
             Command::Snapshot(reply) => {
                 let _ = reply.send(self.snapshot());
+            }
+            Command::RetryCallback { call, attempt } => {
+                let caller = CallerId(self.handle.next_caller.fetch_add(1, Ordering::Relaxed));
+                info!(
+                    caller = caller.0,
+                    attempt, "a callback goes back in the queue"
+                );
+                let join = Join {
+                    caller,
+                    queue: call.queue.clone(),
+                    priority: 0,
+                    waited_before: Duration::ZERO,
+                    skills: Vec::new(),
+                };
+                // Nobody listens: the customer is not on the line.
+                let (notices, _) = mpsc::unbounded_channel();
+                self.callers.insert(
+                    caller,
+                    Waiting {
+                        call: *call,
+                        notices,
+                        callback_attempt: attempt,
+                    },
+                );
+                let placed = self
+                    .shell
+                    .acd
+                    .handle_join(now, join)
+                    .and_then(|()| self.shell.acd.handle_callback_request(now, caller));
+                if let Err(error) = placed {
+                    warn!(%error, "the callback could not go back in the queue");
+                    self.callers.remove(&caller);
+                }
             }
         }
     }
@@ -506,16 +564,17 @@ impl QueueTask {
     /// agent's screen gets the number and the phone call ends. Either way the
     /// agent's screen learns of it (`callback_due`, then how it went).
     fn call_back(&mut self, caller: CallerId, agent: AgentId, leg: Box<AgentLeg>) {
-        let number = self
-            .callers
-            .remove(&caller)
-            .map(|w| w.call.number)
-            .unwrap_or_default();
+        let (call, attempt) = match self.callers.remove(&caller) {
+            Some(waiting) => (Some(waiting.call), waiting.callback_attempt),
+            None => (None, 1),
+        };
+        let number = call.as_ref().map(|c| c.number.clone()).unwrap_or_default();
         info!(caller = caller.0, agent = %agent.0, "a callback is handed to the agent");
         let _ = self.handle.events.send(serde_json::json!({
             "event": "callback_due",
             "agent": agent.0,
             "number": number,
+            "attempt": attempt,
         }));
         let endpoint = self.shell.endpoint.clone();
         let handle = self.handle.clone();
@@ -540,8 +599,11 @@ impl QueueTask {
             auth: self.shell.trunk_auth.clone(),
             locator: self.shell.locator.clone(),
         };
+        let retry = self.shell.callback_retry;
         tokio::spawn(async move {
             let outcome = callback::call_back(request).await;
+            let again =
+                matches!(outcome, CallbackOutcome::NotReached(_)) && attempt < retry.attempts;
             let result = match &outcome {
                 CallbackOutcome::Talked => "talked".to_owned(),
                 CallbackOutcome::AgentLeft => "agent_left".to_owned(),
@@ -552,8 +614,17 @@ impl QueueTask {
                 "agent": agent.0,
                 "number": number,
                 "result": result,
+                "attempt": attempt,
+                "retry_in_seconds": again.then_some(retry.after.as_secs()),
             }));
             handle.call_ended(&agent.0);
+            if let (true, Some(call)) = (again, call) {
+                tokio::time::sleep(retry.after).await;
+                let _ = handle.commands.send(Command::RetryCallback {
+                    call: Box::new(call),
+                    attempt: attempt + 1,
+                });
+            }
         });
     }
 
