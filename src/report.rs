@@ -264,22 +264,29 @@ fn agent_figures(events: &[serde_json::Value]) -> Vec<AgentFigures> {
 }
 
 /// The period `[from, to)` in milliseconds since the epoch, from a date
-/// (`2026-12-01`, a UTC day from its start) or an RFC 3339 time for each end.
-/// By default the period is today (UTC) until `now`; a `to` date includes
-/// that whole day.
+/// (`2026-12-01`, a day of `time_zone` from its start) or an RFC 3339 time
+/// for each end. By default the period is today in `time_zone` until `now`;
+/// a `to` date includes that whole day.
 pub fn period(
     from: Option<&str>,
     to: Option<&str>,
+    time_zone: Option<&str>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(i64, i64), String> {
-    let start_of_today = now.date_naive().and_time(chrono::NaiveTime::MIN).and_utc();
+    let zone: chrono_tz::Tz = match time_zone {
+        None => chrono_tz::UTC,
+        Some(name) => name
+            .parse()
+            .map_err(|_| format!("`{name}` is not a time zone (e.g. Europe/Kyiv)"))?,
+    };
+    let today = now.with_timezone(&zone).date_naive();
     let from_ms = match from {
-        None => start_of_today.timestamp_millis(),
-        Some(text) => instant(text, false)?,
+        None => day_start(today, zone),
+        Some(text) => instant(text, false, zone)?,
     };
     let to_ms = match to {
         None => now.timestamp_millis() + 1,
-        Some(text) => instant(text, true)?,
+        Some(text) => instant(text, true, zone)?,
     };
     if to_ms <= from_ms {
         return Err(format!(
@@ -289,22 +296,36 @@ pub fn period(
     Ok((from_ms, to_ms))
 }
 
-/// A date's start (or, as the end of a period, the next day's start), or an RFC 3339 time.
-fn instant(text: &str, end: bool) -> Result<i64, String> {
+/// A date's start (or, as the end of a period, the next day's start) in
+/// `zone`, or an RFC 3339 time.
+fn instant(text: &str, end: bool, zone: chrono_tz::Tz) -> Result<i64, String> {
     if let Ok(date) = chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
         let day = if end {
             date.succ_opt().unwrap_or(date)
         } else {
             date
         };
-        return Ok(day
-            .and_time(chrono::NaiveTime::MIN)
-            .and_utc()
-            .timestamp_millis());
+        return Ok(day_start(day, zone));
     }
     chrono::DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.timestamp_millis())
         .map_err(|_| format!("`{text}` is neither a date (2026-12-01) nor an RFC 3339 time"))
+}
+
+/// When `day` begins in `zone` (its first valid moment, should midnight be
+/// skipped by a clock change).
+fn day_start(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> i64 {
+    use chrono::TimeZone;
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    (0..4)
+        .find_map(|hour| {
+            zone.from_local_datetime(&(midnight + chrono::Duration::hours(hour)))
+                .earliest()
+        })
+        .map_or_else(
+            || midnight.and_utc().timestamp_millis(),
+            |t| t.timestamp_millis(),
+        )
 }
 
 fn share(part: u64, whole: u64) -> Option<f64> {
@@ -539,26 +560,32 @@ mod tests {
     }
 
     #[test]
-    fn periods_are_whole_utc_days_or_exact_times() {
+    fn periods_are_whole_days_of_a_time_zone_or_exact_times() {
         let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:30:00Z")
             .unwrap()
             .to_utc();
         let day = 86_400_000;
         let today = 1_796_083_200_000; // 2026-12-01T00:00:00Z
         assert_eq!(
-            period(None, None, now),
+            period(None, None, None, now),
             Ok((today, now.timestamp_millis() + 1))
         );
         assert_eq!(
-            period(Some("2026-11-30"), Some("2026-11-30"), now),
+            period(Some("2026-11-30"), Some("2026-11-30"), None, now),
             Ok((today - day, today))
         );
         assert_eq!(
-            period(Some("2026-12-01T08:00:00+02:00"), None, now).map(|p| p.0),
+            period(Some("2026-12-01T08:00:00+02:00"), None, None, now).map(|p| p.0),
             Ok(today + 6 * 3_600_000)
         );
-        assert!(period(Some("yesterday"), None, now).is_err());
-        assert!(period(Some("2026-12-02"), Some("2026-12-01"), now).is_err());
+        // Kyiv's day starts two hours before UTC's in winter.
+        assert_eq!(
+            period(None, None, Some("Europe/Kyiv"), now).map(|p| p.0),
+            Ok(today - 2 * 3_600_000)
+        );
+        assert!(period(None, None, Some("Mars/Olympus"), now).is_err());
+        assert!(period(Some("yesterday"), None, None, now).is_err());
+        assert!(period(Some("2026-12-02"), Some("2026-12-01"), None, now).is_err());
     }
 
     #[test]

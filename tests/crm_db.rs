@@ -362,7 +362,7 @@ async fn the_report_counts_the_periods_calls_queue_log_and_tickets() {
             db.record_queue_event(&event).await.unwrap();
         }
         let now = chrono::Utc::now();
-        let (from, to) = hotline::report::period(None, None, now).unwrap();
+        let (from, to) = hotline::report::period(None, None, None, now).unwrap();
         let input = db.report_input(from, to, 20).await.unwrap();
         let report = hotline::report::compute(&input);
         let kind = database.kind;
@@ -379,20 +379,11 @@ async fn the_report_counts_the_periods_calls_queue_log_and_tickets() {
             .map(|c| c.count);
         assert_eq!(main_1, Some(2), "{kind}");
         // Yesterday saw none of it.
-        let (from, to) = hotline::report::period(
-            Some(
-                &(now - chrono::Duration::days(1))
-                    .format("%Y-%m-%d")
-                    .to_string(),
-            ),
-            Some(
-                &(now - chrono::Duration::days(1))
-                    .format("%Y-%m-%d")
-                    .to_string(),
-            ),
-            now,
-        )
-        .unwrap();
+        let yesterday = (now - chrono::Duration::days(1))
+            .format("%Y-%m-%d")
+            .to_string();
+        let (from, to) =
+            hotline::report::period(Some(&yesterday), Some(&yesterday), None, now).unwrap();
         let yesterday = hotline::report::compute(&db.report_input(from, to, 20).await.unwrap());
         assert_eq!(yesterday.calls.total, 0, "{kind}");
         assert_eq!(yesterday.queue.answered, 0, "{kind}");

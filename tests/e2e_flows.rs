@@ -337,6 +337,9 @@ fn the_report_counts_a_callers_menu_choice_and_how_the_call_was_served() {
     let text = server.cli(&["calls", "report"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("served by the IVR    1 (100.0 %)"), "{text}");
+    let kyiv = server.cli(&["calls", "report", "--json", "--time-zone", "Europe/Kyiv"]);
+    let kyiv: serde_json::Value = serde_json::from_slice(&kyiv.stdout).unwrap_or_default();
+    assert_eq!(kyiv["calls"], report["calls"], "today in Kyiv: {kyiv}");
     let bad = server.cli(&["calls", "report", "--from", "someday"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("someday"));

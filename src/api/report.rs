@@ -14,6 +14,8 @@ pub(super) struct Period {
     from: Option<String>,
     /// Last day, included, or an end time; default now.
     to: Option<String>,
+    /// The time zone of the days, e.g. `Europe/Kyiv`; default UTC.
+    time_zone: Option<String>,
     #[serde(default = "default_service_level")]
     service_level_seconds: u64,
 }
@@ -29,6 +31,7 @@ pub(super) async fn report(
     let (from_ms, to_ms) = match crate::report::period(
         period.from.as_deref(),
         period.to.as_deref(),
+        period.time_zone.as_deref(),
         chrono::Utc::now(),
     ) {
         Ok(range) => range,

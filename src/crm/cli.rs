@@ -37,6 +37,10 @@ pub enum CallsCommand {
         /// Last day, included, or end time; default: now.
         #[arg(long)]
         to: Option<String>,
+        /// The time zone whose days `--from`, `--to` and today are, e.g.
+        /// Europe/Kyiv; default UTC.
+        #[arg(long)]
+        time_zone: Option<String>,
         /// The service level counts answers within this many seconds.
         #[arg(long, default_value_t = 20)]
         service_level_seconds: u64,
@@ -117,13 +121,10 @@ pub async fn run_db(url: &str, command: DbCommand) -> Result<(), DbError> {
 
 async fn print_report(
     db: &Db,
-    from: Option<String>,
-    to: Option<String>,
+    (from_ms, to_ms): (i64, i64),
     service_level_seconds: u64,
     json: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let (from_ms, to_ms) =
-        crate::report::period(from.as_deref(), to.as_deref(), chrono::Utc::now())?;
     let input = db
         .report_input(from_ms, to_ms, service_level_seconds)
         .await?;
@@ -146,9 +147,18 @@ pub async fn run_calls(url: &str, command: CallsCommand) -> Result<(), Box<dyn s
         CallsCommand::Report {
             from,
             to,
+            time_zone,
             service_level_seconds,
             json,
-        } => return print_report(&db, from, to, service_level_seconds, json).await,
+        } => {
+            let period = crate::report::period(
+                from.as_deref(),
+                to.as_deref(),
+                time_zone.as_deref(),
+                chrono::Utc::now(),
+            )?;
+            return print_report(&db, period, service_level_seconds, json).await;
+        }
     };
     let calls = db.list_calls(limit).await?;
     let mut out = std::io::stdout().lock();
