@@ -152,7 +152,7 @@ async fn sipp_agent_answers_gets_the_ack_and_our_hangup_sends_bye() {
     let mut placed = dial(phone.addr).await;
     let ringing = placed.next().await;
     assert!(
-        matches!(ringing, CallSignal::Progress { status: 180 }),
+        matches!(ringing, CallSignal::Progress { status: 180, .. }),
         "{ringing:?}"
     );
     let CallSignal::Answered { sdp } = placed.next().await else {
@@ -227,7 +227,7 @@ async fn sipp_agent_ringing_is_cancelled_by_our_hangup_and_fails_with_487() {
     let mut placed = dial(phone.addr).await;
     let ringing = placed.next().await;
     assert!(
-        matches!(ringing, CallSignal::Progress { status: 180 }),
+        matches!(ringing, CallSignal::Progress { status: 180, .. }),
         "{ringing:?}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;

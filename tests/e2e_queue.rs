@@ -453,10 +453,12 @@ fn olena_asks_for_a_callback(server: &Server, agent: &mut Baresip) {
     assert!(closed.is_some(), "{}", server.log());
 }
 
-#[test]
-fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_the_agent() {
-    // The customer's phone behind the trunk sends back what it hears.
-    let customer = support::peers::SippUas::start_with("customer_answers.xml", &["-rtp_echo"]);
+/// A callback placed through a trunk to a customer's phone played by SIPp
+/// `scenario`, run with `-rtp_echo` (it sends back what it hears): alice
+/// takes the callback, talks for a few seconds and hangs up. What alice
+/// heard comes back; the call must have been bridged and ended as talked.
+fn talk_through_callback(scenario: &str) -> Vec<f32> {
+    let customer = support::peers::SippUas::start_with(scenario, &["-rtp_echo"]);
     let flows = flows_always_open();
     let trunk = format!("callback_dial = \"sip:{{number}}@{}\"\n", customer.addr);
     let server = server_with(&flows, 60, "", &trunk);
@@ -473,11 +475,8 @@ fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_
     olena_asks_for_a_callback(&server, &mut alice);
     // Alice takes the callback; hotline dials Olena's number and bridges them.
     alice.command("accept", "");
-    assert!(
-        alice
-            .wait_event("CALL_ESTABLISHED", Duration::from_secs(10))
-            .is_some()
-    );
+    let answered = alice.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
+    assert!(answered.is_some(), "{}", server.log());
     let bridged = wait_for(Duration::from_secs(10), || {
         server
             .log()
@@ -493,18 +492,6 @@ fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_
         run.output,
         server.log()
     );
-    // Alice heard her own words back from the customer's phone: audio went
-    // both ways through the bridge.
-    let alice_heard = heard(&alice);
-    let spoken = prompt_sequence("en", &["hotline/goodbye"]);
-    let score = best_match(&spoken, &alice_heard);
-    assert!(score >= 0.9, "alice's echo through the customer: {score}");
-    // Before that, the ringback tone while the customer's phone rang.
-    let ringback: Vec<f32> = (0..8000)
-        .map(|i| (2.0 * std::f32::consts::PI * 425.0 * i as f32 / 8000.0).sin())
-        .collect();
-    let score = best_match(&ringback, &alice_heard);
-    assert!(score >= 0.9, "alice heard no ringback: {score}");
     let ended = wait_for(Duration::from_secs(5), || {
         events
             .lock()
@@ -520,6 +507,42 @@ fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_
         .unwrap();
     assert_eq!(ended["result"], "talked", "{ended}");
     assert_eq!(ended["number"], OLENA, "{ended}");
+    heard(&alice)
+}
+
+/// One second of the ringback tone hotline plays (425 Hz).
+fn ringback_tone() -> Vec<f32> {
+    (0..8000)
+        .map(|i| (2.0 * std::f32::consts::PI * 425.0 * i as f32 / 8000.0).sin())
+        .collect()
+}
+
+#[test]
+fn a_callback_whose_turn_comes_dials_the_customer_through_the_trunk_and_bridges_the_agent() {
+    let alice_heard = talk_through_callback("customer_answers.xml");
+    // Alice heard her own words back from the customer's phone: audio went
+    // both ways through the bridge.
+    let spoken = prompt_sequence("en", &["hotline/goodbye"]);
+    let score = best_match(&spoken, &alice_heard);
+    assert!(score >= 0.9, "alice's echo through the customer: {score}");
+    // Before that, the ringback tone while the customer's phone rang.
+    let score = best_match(&ringback_tone(), &alice_heard);
+    assert!(score >= 0.9, "alice heard no ringback: {score}");
+}
+
+#[test]
+fn a_customers_network_early_media_reaches_the_agent_instead_of_our_ringback() {
+    // The customer's network answers 183 with SDP and sends audio (here, the
+    // echo of alice) for 4 s before the customer picks up.
+    let alice_heard = talk_through_callback("customer_early_media.xml");
+    let spoken = prompt_sequence("en", &["hotline/goodbye"]);
+    let score = best_match(&spoken, &alice_heard);
+    assert!(score >= 0.9, "alice's echo through the customer: {score}");
+    let score = best_match(&ringback_tone(), &alice_heard);
+    assert!(
+        score < 0.5,
+        "alice heard our ringback over early media: {score}"
+    );
 }
 
 #[test]

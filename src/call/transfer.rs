@@ -53,6 +53,7 @@ impl Answered {
             media_options: MediaOptions::from(&config.media),
             cancel: cancelled,
             auth: config.trunk.credentials(),
+            early_media: None,
         };
         self.play_music(state, &language).await;
         let ringing = agent_leg::ring(request);

@@ -72,6 +72,9 @@ pub struct RingRequest {
     pub cancel: oneshot::Receiver<()>,
     /// Credentials for a trunk that challenges the call (none for agents).
     pub auth: Option<ClientCredentials>,
+    /// Where to hand the media of early media (a 183 with SDP from a single
+    /// target: the network's ringback or announcements); None ignores it.
+    pub early_media: Option<mpsc::UnboundedSender<MediaHandle>>,
 }
 
 /// How a ringing ended: answered with its leg, or refused.
@@ -131,44 +134,65 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
     }
     drop(tagged_tx);
     let mut refusals = Vec::new();
-    loop {
+    let mut socket = Some(socket);
+    // Media started by early media (a single target's 183 with SDP), then
+    // kept for the answer.
+    let mut early: Option<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> = None;
+    let outcome = loop {
         let (index, signal) = tokio::select! {
             _ = &mut request.cancel => {
                 hang_up_all(&request.endpoint, &mut calls).await;
-                return RingOutcome::Withdrawn;
+                break RingOutcome::Withdrawn;
             }
             next = tagged.recv() => match next {
                 Some(next) => next,
-                None => return RingOutcome::Refused(refusal(&refusals)),
+                None => break RingOutcome::Refused(refusal(&refusals)),
             },
         };
         match signal {
-            CallSignal::Progress { status } => debug!(agent = %request.agent, status, "ringing"),
+            CallSignal::Progress {
+                status,
+                sdp: Some(answer),
+            } if calls.len() == 1 && early.is_none() && request.early_media.is_some() => {
+                debug!(agent = %request.agent, status, "early media");
+                let started = sdp.accept_answer(&answer).ok().and_then(|negotiated| {
+                    let socket = socket.take()?;
+                    media::spawn(socket, negotiated, request.media_options).ok()
+                });
+                if let (Some((media, events)), Some(to)) = (started, &request.early_media) {
+                    let _ = to.send(media.clone());
+                    early = Some((media, events));
+                }
+            }
+            CallSignal::Progress { status, .. } => {
+                debug!(agent = %request.agent, status, "ringing")
+            }
             CallSignal::Answered { sdp: answer } => {
                 let Some(call) = calls[index].take() else {
                     continue;
                 };
                 hang_up_all(&request.endpoint, &mut calls).await;
-                let negotiated = match sdp.accept_answer(&answer) {
-                    Ok(negotiated) => negotiated,
+                // With early media, its answer stands: a 2xx repeats it (§13.2.1).
+                let started = match (early.take(), socket.take()) {
+                    (Some(running), _) => Ok(running),
+                    (None, Some(socket)) => match sdp.accept_answer(&answer) {
+                        Ok(negotiated) => media::spawn(socket, negotiated, request.media_options)
+                            .map_err(|e| e.to_string()),
+                        Err(error) => Err(error.to_string()),
+                    },
+                    (None, None) => Err("no RTP socket left".to_owned()),
+                };
+                let (media, media_events) = match started {
+                    Ok(started) => started,
                     Err(error) => {
-                        warn!(%error, "agent's answer has no usable media; hanging up");
+                        warn!(%error, "agent's answer gives no usable media; hanging up");
                         request.endpoint.send(EndpointCommand::Hangup(call)).await;
-                        return RingOutcome::Refused(OfferResult::Failed);
+                        break RingOutcome::Refused(OfferResult::Failed);
                     }
                 };
-                let (media, media_events) =
-                    match media::spawn(socket, negotiated, request.media_options) {
-                        Ok(started) => started,
-                        Err(error) => {
-                            warn!(%error, "agent media could not start; hanging up");
-                            request.endpoint.send(EndpointCommand::Hangup(call)).await;
-                            return RingOutcome::Refused(OfferResult::Failed);
-                        }
-                    };
                 info!(agent = %request.agent, "agent answered");
                 // The other phones' signals are not needed any more.
-                return RingOutcome::Answered(Box::new(AgentLeg {
+                break RingOutcome::Answered(Box::new(AgentLeg {
                     call,
                     signals: forward_one(index, tagged),
                     sdp,
@@ -180,13 +204,17 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
                 calls[index] = None;
                 refusals.push(status);
                 if calls.iter().all(Option::is_none) {
-                    return RingOutcome::Refused(refusal(&refusals));
+                    break RingOutcome::Refused(refusal(&refusals));
                 }
             }
             CallSignal::Ended { .. } => calls[index] = None,
             _ => {}
         }
+    };
+    if let Some((media, _)) = early.take() {
+        media.send(media::MediaCommand::Shutdown).await;
     }
+    outcome
 }
 
 /// The answered phone's signals from now on, untagged.

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
 use crate::call::PortPool;
@@ -127,6 +127,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         params: Params::default(),
     };
     let (cancel, cancelled) = oneshot::channel();
+    let (early_tx, mut early_media) = mpsc::unbounded_channel();
     let ringing = agent_leg::ring(RingRequest {
         agent: "customer".into(),
         targets: vec![target],
@@ -138,15 +139,23 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         media_options,
         cancel: cancelled,
         auth,
+        early_media: Some(early_tx),
     });
     tokio::pin!(ringing);
     let limit = tokio::time::sleep(RING_LIMIT);
     tokio::pin!(limit);
     let mut cancel = Some(cancel);
     let mut agent_left = false;
+    let mut early_bridged = false;
     let customer = loop {
         tokio::select! {
             outcome = &mut ringing => break outcome,
+            // The network's ringback or announcement: the agent hears it
+            // instead of ours, through the bridge the answer keeps.
+            Some(early) = early_media.recv(), if !early_bridged => {
+                early_bridged = media::bridge(&agent.media, &early).await;
+                info!(number = %masked, "early media from the customer's network");
+            }
             signal = agent.signals.recv(), if !agent_left => match signal {
                 Some(CallSignal::Ended { .. }) | None => {
                     agent_left = true;
@@ -186,7 +195,9 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
             return CallbackOutcome::NotReached("noanswer".into());
         }
     };
-    media::bridge(&agent.media, &customer.media).await;
+    if !early_bridged {
+        media::bridge(&agent.media, &customer.media).await;
+    }
     info!(number = %masked, "customer called back and bridged to the agent");
     talk(&mut agent, &mut customer, &endpoint).await;
     agent.hang_up(&endpoint).await;

@@ -58,8 +58,9 @@ pub enum CallSignal {
     Info { content_type: String, body: Vec<u8> },
     /// The caller cancelled before the answer.
     Cancelled,
-    /// An outgoing call rings: 180, 183, ...
-    Progress { status: u16 },
+    /// An outgoing call rings: 180, 183, ...; with the callee's SDP answer
+    /// when it sends early media.
+    Progress { status: u16, sdp: Option<Vec<u8>> },
     /// An outgoing call was answered with this SDP; it was ACKed.
     Answered { sdp: Vec<u8> },
     /// An outgoing call ended unanswered with this status (408: no answer,
@@ -224,8 +225,8 @@ impl Endpoint {
                 offer,
                 remote,
             } => self.incoming(call, request, offer, remote),
-            UaEvent::OutgoingProgress { call, status } => {
-                self.signal(&call, CallSignal::Progress { status })
+            UaEvent::OutgoingProgress { call, status, sdp } => {
+                self.signal(&call, CallSignal::Progress { status, sdp })
             }
             UaEvent::OutgoingAnswered { call, sdp } => {
                 self.signal(&call, CallSignal::Answered { sdp })

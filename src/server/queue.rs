@@ -551,6 +551,7 @@ impl QueueTask {
             media_options: self.shell.media_options,
             cancel,
             auth: None,
+            early_media: None,
         };
         let commands = self.handle.commands.clone();
         tokio::spawn(async move {

@@ -79,8 +79,14 @@ pub enum UaEvent {
         offer: Option<Vec<u8>>,
         remote: Remote,
     },
-    /// The callee of an outgoing call sent 180 Ringing, 183 Session Progress, ...
-    OutgoingProgress { call: CallId, status: u16 },
+    /// The callee of an outgoing call sent 180 Ringing, 183 Session Progress,
+    /// ...; `sdp` is the answer it carried, for early media (the network's
+    /// ringback or announcements), if any.
+    OutgoingProgress {
+        call: CallId,
+        status: u16,
+        sdp: Option<Vec<u8>>,
+    },
     /// An outgoing call was answered and its 2xx ACKed; `sdp` is the callee's
     /// answer. From now on it is a call like an answered incoming one.
     OutgoingAnswered { call: CallId, sdp: Vec<u8> },

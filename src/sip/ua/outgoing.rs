@@ -174,7 +174,7 @@ impl UserAgent {
             return;
         };
         if response.is_provisional() {
-            self.outgoing_provisional(now, id, response.status);
+            self.outgoing_provisional(now, id, response);
         } else if response.is_success() {
             self.outgoing_success(now, id, response);
         } else if matches!(response.status, 401 | 407) && self.answer_challenge(now, &id, &response)
@@ -236,7 +236,8 @@ impl UserAgent {
             .map(|(id, _)| id.clone())
     }
 
-    fn outgoing_provisional(&mut self, now: Instant, id: CallId, status: u16) {
+    fn outgoing_provisional(&mut self, now: Instant, id: CallId, response: Response) {
+        let status = response.status;
         let Some(outgoing) = self.outgoing.get_mut(&id) else {
             return;
         };
@@ -253,8 +254,18 @@ impl UserAgent {
         }
         // 100 Trying is hop-by-hop: it says nothing about the callee.
         if status > 100 {
-            self.events
-                .push_back(UaEvent::OutgoingProgress { call: id, status });
+            let sdp = response
+                .head
+                .content_type
+                .as_deref()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp"))
+                .then_some(response.body)
+                .filter(|body| !body.is_empty());
+            self.events.push_back(UaEvent::OutgoingProgress {
+                call: id,
+                status,
+                sdp,
+            });
         }
     }
 

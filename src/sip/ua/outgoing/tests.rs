@@ -718,3 +718,31 @@ fn a_challenge_for_another_realm_or_without_credentials_fails_the_call() {
         [UaEvent::OutgoingFailed { status: 407, .. }]
     ));
 }
+
+#[test]
+fn a_183_with_sdp_reports_the_early_answer_and_a_180_without_reports_none() {
+    let now = Instant::now();
+    let mut ua = ua();
+    let (_, invite) = dial(&mut ua, now, Transport::Udp);
+    receive(&mut ua, now, response(&invite, 180, "agent"));
+    let mut progress = response(&invite, 183, "agent");
+    progress.head.content_type = Some("application/sdp".into());
+    progress.body = b"v=0 early\r\n".to_vec();
+    receive(&mut ua, now, progress);
+    let [
+        UaEvent::OutgoingProgress {
+            status: 180,
+            sdp: None,
+            ..
+        },
+        UaEvent::OutgoingProgress {
+            status: 183,
+            sdp: Some(early),
+            ..
+        },
+    ] = &events(&mut ua)[..]
+    else {
+        panic!("expected ringing, then progress with SDP")
+    };
+    assert_eq!(early, b"v=0 early\r\n");
+}
