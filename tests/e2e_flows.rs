@@ -251,6 +251,29 @@ fn a_broken_flow_file_is_not_published_and_calls_keep_the_old_version() {
     assert_heard(&phone, "uk", &["hotline/balance_is"]);
 }
 
+/// A server running a one-language flow made of `start_and_nodes` (its
+/// `start:` line and `nodes:`), written into `flows`.
+fn transferring_server(flows: &tempfile::TempDir, start_and_nodes: &str) -> Server {
+    let flow = format!("id: hotline\ndefault_language: en\nlanguages: [en]\n{start_and_nodes}");
+    std::fs::write(flows.path().join("hotline.yaml"), flow).unwrap();
+    Server::start_with(ServerOptions {
+        flows: Some(flows.path().to_owned()),
+        ..ServerOptions::default()
+    })
+}
+
+/// Olena calling, saying the greeting prompt every 2.5 s (to be heard back).
+fn speaking_caller(server: &Server) -> Baresip {
+    let caller_mic = support::phone::speaking(
+        server.dir.path(),
+        "caller.wav",
+        "audio/en/hotline/greeting.wav",
+        40,
+        2500,
+    );
+    dial(server, OLENA, &caller_mic)
+}
+
 #[test]
 fn a_transfer_node_calls_the_uri_and_bridges_the_caller_to_it() {
     use support::phone::speaking;
@@ -264,25 +287,16 @@ fn a_transfer_node_calls_the_uri_and_bridges_the_caller_to_it() {
         2500,
     );
     let mut desk = Baresip::start(&desk_mic, "<sip:desk@127.0.0.1>;regint=0;answermode=auto");
-    let flow = format!(
-        "id: hotline\ndefault_language: en\nlanguages: [en]\nstart: hello\nnodes:\n  hello:\n    \
-         play: {{ prompts: [hotline/greeting], next: out }}\n  out:\n    \
-         transfer: {{ uri: \"sip:desk@{}\" }}\n",
-        desk.sip
+    let server = transferring_server(
+        &flows,
+        &format!(
+            "start: hello\nnodes:\n  hello:\n    \
+             play: {{ prompts: [hotline/greeting], next: out }}\n  out:\n    \
+             transfer: {{ uri: \"sip:desk@{}\" }}\n",
+            desk.sip
+        ),
     );
-    std::fs::write(flows.path().join("hotline.yaml"), flow).unwrap();
-    let server = Server::start_with(ServerOptions {
-        flows: Some(flows.path().to_owned()),
-        ..ServerOptions::default()
-    });
-    let caller_mic = speaking(
-        server.dir.path(),
-        "caller.wav",
-        "audio/en/hotline/greeting.wav",
-        40,
-        2500,
-    );
-    let mut caller = dial(&server, OLENA, &caller_mic);
+    let mut caller = speaking_caller(&server);
     let answered = desk.wait_event("CALL_ESTABLISHED", Duration::from_secs(10));
     assert!(
         answered.is_some(),
@@ -382,5 +396,40 @@ fn a_transfer_to_a_name_without_a_port_finds_the_server_through_dns_srv() {
     assert!(
         desk.wait_event("CALL_CLOSED", Duration::from_secs(5))
             .is_some()
+    );
+}
+
+#[test]
+fn a_transferred_caller_hears_the_targets_early_media_instead_of_music() {
+    // The target's network answers 183 with SDP and sends audio (the echo of
+    // the caller) for 4 s before the target picks up.
+    let target = support::peers::SippUas::start_with("customer_early_media.xml", &["-rtp_echo"]);
+    let flows = tempfile::tempdir().unwrap();
+    let server = transferring_server(
+        &flows,
+        &format!(
+            "start: out\nnodes:\n  out:\n    transfer: {{ uri: \"sip:+380441234567@{}\" }}\n",
+            target.addr
+        ),
+    );
+    let mut caller = speaking_caller(&server);
+    std::thread::sleep(Duration::from_secs(8));
+    hang_up(&mut caller);
+    let run = target.finish(Duration::from_secs(10));
+    assert!(run.success, "the target: {}\n{}", run.output, server.log());
+    let (heard, _) = read_wav(&caller.recording().expect("a recording"));
+    let spoken = prompt_sequence("en", &["hotline/greeting"]);
+    let echo = best_match(&spoken, &heard);
+    assert!(
+        echo >= 0.9,
+        "the caller's words back from the target: {echo}"
+    );
+    // A second of the music from its start: what the caller would have heard
+    // while the target rang, had its early media been ignored.
+    let music = prompt_sequence("en", &["queue/music"]);
+    let score = best_match(&music[4000..12000], &heard);
+    assert!(
+        score < 0.5,
+        "the caller heard music over early media: {score}"
     );
 }

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use super::answered::{Answered, Running};
 use crate::server::agent_leg::{self, RingOutcome, RingRequest};
 use crate::server::endpoint::CallSignal;
-use crate::server::media::MediaOptions;
+use crate::server::media::{self, MediaOptions};
 use crate::sip::message::{Header, NameAddr, Params};
 
 /// How long the transfer target may ring before the caller is told it did not answer.
@@ -31,6 +31,7 @@ impl Answered {
         info!(%uri, "transferring the caller");
         self.log.event("transfer", uri.clone());
         let (cancel, cancelled) = oneshot::channel();
+        let (early_tx, mut early_media) = mpsc::unbounded_channel();
         let config = self.services.config();
         let sip = self.services.sip_address();
         let from = NameAddr {
@@ -53,7 +54,7 @@ impl Answered {
             media_options: MediaOptions::from(&config.media),
             cancel: cancelled,
             auth: config.trunk.credentials(),
-            early_media: None,
+            early_media: Some(early_tx),
         };
         self.play_music(state, &language).await;
         let ringing = agent_leg::ring(request);
@@ -61,8 +62,15 @@ impl Answered {
         let limit = tokio::time::sleep(RING_LIMIT);
         tokio::pin!(limit);
         let mut cancel = Some(cancel);
+        let mut early_bridged = false;
         loop {
             tokio::select! {
+                // The target's ringback or announcement replaces the music.
+                Some(early) = early_media.recv(), if !early_bridged => {
+                    if let Some(media) = &state.media {
+                        early_bridged = media::bridge(&media.handle, &early).await;
+                    }
+                }
                 outcome = &mut ringing => match outcome {
                     RingOutcome::Answered(leg) => return self.bridge(state, leg).await,
                     RingOutcome::Refused(result) => {
