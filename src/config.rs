@@ -80,6 +80,9 @@ pub struct QueueSettings {
     pub callback_attempts: u32,
     /// Seconds before such a callback goes back in the queue.
     pub callback_retry_seconds: u64,
+    /// The number callbacks are placed from, as the customer's phone shows
+    /// it (the hotline's own number); empty: anonymous.
+    pub callback_caller_id: String,
 }
 
 impl Default for QueueSettings {
@@ -92,6 +95,7 @@ impl Default for QueueSettings {
             callback_dial: String::new(),
             callback_attempts: 3,
             callback_retry_seconds: 600,
+            callback_caller_id: String::new(),
         }
     }
 }

@@ -460,7 +460,10 @@ fn olena_asks_for_a_callback(server: &Server, agent: &mut Baresip) {
 fn talk_through_callback(scenario: &str) -> Vec<f32> {
     let customer = support::peers::SippUas::start_with(scenario, &["-rtp_echo"]);
     let flows = flows_always_open();
-    let trunk = format!("callback_dial = \"sip:{{number}}@{}\"\n", customer.addr);
+    let trunk = format!(
+        "callback_dial = \"sip:{{number}}@{}\"\ncallback_caller_id = \"+380441110000\"\n",
+        customer.addr
+    );
     let server = server_with(&flows, 60, "", &trunk);
     add_agent(&server, "alice", "secret-a");
     let events = watch_events(&server);

@@ -192,6 +192,7 @@ impl Services {
             callback_dial: Some(config.queue.callback_dial.clone()).filter(|d| !d.is_empty()),
             trunk_auth: config.trunk.credentials(),
             locator: self.0.locator.clone(),
+            callback_caller_id: config.queue.callback_caller_id.clone(),
             callback_retry: crate::server::queue::CallbackRetry {
                 attempts: config.queue.callback_attempts.max(1),
                 after: std::time::Duration::from_secs(config.queue.callback_retry_seconds),

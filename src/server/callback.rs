@@ -53,6 +53,8 @@ pub struct CallbackRequest {
     pub number: String,
     /// The trunk's URI template, `{number}` standing for the number.
     pub dial: String,
+    /// The number the call comes from (empty: anonymous).
+    pub caller_id: String,
     pub agent: Box<AgentLeg>,
     pub endpoint: EndpointHandle,
     pub ports: PortPool,
@@ -92,6 +94,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
     let CallbackRequest {
         number,
         dial,
+        caller_id,
         mut agent,
         endpoint,
         ports,
@@ -123,7 +126,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         .await;
     let from = NameAddr {
         display_name: None,
-        uri: agent_leg::caller_uri("hotline", sip_address).unwrap_or_else(|| target.uri.clone()),
+        uri: agent_leg::caller_uri(&caller_id, sip_address).unwrap_or_else(|| target.uri.clone()),
         params: Params::default(),
     };
     let (cancel, cancelled) = oneshot::channel();

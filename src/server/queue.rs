@@ -212,6 +212,8 @@ pub struct QueueShell {
     pub locator: Locator,
     /// How often a callback whose customer is not reached is tried.
     pub callback_retry: CallbackRetry,
+    /// The number callbacks are placed from.
+    pub callback_caller_id: String,
 }
 
 /// Callbacks whose customer did not answer (busy, no answer, unreachable)
@@ -591,6 +593,7 @@ impl QueueTask {
         let request = CallbackRequest {
             number: number.clone(),
             dial,
+            caller_id: self.shell.callback_caller_id.clone(),
             agent: leg,
             endpoint,
             ports: self.shell.ports.clone(),
