@@ -122,7 +122,7 @@ pub struct TicketFigures {
 }
 
 /// Ticket statuses that mean the work is done.
-const CLOSED: [&str; 3] = ["closed", "done", "resolved"];
+pub const CLOSED: [&str; 3] = ["closed", "done", "resolved"];
 
 /// Computes the report of a period.
 pub fn compute(input: &ReportInput) -> Report {

@@ -10,6 +10,14 @@ use support::databases;
 
 const LIMIT: Duration = Duration::from_secs(5);
 
+/// Olena Kovalenko, the demo customer, as the database finds her by her phone.
+async fn find_olena(db: &Db) -> hotline::crm::customers::Customer {
+    db.find_customer_by_phone("+380441234567", LIMIT)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn migrating_twice_and_seeding_twice_gives_one_set_of_demo_customers() {
     for database in databases::both().await {
@@ -31,11 +39,7 @@ async fn the_caller_is_found_by_phone_number() {
     for database in databases::both().await {
         let db = Db::connect(&database.url).await.unwrap();
         db.seed_demo().await.unwrap();
-        let olena = db
-            .find_customer_by_phone("+380441234567", LIMIT)
-            .await
-            .unwrap()
-            .unwrap();
+        let olena = find_olena(&db).await;
         assert_eq!(olena.name, "Olena Kovalenko", "{}", database.kind);
         assert_eq!(olena.account_number, "100200300");
         assert_eq!(olena.language, "uk");
@@ -120,11 +124,7 @@ async fn self_service_lookups_answer_for_the_demo_customer() {
     for database in databases::both().await {
         let db = Db::connect(&database.url).await.unwrap();
         db.seed_demo().await.unwrap();
-        let olena = db
-            .find_customer_by_phone("+380441234567", LIMIT)
-            .await
-            .unwrap()
-            .unwrap();
+        let olena = find_olena(&db).await;
         let balance = db.balance(&olena.id, LIMIT).await.unwrap().unwrap();
         assert_eq!(
             (balance.minor_units, balance.currency.as_str()),
@@ -227,11 +227,7 @@ async fn flows_get_lookup_results_as_call_values() {
     for database in databases::both().await {
         let db = Db::connect(&database.url).await.unwrap();
         db.seed_demo().await.unwrap();
-        let olena = db
-            .find_customer_by_phone("+380441234567", LIMIT)
-            .await
-            .unwrap()
-            .unwrap();
+        let olena = find_olena(&db).await;
         let params: Values = [("customer".to_owned(), Value::Text(olena.id.clone()))].into();
         let balance = db.run_lookup("balance", &params, &[], LIMIT).await.unwrap();
         assert_eq!(
@@ -307,11 +303,7 @@ async fn an_admins_query_binds_call_values_and_cannot_change_data() {
         let _ = db
             .run_lookup("sneaky", &Values::new(), &[sneaky], LIMIT)
             .await;
-        let customer = db
-            .find_customer_by_phone("+380441234567", LIMIT)
-            .await
-            .unwrap()
-            .unwrap();
+        let customer = find_olena(&db).await;
         let balance = db.balance(&customer.id, LIMIT).await.unwrap().unwrap();
         assert_eq!(balance.minor_units, 123456, "{}", database.kind);
         assert!(matches!(

@@ -208,10 +208,7 @@ impl Answered {
                 event = next_event(state) => match event {
                     Some(MediaEvent::Digit(digit)) => {
                         self.record_digit(digit, state.answered_at);
-                        // An in-band tone is in the bridged audio already.
-                        if digit.source != DigitSource::InBand {
-                            leg.media.send(MediaCommand::SendDigit(digit.digit)).await;
-                        }
+                        leg.media.relay_digit(digit).await;
                     }
                     Some(MediaEvent::RtpTimeout { silent_for }) => {
                         self.caller_went_silent(state, silent_for).await;
@@ -221,10 +218,8 @@ impl Answered {
                 },
                 event = leg.media_events.recv(), if agent_media => match event {
                     Some(MediaEvent::Digit(digit)) => {
-                        if digit.source != DigitSource::InBand
-                            && let Some(caller_media) = &state.media
-                        {
-                            caller_media.handle.send(MediaCommand::SendDigit(digit.digit)).await;
+                        if let Some(caller_media) = &state.media {
+                            caller_media.handle.relay_digit(digit).await;
                         }
                     }
                     // The agent's phone is gone without a BYE: as if the agent hung up.

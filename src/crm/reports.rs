@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Db, DbError, now_ms};
-use crate::report::{CallFacts, ReportInput, TicketFacts};
+use crate::report::{CLOSED, CallFacts, ReportInput, TicketFacts};
 
 impl Db {
     /// The records of calls started, queue events logged and tickets
@@ -44,11 +44,12 @@ impl Db {
                 Ok(serde_json::from_str(&data).unwrap_or(serde_json::Value::Null))
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        let tickets = sqlx::query(
+        let closed = CLOSED.map(|status| format!("'{status}'")).join(", ");
+        let tickets = sqlx::query(&format!(
             "SELECT status, due_at, created_at FROM tickets
              WHERE (created_at >= $1 AND created_at < $2)
-                OR (due_at < $3 AND status NOT IN ('closed', 'done', 'resolved'))",
-        )
+                OR (due_at < $3 AND status NOT IN ({closed}))"
+        ))
         .bind(from_ms)
         .bind(to_ms)
         .bind(now)

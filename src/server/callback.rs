@@ -225,25 +225,17 @@ async fn talk(agent: &mut AgentLeg, customer: &mut AgentLeg, endpoint: &Endpoint
             },
             event = agent.media_events.recv(), if agent_media => match event {
                 Some(MediaEvent::RtpTimeout { .. }) => return,
-                Some(MediaEvent::Digit(digit)) => relay_digit(customer, digit).await,
+                Some(MediaEvent::Digit(digit)) => customer.media.relay_digit(digit).await,
                 Some(_) => {}
                 None => agent_media = false,
             },
             event = customer.media_events.recv(), if customer_media => match event {
                 Some(MediaEvent::RtpTimeout { .. }) => return,
-                Some(MediaEvent::Digit(digit)) => relay_digit(agent, digit).await,
+                Some(MediaEvent::Digit(digit)) => agent.media.relay_digit(digit).await,
                 Some(_) => {}
                 None => customer_media = false,
             },
         }
-    }
-}
-
-/// A key pressed on one side reaches the other; an in-band tone is in the
-/// bridged audio already.
-async fn relay_digit(to: &AgentLeg, digit: crate::dtmf::DigitEvent) {
-    if digit.source != crate::dtmf::DigitSource::InBand {
-        to.media.send(MediaCommand::SendDigit(digit.digit)).await;
     }
 }
 

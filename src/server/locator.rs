@@ -70,13 +70,8 @@ impl Locator {
         let Uri::Sip(sip) = &parsed else {
             return None;
         };
-        let transport = match sip
-            .params
-            .0
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("transport"))
-        {
-            Some((_, Some(value))) if value.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        let transport = match sip.params.value("transport") {
+            Some(value) if value.eq_ignore_ascii_case("tcp") => Transport::Tcp,
             _ => Transport::Udp,
         };
         let addr = match (&sip.host, sip.port) {

@@ -116,6 +116,15 @@ impl MediaHandle {
         self.commands.send(command).await.is_ok()
     }
 
+    /// Passes on a key pressed on the leg bridged to this one. A key that came
+    /// in-band is in the bridged audio already, so only RFC 4733 and SIP INFO
+    /// keys are sent.
+    pub async fn relay_digit(&self, digit: DigitEvent) {
+        if digit.source != crate::dtmf::DigitSource::InBand {
+            self.send(MediaCommand::SendDigit(digit.digit)).await;
+        }
+    }
+
     /// The local RTP address of the call.
     pub fn local_rtp(&self) -> SocketAddr {
         self.local_rtp
