@@ -32,6 +32,8 @@ pub struct Config {
     pub registrar: RegistrarSettings,
     /// The outbound trunk's credentials (`[trunk]`), for callbacks and transfers.
     pub trunk: TrunkSettings,
+    /// What one SIP source may cost, and the TCP caps (`[limits]`).
+    pub limits: crate::server::limits::LimitSettings,
 }
 
 /// What hotline answers when the trunk (or any host it calls out to)
@@ -410,6 +412,9 @@ impl Config {
                 ));
             }
         }
+        if let Some((setting, message)) = self.limits.problem() {
+            return Err(invalid(setting, message.into()));
+        }
         self.registrar.check()
     }
 
@@ -511,6 +516,7 @@ impl Default for Config {
             agents: Vec::new(),
             registrar: RegistrarSettings::default(),
             trunk: TrunkSettings::default(),
+            limits: crate::server::limits::LimitSettings::default(),
         }
     }
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 use hotline::server::endpoint::{
     self, CallHandler, CallSignal, Dialled, EndpointCommand, EndpointHandle, EndpointLimits,
 };
-use hotline::server::transport::Listener;
+use hotline::server::limits::LimitSettings;
+use hotline::server::transport::{Listener, TcpLimits};
 use hotline::sip::Header;
 use hotline::sip::digest::ClientCredentials;
 use hotline::sip::sdp::{Codec, LocalMedia, SdpSession};
@@ -39,12 +40,10 @@ async fn endpoint() -> EndpointHandle {
         .expect("bind SIP");
     let local = listener.local;
     let (inbound_tx, inbound_rx) = mpsc::channel(256);
-    let outbound = listener.start(inbound_tx);
+    let tcp = TcpLimits::new(LimitSettings::default(), Arc::default());
+    let outbound = listener.start(inbound_tx, tcp);
     let ua = UserAgent::new(UaConfig::new(local, "hotline-e2e".into()), rand::random());
-    let limits = EndpointLimits {
-        max_calls: 8,
-        retry_after_seconds: 1,
-    };
+    let limits = EndpointLimits::new(8, 1, LimitSettings::default(), Arc::default());
     let refuse: CallHandler = Arc::new(|call| {
         tokio::spawn(async move {
             let reject = EndpointCommand::Reject(call.call, 403, Vec::new());

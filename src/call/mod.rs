@@ -58,6 +58,8 @@ struct Shared {
     locator: crate::server::locator::Locator,
     active: AtomicUsize,
     total: AtomicU64,
+    /// What the SIP limits refused, filled by the endpoint and the transport.
+    sip_limits: Arc<crate::server::limits::LimitStats>,
 }
 
 /// Why the server could not prepare its services.
@@ -136,6 +138,7 @@ impl Services {
             locator: crate::server::locator::Locator::new(&config.sip.dns_servers),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
+            sip_limits: Arc::default(),
         })))
     }
 
@@ -152,7 +155,13 @@ impl Services {
             "calls_active": self.0.active.load(Ordering::Relaxed),
             "calls_total": self.0.total.load(Ordering::Relaxed),
             "flows": flows,
+            "sip_limits": self.0.sip_limits.snapshot(),
         })
+    }
+
+    /// The counters the SIP limits fill, shown in [`Services::status`].
+    pub fn sip_limit_stats(&self) -> Arc<crate::server::limits::LimitStats> {
+        Arc::clone(&self.0.sip_limits)
     }
 
     /// The calls in progress and the most recent finished ones.

@@ -7,7 +7,9 @@
 //! that belongs to the server (the call limit) is applied here, at the edge.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
@@ -23,6 +25,7 @@ use crate::sip::transaction::{Remote, ServerTxId};
 use crate::sip::ua::{CallId, OutgoingCall, UaEvent, UserAgent};
 use crate::sip::{Header, Request, Response};
 
+use super::limits::{LimitStats, SourceLimiter, Verdict};
 use super::registrar::RegisterRequest;
 
 use super::transport::{Inbound, Outbound};
@@ -84,10 +87,31 @@ pub struct NewCall {
 pub type CallHandler = Arc<dyn Fn(NewCall) + Send + Sync>;
 
 /// Limits the endpoint enforces.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EndpointLimits {
     pub max_calls: usize,
     pub retry_after_seconds: u32,
+    /// The per-source policy: message rate and calls in progress.
+    pub sources: SourceLimiter,
+    /// Where what the limits refused is counted.
+    pub stats: Arc<LimitStats>,
+}
+
+impl EndpointLimits {
+    /// The call limit and the per-source limits of `settings`, counting into `stats`.
+    pub fn new(
+        max_calls: usize,
+        retry_after_seconds: u32,
+        settings: super::limits::LimitSettings,
+        stats: Arc<LimitStats>,
+    ) -> EndpointLimits {
+        EndpointLimits {
+            max_calls,
+            retry_after_seconds,
+            sources: SourceLimiter::new(settings, Instant::now()),
+            stats,
+        }
+    }
 }
 
 /// How call tasks reach the endpoint.
@@ -141,8 +165,15 @@ struct Endpoint {
     limits: EndpointLimits,
     handler: CallHandler,
     registrar: mpsc::Sender<RegisterRequest>,
-    calls: HashMap<CallId, mpsc::Sender<CallSignal>>,
+    calls: HashMap<CallId, CallEntry>,
     handle: EndpointHandle,
+}
+
+/// A call in progress as the endpoint routes it.
+struct CallEntry {
+    signals: mpsc::Sender<CallSignal>,
+    /// The caller's address for an incoming call, counted by the per-source limit.
+    source: Option<IpAddr>,
 }
 
 impl Endpoint {
@@ -152,24 +183,44 @@ impl Endpoint {
         mut commands: mpsc::Receiver<EndpointCommand>,
     ) {
         loop {
-            let deadline = self.ua.poll_timeout();
+            let sweep = self.limits.sources.poll_timeout();
+            let deadline = self.ua.poll_timeout().map_or(sweep, |at| at.min(sweep));
             tokio::select! {
                 received = inbound.recv() => match received {
                     Some(received) => self.handle_inbound(received).await,
                     None => return,
                 },
                 Some(command) = commands.recv() => self.handle_command(command),
-                _ = sleep_until(deadline) => self.ua.handle_timeout(Instant::now()),
+                _ = sleep_until(Some(deadline)) => {
+                    let now = Instant::now();
+                    self.ua.handle_timeout(now);
+                    self.limits.sources.handle_timeout(now);
+                }
             }
+            self.report_limits();
             self.flush().await;
         }
     }
 
     async fn handle_inbound(&mut self, received: Inbound) {
+        let now = Instant::now();
+        let verdict = self
+            .limits
+            .sources
+            .check_message(now, received.remote.addr.ip());
+        if verdict == Verdict::Drop {
+            // Far over its rate: not even parsed.
+            LimitStats::count(&self.limits.stats.dropped);
+            return;
+        }
         match crate::sip::parse(&received.bytes) {
-            Ok(message) => self
-                .ua
-                .handle_message(Instant::now(), message, received.remote),
+            Ok(message) if verdict == Verdict::Reject => {
+                self.refuse_over_rate(message, received.remote).await
+            }
+            Ok(message) => self.ua.handle_message(now, message, received.remote),
+            Err(_) if verdict == Verdict::Reject => {
+                LimitStats::count(&self.limits.stats.dropped);
+            }
             Err(error) => {
                 debug!(%error, from = %received.remote.addr, "unparseable SIP message");
                 if let Some(response) = crate::sip::bad_request_for(&received.bytes, &error) {
@@ -181,6 +232,47 @@ impl Endpoint {
         }
     }
 
+    /// Answers a message over its source's rate without any state: 503 with
+    /// Retry-After for a request that takes an answer, nothing for the rest.
+    async fn refuse_over_rate(&mut self, message: Message, remote: Remote) {
+        let Message::Request(request) = message else {
+            LimitStats::count(&self.limits.stats.dropped);
+            return;
+        };
+        if request.method == crate::sip::Method::Ack {
+            LimitStats::count(&self.limits.stats.dropped);
+            return;
+        }
+        LimitStats::count(&self.limits.stats.rejected);
+        let mut busy = self.ua.stateless_response(&request, 503);
+        let retry = self.limits.retry_after_seconds.to_string();
+        busy.head.push_header("Retry-After", retry);
+        let _ = self
+            .outbound
+            .send(remote, Message::Response(busy).to_bytes())
+            .await;
+    }
+
+    /// Logs what the limits refused, one line per source per interval.
+    fn report_limits(&mut self) {
+        let stats = &self.limits.stats;
+        let tracked = self.limits.sources.sources_tracked() as u64;
+        stats.sources_tracked.store(tracked, Ordering::Relaxed);
+        while let Some(report) = self.limits.sources.poll_report() {
+            let source = report.source.map_or_else(
+                || "sources beyond the table".to_owned(),
+                |ip| ip.to_string(),
+            );
+            warn!(
+                %source,
+                rejected = report.rejected,
+                dropped = report.dropped,
+                calls_refused = report.calls_refused,
+                "source over its SIP limits"
+            );
+        }
+    }
+
     fn handle_command(&mut self, command: EndpointCommand) {
         let now = Instant::now();
         match command {
@@ -188,9 +280,13 @@ impl Endpoint {
             EndpointCommand::Answer(call, sdp) => self.ua.answer(now, &call, sdp),
             EndpointCommand::AnswerReoffer(call, sdp) => self.ua.answer_reoffer(now, &call, sdp),
             EndpointCommand::Reject(call, status, headers) => {
-                self.ua.reject(now, &call, status, headers)
+                self.ua.reject(now, &call, status, headers);
+                self.forget_if_gone(&call);
             }
-            EndpointCommand::Hangup(call) => self.ua.hangup(now, &call),
+            EndpointCommand::Hangup(call) => {
+                self.ua.hangup(now, &call);
+                self.forget_if_gone(&call);
+            }
             EndpointCommand::Dial(call, reply) => self.dial(call, reply),
             EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
         }
@@ -233,7 +329,7 @@ impl Endpoint {
             }
             UaEvent::OutgoingFailed { call, status } => {
                 self.signal(&call, CallSignal::Failed { status });
-                self.calls.remove(&call);
+                self.forget(&call);
             }
             UaEvent::CallConfirmed { call, sdp_in_ack } => {
                 self.signal(&call, CallSignal::Confirmed { sdp_in_ack })
@@ -246,7 +342,7 @@ impl Endpoint {
             } => self.signal(&call, CallSignal::Info { content_type, body }),
             UaEvent::CallCancelled { call } => {
                 self.signal(&call, CallSignal::Cancelled);
-                self.calls.remove(&call);
+                self.forget(&call);
             }
             UaEvent::CallEnded { call, reason } => {
                 self.signal(
@@ -255,7 +351,7 @@ impl Endpoint {
                         reason: format!("{reason:?}"),
                     },
                 );
-                self.calls.remove(&call);
+                self.forget(&call);
             }
             UaEvent::Register {
                 tx,
@@ -295,10 +391,25 @@ impl Endpoint {
             self.ua.reject(now, &call, 503, vec![retry]);
             return;
         }
+        let source = remote.addr.ip();
+        if !self.limits.sources.admit_call(now, source) {
+            LimitStats::count(&self.limits.stats.calls_refused);
+            debug!(call = %call, from = %remote.addr, "the source's call limit is reached; answering 503");
+            let retry = Header {
+                name: "Retry-After".into(),
+                value: self.limits.retry_after_seconds.to_string(),
+            };
+            self.ua.reject(now, &call, 503, vec![retry]);
+            return;
+        }
         let caller = crate::sip::identity::caller_number(&request).unwrap_or_default();
         info!(call = %call, caller = %mask_number(&caller), from = %remote.addr, "incoming call");
         let (signals_tx, signals_rx) = mpsc::channel(SIGNAL_QUEUE);
-        self.calls.insert(call.clone(), signals_tx);
+        let entry = CallEntry {
+            signals: signals_tx,
+            source: Some(source),
+        };
+        self.calls.insert(call.clone(), entry);
         (self.handler)(NewCall {
             call,
             request,
@@ -309,8 +420,29 @@ impl Endpoint {
         });
     }
 
+    /// Stops routing a call that is over, and frees its place in its source's limit.
+    fn forget(&mut self, call: &CallId) {
+        if let Some(CallEntry {
+            source: Some(source),
+            ..
+        }) = self.calls.remove(call)
+        {
+            self.limits.sources.call_ended(source);
+        }
+    }
+
+    /// Forgets a call the user agent ended without an event to come (a
+    /// rejected or abandoned INVITE), so it does not hold its place forever.
+    fn forget_if_gone(&mut self, call: &CallId) {
+        if !self.ua.knows(call) {
+            self.forget(call);
+        }
+    }
+
     fn signal(&mut self, call: &CallId, signal: CallSignal) {
-        if let Some(sender) = self.calls.get(call)
+        if let Some(CallEntry {
+            signals: sender, ..
+        }) = self.calls.get(call)
             && sender.try_send(signal).is_err()
         {
             warn!(call = %call, "call task is not reading its signals; dropping one");

@@ -7,6 +7,7 @@ pub mod agent_leg;
 mod agents;
 pub mod callback;
 pub mod endpoint;
+pub mod limits;
 pub mod locator;
 pub mod media;
 pub mod queue;
@@ -42,6 +43,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let services = crate::call::Services::start(&config)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let limit_stats = services.sip_limit_stats();
+    open_file_limit(&config, &limit_stats);
 
     let listener = transport::Listener::bind(config.sip.listen)
         .await
@@ -51,7 +54,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         })?;
     let local = listener.local;
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-    let outbound = listener.start(inbound_tx);
+    let tcp_limits = transport::TcpLimits::new(config.limits.clone(), limit_stats.clone());
+    let outbound = listener.start(inbound_tx, tcp_limits);
 
     let advertised = SocketAddr::new(
         advertised_ip(local.ip(), config.sip.public_address),
@@ -61,10 +65,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         UaConfig::new(advertised, config.sip.user_agent.clone()),
         rand::random(),
     );
-    let limits = endpoint::EndpointLimits {
-        max_calls: config.sip.max_calls,
-        retry_after_seconds: config.sip.retry_after_seconds,
-    };
+    let limits = endpoint::EndpointLimits::new(
+        config.sip.max_calls,
+        config.sip.retry_after_seconds,
+        config.limits.clone(),
+        limit_stats,
+    );
     let handler: endpoint::CallHandler = {
         let services = services.clone();
         Arc::new(move |call| {
@@ -118,6 +124,32 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     info!("shutting down");
     services.shutdown().await;
     Ok(())
+}
+
+/// Raises the open-file limit as far as allowed and says what it is, with a
+/// warning when it cannot hold the configured calls and TCP connections.
+fn open_file_limit(config: &Config, stats: &limits::LimitStats) {
+    match limits::raise_open_file_limit() {
+        Ok(limit) => {
+            stats
+                .open_file_limit
+                .store(limit, std::sync::atomic::Ordering::Relaxed);
+            // An RTP socket per call leg (a caller and an agent), the TCP
+            // connections, and some for the database, files and the API.
+            let needed =
+                2 * config.sip.max_calls as u64 + config.limits.tcp_max_connections as u64 + 64;
+            if limit < needed {
+                tracing::warn!(
+                    open_file_limit = limit,
+                    needed,
+                    "the open-file limit is below what sip.max_calls and limits.tcp_max_connections need; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower them"
+                );
+            } else {
+                info!(open_file_limit = limit, "open-file limit");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot read or raise the open-file limit"),
+    }
 }
 
 /// The address to write in Contact and SDP: the configured public one, else

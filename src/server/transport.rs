@@ -4,16 +4,23 @@
 //! [`Outbound`] handle sends bytes back. A TCP connection opened by a peer is
 //! kept and reused for everything sent to that peer (RFC 3261 §18.2.2), and a
 //! new one is opened when we must reach a TCP peer that has none.
+//!
+//! Accepted connections are capped in all and per source, must deliver their
+//! first complete message soon after accept, and are closed when idle (no
+//! traffic either way); trusted sources are exempt from the idle timeout.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
+use super::limits::{ConnectionCaps, LimitSettings, LimitStats, out_of_descriptors};
 use crate::sip::framing::StreamFramer;
 use crate::sip::transaction::{Remote, Transport};
 
@@ -30,6 +37,39 @@ pub struct Outbound {
     udp: Arc<UdpSocket>,
     tcp: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
     inbound: mpsc::Sender<Inbound>,
+    limits: Arc<TcpLimits>,
+}
+
+/// The caps and timeouts of TCP connections, shared by every connection's tasks.
+pub struct TcpLimits {
+    pub settings: LimitSettings,
+    pub caps: Mutex<ConnectionCaps>,
+    pub stats: Arc<LimitStats>,
+}
+
+impl TcpLimits {
+    /// Limits from the settings, counting into `stats`.
+    pub fn new(settings: LimitSettings, stats: Arc<LimitStats>) -> TcpLimits {
+        TcpLimits {
+            caps: Mutex::new(ConnectionCaps::new(settings.clone())),
+            settings,
+            stats,
+        }
+    }
+
+    fn caps(&self) -> std::sync::MutexGuard<'_, ConnectionCaps> {
+        // A poisoned lock only means another task panicked mid-update; the counts still hold.
+        self.caps
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn closed(&self, peer: SocketAddr) {
+        let mut caps = self.caps();
+        caps.closed(peer.ip());
+        let open = caps.open() as u64;
+        self.stats.tcp_open.store(open, Ordering::Relaxed);
+    }
 }
 
 /// The bound sockets of the SIP listener.
@@ -95,11 +135,12 @@ impl Listener {
     }
 
     /// Starts the receive loops; inbound messages go to `inbound`.
-    pub fn start(self, inbound: mpsc::Sender<Inbound>) -> Outbound {
+    pub fn start(self, inbound: mpsc::Sender<Inbound>, limits: TcpLimits) -> Outbound {
         let outbound = Outbound {
             udp: self.udp.clone(),
             tcp: Arc::new(Mutex::new(HashMap::new())),
             inbound: inbound.clone(),
+            limits: Arc::new(limits),
         };
         tokio::spawn(receive_udp(self.udp, inbound));
         tokio::spawn(accept_tcp(self.tcp, outbound.clone()));
@@ -117,7 +158,12 @@ impl Outbound {
             Transport::Tcp => self.send_tcp(remote.addr, bytes).await,
         };
         if let Err(error) = &sent {
-            warn!(%error, to = %remote.addr, transport = remote.transport.token(), "send failed");
+            if out_of_descriptors(error) {
+                LimitStats::count(&self.limits.stats.descriptors_exhausted);
+                error!(to = %remote.addr, "cannot open a TCP connection: the process has no file descriptor left");
+            } else {
+                warn!(%error, to = %remote.addr, transport = remote.transport.token(), "send failed");
+            }
         }
         sent
     }
@@ -126,7 +172,7 @@ impl Outbound {
         let existing = self.connections().get(&addr).cloned();
         let sender = match existing {
             Some(sender) => sender,
-            None => self.adopt(connect(addr).await?, addr),
+            None => self.adopt(connect(addr).await?, addr, Origin::Opened),
         };
         if sender.try_send(bytes).is_err() {
             self.connections().remove(&addr);
@@ -137,13 +183,27 @@ impl Outbound {
     }
 
     /// Registers a connection and starts its reader and writer.
-    fn adopt(&self, stream: TcpStream, peer: SocketAddr) -> mpsc::Sender<Vec<u8>> {
+    fn adopt(&self, stream: TcpStream, peer: SocketAddr, origin: Origin) -> mpsc::Sender<Vec<u8>> {
         let _ = stream.set_nodelay(true);
         let (reader, writer) = stream.into_split();
         let (sender, receiver) = mpsc::channel(TCP_QUEUE);
         self.connections().insert(peer, sender.clone());
-        tokio::spawn(write_tcp(writer, receiver, peer));
-        tokio::spawn(read_tcp(reader, peer, self.clone()));
+        let activity = Arc::new(Activity::new());
+        tokio::spawn(write_tcp(writer, receiver, peer, activity.clone()));
+        let outbound = self.clone();
+        tokio::spawn(async move {
+            let ending = read_tcp(reader, peer, &outbound, &activity, origin).await;
+            outbound.connections().remove(&peer);
+            let stats = &outbound.limits.stats;
+            match ending {
+                Ending::Idle => LimitStats::count(&stats.tcp_idle_closed),
+                Ending::NoFirstMessage => LimitStats::count(&stats.tcp_silent_closed),
+                Ending::Closed => {}
+            }
+            if origin == Origin::Accepted {
+                outbound.limits.closed(peer);
+            }
+        });
         sender
     }
 
@@ -178,34 +238,134 @@ async fn receive_udp(socket: Arc<UdpSocket>, inbound: mpsc::Sender<Inbound>) {
     }
 }
 
+/// Who opened a TCP connection: only accepted ones count against the caps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Accepted,
+    Opened,
+}
+
+/// Why a connection's reader stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The peer closed it, broke framing, or the endpoint stopped.
+    Closed,
+    /// No traffic either way for the idle timeout.
+    Idle,
+    /// No complete message within the deadline after accept.
+    NoFirstMessage,
+}
+
+/// When a connection last carried bytes either way, as milliseconds since it began.
+struct Activity {
+    start: Instant,
+    last: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let elapsed = self.start.elapsed().as_millis() as u64;
+        self.last.store(elapsed, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+}
+
+/// Pause after a failed accept: the failure (no descriptor, say) would repeat at once.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 async fn accept_tcp(listener: TcpListener, outbound: Outbound) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                outbound.adopt(stream, peer);
+                let limits = &outbound.limits;
+                let admitted = {
+                    let mut caps = limits.caps();
+                    let admitted = caps.admit(peer.ip());
+                    let open = caps.open() as u64;
+                    limits.stats.tcp_open.store(open, Ordering::Relaxed);
+                    admitted
+                };
+                match admitted {
+                    Ok(()) => {
+                        outbound.adopt(stream, peer, Origin::Accepted);
+                    }
+                    Err(refusal) => {
+                        // Dropping the stream closes it; counted, not logged per connection.
+                        LimitStats::count(&limits.stats.tcp_refused);
+                        debug!(from = %peer, %refusal, "TCP connection closed at once");
+                    }
+                }
+            }
+            Err(failure) if out_of_descriptors(&failure) => {
+                LimitStats::count(&outbound.limits.stats.descriptors_exhausted);
+                let limit = outbound
+                    .limits
+                    .stats
+                    .open_file_limit
+                    .load(Ordering::Relaxed);
+                error!(
+                    open_file_limit = limit,
+                    "cannot accept a TCP connection: the process has no file descriptor left"
+                );
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
             Err(error) => {
                 warn!(%error, "TCP accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
     }
 }
 
+/// Reads and frames a connection's messages until it ends; says why it ended.
 async fn read_tcp(
     mut reader: tokio::net::tcp::OwnedReadHalf,
     peer: SocketAddr,
-    outbound: Outbound,
-) {
+    outbound: &Outbound,
+    activity: &Activity,
+    origin: Origin,
+) -> Ending {
+    let settings = &outbound.limits.settings;
+    let idle_applies = !settings.is_trusted(peer.ip());
+    let mut first_message_by =
+        (origin == Origin::Accepted).then(|| Instant::now() + settings.tcp_first_message());
     let mut framer = StreamFramer::new();
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        let len = match reader.read(&mut buffer).await {
-            Ok(0) | Err(_) => break,
+        let deadline = match first_message_by {
+            Some(deadline) => Some(deadline),
+            None if idle_applies => Some(activity.last() + settings.tcp_idle()),
+            None => None,
+        };
+        let read = reader.read(&mut buffer);
+        let len = match deadline {
+            Some(deadline) => match tokio::time::timeout_at(deadline.into(), read).await {
+                Ok(read) => read,
+                Err(_) if first_message_by.is_some() => return Ending::NoFirstMessage,
+                // The writer may have been busy meanwhile: only silence both ways is idle.
+                Err(_) if activity.last() + settings.tcp_idle() > Instant::now() => continue,
+                Err(_) => return Ending::Idle,
+            },
+            None => read.await,
+        };
+        let len = match len {
+            Ok(0) | Err(_) => return Ending::Closed,
             Ok(len) => len,
         };
+        activity.touch();
         framer.push(&buffer[..len]);
         while let Some(frame) = framer.next_message() {
+            first_message_by = None;
             match frame {
                 Ok(bytes) => {
                     let remote = Remote {
@@ -218,31 +378,31 @@ async fn read_tcp(
                         .await
                         .is_err()
                     {
-                        return;
+                        return Ending::Closed;
                     }
                 }
                 Err(error) => {
                     // A stream that cannot be framed cannot be resynchronised: close it.
                     warn!(%error, from = %peer, "closing TCP connection");
-                    outbound.connections().remove(&peer);
-                    return;
+                    return Ending::Closed;
                 }
             }
         }
     }
-    outbound.connections().remove(&peer);
 }
 
 async fn write_tcp(
     mut writer: tokio::net::tcp::OwnedWriteHalf,
     mut queue: mpsc::Receiver<Vec<u8>>,
     peer: SocketAddr,
+    activity: Arc<Activity>,
 ) {
     while let Some(bytes) = queue.recv().await {
         if let Err(error) = writer.write_all(&bytes).await {
             debug!(%error, to = %peer, "TCP write failed");
             return;
         }
+        activity.touch();
     }
 }
 

@@ -183,6 +183,9 @@ impl Call {
 /// Methods we answer (Allow header).
 const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, REGISTER";
 
+/// Bodies we understand (Accept header of an OPTIONS answer).
+const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf";
+
 /// The user agent: every call of the endpoint.
 pub struct UserAgent {
     config: UaConfig,
@@ -191,6 +194,8 @@ pub struct UserAgent {
     /// Calls we placed, until their answer and for 64·T1 after it.
     outgoing: HashMap<CallId, outgoing::Outgoing>,
     rng: StdRng,
+    /// Keys the To tags of stateless answers, so a retransmission gets the same tag.
+    tag_secret: u64,
     events: VecDeque<UaEvent>,
 }
 
@@ -203,6 +208,7 @@ impl UserAgent {
             calls: HashMap::new(),
             outgoing: HashMap::new(),
             rng: StdRng::seed_from_u64(seed),
+            tag_secret: seed ^ 0x5eed_7a65_u64.rotate_left(17),
             events: VecDeque::new(),
         }
     }
@@ -212,6 +218,12 @@ impl UserAgent {
         match message {
             Message::Request(mut request) => {
                 stamp_received(&mut request, remote.addr);
+                if let Some(status) = self.stateless_status(&request) {
+                    let response = self.stateless_response(&request, status);
+                    self.layer
+                        .send_stateless(Message::Response(response), remote);
+                    return;
+                }
                 self.layer.handle_request(now, request, remote);
             }
             Message::Response(response) => self.layer.handle_response(now, response),
@@ -350,6 +362,72 @@ impl UserAgent {
     /// Calls in progress, outgoing ones still ringing included.
     pub fn call_count(&self) -> usize {
         self.calls.len() + self.ringing_count()
+    }
+
+    /// Whether the call is still known (answered, ringing, or placed and not ended).
+    pub fn knows(&self, call: &CallId) -> bool {
+        self.calls.contains_key(call) || self.outgoing.contains_key(call)
+    }
+
+    /// Transactions alive, for tests and status.
+    pub fn transaction_count(&self) -> usize {
+        self.layer.len()
+    }
+
+    /// A final response sent outside any transaction (§8.2.7): the same
+    /// To tag for a retransmission of the same request, no state kept.
+    pub fn stateless_response(&self, request: &Request, status: u16) -> Response {
+        let tag = self.stateless_tag(request);
+        let mut response = Response::to_request(request, status).with_to_tag(&tag);
+        response
+            .head
+            .push_header("Server", self.config.user_agent.clone());
+        if matches!(status, 405 | 501) || (request.method == Method::Options && status == 200) {
+            response.head.push_header("Allow", ALLOW);
+        }
+        if request.method == Method::Options && status == 200 {
+            response.head.push_header("Accept", ACCEPT);
+        }
+        response
+    }
+
+    /// The answer to a request that needs no state: OPTIONS and other
+    /// out-of-dialog requests hotline does not serve, and requests for a
+    /// dialog or INVITE that does not exist. Answering those statelessly
+    /// keeps a flood of them from holding a transaction each for Timer J
+    /// (32 s); a retransmission simply gets the same answer again. Requests
+    /// that match a live transaction are left to it.
+    fn stateless_status(&self, request: &Request) -> Option<u16> {
+        if self.layer.has_server_transaction(request) {
+            return None;
+        }
+        let in_dialog = request.head.to_tag().is_some();
+        match (&request.method, in_dialog) {
+            (Method::Invite | Method::Ack | Method::Register, _) => None,
+            (Method::Cancel, _) => self.layer.find_invite_for(request).is_none().then_some(481),
+            (Method::Options, false) => Some(200),
+            (_, false) => Some(405),
+            (_, true) => {
+                let id = CallId(request.head.call_id.clone());
+                let known = self
+                    .calls
+                    .get(&id)
+                    .is_some_and(|c| c.dialog.matches(request));
+                (!known).then_some(481)
+            }
+        }
+    }
+
+    /// A tag derived from the request's identity and a secret of ours.
+    fn stateless_tag(&self, request: &Request) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        self.tag_secret.hash(&mut hasher);
+        request.head.call_id.hash(&mut hasher);
+        request.head.from_tag().hash(&mut hasher);
+        request.head.branch().hash(&mut hasher);
+        request.head.cseq.seq.hash(&mut hasher);
+        format!("{:016x}", hasher.finish())
     }
 
     /// Handles everything the transaction layer reported.
@@ -640,10 +718,7 @@ impl UserAgent {
             .push_header("Server", self.config.user_agent.clone());
         if request.method == Method::Options && status == 200 {
             response.head.push_header("Allow", ALLOW);
-            response.head.push_header(
-                "Accept",
-                "application/sdp, application/dtmf-relay, application/dtmf",
-            );
+            response.head.push_header("Accept", ACCEPT);
         }
         response
     }

@@ -40,14 +40,18 @@ impl Endpoint {
         let (signals_tx, signals) = mpsc::channel(SIGNAL_QUEUE);
         let call = self.ua.call(now, *call);
         info!(call = %call, to = %remote.addr, "placing a call");
-        self.calls.insert(call.clone(), signals_tx);
+        let entry = super::CallEntry {
+            signals: signals_tx,
+            source: None,
+        };
+        self.calls.insert(call.clone(), entry);
         let dialled = Dialled {
             call: call.clone(),
             signals,
         };
         if reply.send(dialled).is_err() {
             // The task that asked is gone, and nobody else could end the call.
-            self.calls.remove(&call);
+            self.forget(&call);
             self.ua.hangup(now, &call);
         }
     }

@@ -254,6 +254,12 @@ impl TransactionLayer {
         self.server_keys.get(&key).copied()
     }
 
+    /// Whether `request` belongs to a live server transaction (a retransmission,
+    /// or the ACK of a non-2xx final response).
+    pub fn has_server_transaction(&self, request: &Request) -> bool {
+        server_key(request).is_some_and(|key| self.server_keys.contains_key(&key))
+    }
+
     /// The request a server transaction serves.
     pub fn server_request(&self, tx: ServerTxId) -> Option<&Request> {
         self.servers.get(&tx).map(|entry| &entry.tx.request)

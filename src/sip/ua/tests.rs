@@ -416,3 +416,70 @@ fn register_is_reported_and_answered_through_respond() {
     assert_eq!(ok.head.header("Server"), Some("hotline-test"));
     assert!(ok.head.to_tag().is_some());
 }
+
+#[test]
+fn out_of_dialog_options_and_unknown_requests_leave_no_transaction_behind() {
+    let mut ua = ua();
+    let now = Instant::now();
+    for i in 0..1000 {
+        let branch = format!("z9hG4bK-flood{i}");
+        ua.handle_message(now, request("OPTIONS", &branch, 1, None, ""), peer());
+        ua.handle_message(now, request("MESSAGE", &branch, 2, None, ""), peer());
+        ua.handle_message(
+            now,
+            request("BYE", &branch, 3, Some("nodialog"), ""),
+            peer(),
+        );
+        ua.handle_message(now, request("CANCEL", &branch, 1, None, ""), peer());
+    }
+    let answers = statuses(&sent(&mut ua));
+    assert_eq!(answers.len(), 4000);
+    assert_eq!(
+        &answers[..4],
+        ["200 OPTIONS", "405 MESSAGE", "481 BYE", "481 CANCEL"]
+    );
+    assert_eq!(ua.transaction_count(), 0);
+    assert!(events(&mut ua).is_empty());
+}
+
+#[test]
+fn a_retransmitted_options_gets_the_same_answer_and_to_tag() {
+    let mut ua = ua();
+    let now = Instant::now();
+    let tags: Vec<String> = (0..2)
+        .map(|_| {
+            ua.handle_message(now, request("OPTIONS", "z9hG4bK-same", 1, None, ""), peer());
+            match sent(&mut ua).pop() {
+                Some(Message::Response(r)) => {
+                    assert_eq!(r.status, 200);
+                    assert!(r.head.header("Allow").is_some());
+                    r.head.to_tag().unwrap().to_owned()
+                }
+                other => panic!("expected a 200, got {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(tags[0], tags[1]);
+    ua.handle_message(
+        now,
+        request("OPTIONS", "z9hG4bK-other", 1, None, ""),
+        peer(),
+    );
+    let Some(Message::Response(other)) = sent(&mut ua).pop() else {
+        panic!("no answer");
+    };
+    assert_ne!(other.head.to_tag(), Some(tags[0].as_str()));
+}
+
+#[test]
+fn a_retransmitted_bye_still_gets_its_200_after_the_call_ended() {
+    let mut ua = ua();
+    let now = Instant::now();
+    let tag = answered_call(&mut ua, now);
+    ua.handle_message(now, request("ACK", "z9hG4bK-a1", 1, Some(&tag), ""), peer());
+    events(&mut ua);
+    for _ in 0..2 {
+        ua.handle_message(now, request("BYE", "z9hG4bK-b1", 2, Some(&tag), ""), peer());
+        assert_eq!(statuses(&sent(&mut ua)), ["200 BYE"]);
+    }
+}
