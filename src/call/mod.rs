@@ -417,11 +417,14 @@ impl Call {
                 .await;
             return Outcome::NoFlow;
         };
-        let Some(socket) = self.services.0.ports.bind().await else {
-            warn!("no RTP port free in the configured range");
-            self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
-                .await;
-            return Outcome::NoMedia;
+        let socket = match self.services.0.ports.bind().await {
+            Ok(socket) => socket,
+            Err(error) => {
+                warn!(%error, "cannot answer");
+                self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
+                    .await;
+                return Outcome::NoMedia;
+            }
         };
         let local = LocalMedia {
             address: self.services.0.media_ip,

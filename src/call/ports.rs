@@ -28,19 +28,32 @@ impl PortPool {
         }
     }
 
-    /// Binds the next free even port, trying each at most once; `None` when
-    /// every port in the range is taken.
-    pub async fn bind(&self) -> Option<UdpSocket> {
+    /// Binds the next free even port, trying each at most once.
+    pub async fn bind(&self) -> Result<UdpSocket, PortError> {
         let slots = (self.max - self.min) / 2 + 1;
         for _ in 0..slots {
             let slot = self.cursor.fetch_add(1, Ordering::Relaxed) % slots;
             let port = self.min + slot * 2;
-            if let Ok(socket) = UdpSocket::bind(SocketAddr::new(self.address, port)).await {
-                return Some(socket);
+            match UdpSocket::bind(SocketAddr::new(self.address, port)).await {
+                Ok(socket) => return Ok(socket),
+                // Every other port would fail the same way: no socket can be made at all.
+                Err(error) if crate::server::limits::out_of_descriptors(&error) => {
+                    return Err(PortError::NoDescriptor);
+                }
+                Err(_) => {}
             }
         }
-        None
+        Err(PortError::RangeFull)
     }
+}
+
+/// Why no RTP port could be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    #[error("no RTP port free in the configured range")]
+    RangeFull,
+    #[error("the process has no file descriptor left for an RTP socket (the open-file limit)")]
+    NoDescriptor,
 }
 
 #[cfg(test)]

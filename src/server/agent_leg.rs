@@ -91,9 +91,12 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
         info!(agent = %request.agent, "agent has no registered phone");
         return RingOutcome::Refused(OfferResult::Failed);
     }
-    let Some(socket) = request.ports.bind().await else {
-        warn!("no RTP port free to ring an agent");
-        return RingOutcome::Refused(OfferResult::Failed);
+    let socket = match request.ports.bind().await {
+        Ok(socket) => socket,
+        Err(error) => {
+            warn!(%error, "cannot ring an agent");
+            return RingOutcome::Refused(OfferResult::Failed);
+        }
     };
     let local = LocalMedia {
         address: request.media_ip,
