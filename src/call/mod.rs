@@ -420,6 +420,10 @@ impl Call {
         let socket = match self.services.0.ports.bind().await {
             Ok(socket) => socket,
             Err(error) => {
+                if error == ports::PortError::NoDescriptor {
+                    let stats = &self.services.0.sip_limits;
+                    crate::server::limits::LimitStats::count(&stats.descriptors_exhausted);
+                }
                 warn!(%error, "cannot answer");
                 self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
                     .await;
