@@ -6,8 +6,9 @@
 //! new one is opened when we must reach a TCP peer that has none.
 //!
 //! Accepted connections are capped in all and per source, must deliver their
-//! first complete message soon after accept, and are closed when idle (no
-//! traffic either way); trusted sources are exempt from the idle timeout.
+//! first complete message soon after accept (and finish any message begun as
+//! soon), and are closed when idle (no traffic either way); trusted sources
+//! are exempt from the idle timeout.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -197,7 +198,7 @@ impl Outbound {
             let stats = &outbound.limits.stats;
             match ending {
                 Ending::Idle => LimitStats::count(&stats.tcp_idle_closed),
-                Ending::NoFirstMessage => LimitStats::count(&stats.tcp_silent_closed),
+                Ending::Incomplete => LimitStats::count(&stats.tcp_incomplete_closed),
                 Ending::Closed => {}
             }
             if origin == Origin::Accepted {
@@ -252,8 +253,8 @@ enum Ending {
     Closed,
     /// No traffic either way for the idle timeout.
     Idle,
-    /// No complete message within the deadline after accept.
-    NoFirstMessage,
+    /// No complete message within the deadline: the first after accept, or one begun.
+    Incomplete,
 }
 
 /// When a connection last carried bytes either way, as milliseconds since it began.
@@ -337,12 +338,14 @@ async fn read_tcp(
 ) -> Ending {
     let settings = &outbound.limits.settings;
     let idle_applies = !settings.is_trusted(peer.ip());
-    let mut first_message_by =
+    // A peer that opens a connection must speak soon; after that, a message
+    // begun must be finished as soon, so half-sent messages do not hold it.
+    let mut message_by =
         (origin == Origin::Accepted).then(|| Instant::now() + settings.tcp_first_message());
     let mut framer = StreamFramer::new();
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
-        let deadline = match first_message_by {
+        let deadline = match message_by {
             Some(deadline) => Some(deadline),
             None if idle_applies => Some(activity.last() + settings.tcp_idle()),
             None => None,
@@ -351,7 +354,7 @@ async fn read_tcp(
         let len = match deadline {
             Some(deadline) => match tokio::time::timeout_at(deadline.into(), read).await {
                 Ok(read) => read,
-                Err(_) if first_message_by.is_some() => return Ending::NoFirstMessage,
+                Err(_) if message_by.is_some() => return Ending::Incomplete,
                 // The writer may have been busy meanwhile: only silence both ways is idle.
                 Err(_) if activity.last() + settings.tcp_idle() > Instant::now() => continue,
                 Err(_) => return Ending::Idle,
@@ -365,7 +368,7 @@ async fn read_tcp(
         activity.touch();
         framer.push(&buffer[..len]);
         while let Some(frame) = framer.next_message() {
-            first_message_by = None;
+            message_by = None;
             match frame {
                 Ok(bytes) => {
                     let remote = Remote {
@@ -387,6 +390,9 @@ async fn read_tcp(
                     return Ending::Closed;
                 }
             }
+        }
+        if framer.has_partial() && message_by.is_none() {
+            message_by = Some(Instant::now() + settings.tcp_first_message());
         }
     }
 }

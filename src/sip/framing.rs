@@ -35,6 +35,12 @@ impl StreamFramer {
         self.buffer.extend_from_slice(bytes);
     }
 
+    /// Whether part of a message is waiting for the rest (call after
+    /// [`Self::next_message`] returned `None`; keep-alive CRLFs are not counted).
+    pub fn has_partial(&self) -> bool {
+        !self.failed && self.buffer.iter().any(|b| *b != b'\r' && *b != b'\n')
+    }
+
     /// The next complete message, an error (after which nothing more comes),
     /// or `None` until more bytes arrive.
     pub fn next_message(&mut self) -> Option<Result<Vec<u8>, FramingError>> {
@@ -100,6 +106,20 @@ mod tests {
     use super::*;
 
     const OPTIONS: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nl: 4\r\n\r\nbody";
+
+    #[test]
+    fn a_message_begun_is_partial_and_keep_alives_are_not() {
+        let mut framer = StreamFramer::new();
+        framer.push(b"\r\n\r\n");
+        assert!(framer.next_message().is_none());
+        assert!(!framer.has_partial());
+        framer.push(&OPTIONS[..10]);
+        assert!(framer.next_message().is_none());
+        assert!(framer.has_partial());
+        framer.push(&OPTIONS[10..]);
+        assert!(framer.next_message().is_some());
+        assert!(!framer.has_partial());
+    }
 
     #[test]
     fn messages_split_across_reads_and_joined_in_one_read_are_framed() {

@@ -31,7 +31,8 @@ pub struct LimitSettings {
     /// A TCP connection with no traffic either way for this long is closed;
     /// trusted sources are exempt.
     pub tcp_idle_seconds: u64,
-    /// A TCP connection must deliver its first complete message this soon after accept.
+    /// A TCP connection must deliver its first complete message this soon
+    /// after accept, and finish any message it begins as soon.
     pub tcp_first_message_seconds: u64,
 }
 

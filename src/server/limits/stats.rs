@@ -19,8 +19,9 @@ pub struct LimitStats {
     pub tcp_refused: AtomicU64,
     /// TCP connections closed after their idle timeout.
     pub tcp_idle_closed: AtomicU64,
-    /// TCP connections closed for sending no complete first message in time.
-    pub tcp_silent_closed: AtomicU64,
+    /// TCP connections closed for not completing a message in time (the
+    /// first after accept, or one begun).
+    pub tcp_incomplete_closed: AtomicU64,
     /// Times a socket could not be opened or accepted because descriptors ran out.
     pub descriptors_exhausted: AtomicU64,
     /// The process's open-file limit, as raised at start.
@@ -44,7 +45,7 @@ impl LimitStats {
             "tcp_open": read(&self.tcp_open),
             "tcp_refused": read(&self.tcp_refused),
             "tcp_idle_closed": read(&self.tcp_idle_closed),
-            "tcp_silent_closed": read(&self.tcp_silent_closed),
+            "tcp_incomplete_closed": read(&self.tcp_incomplete_closed),
             "descriptors_exhausted": read(&self.descriptors_exhausted),
             "open_file_limit": read(&self.open_file_limit),
         })
