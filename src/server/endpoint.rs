@@ -4,7 +4,9 @@
 //! the user agent transmits, runs its timers, and routes call events to one
 //! task per call and REGISTERs to the registrar task. Call tasks reach it
 //! through [`EndpointHandle`], which also places calls (`dial.rs`). Policy
-//! that belongs to the server (the call limit) is applied here, at the edge.
+//! that belongs to the server (the call limit, and what one source may send
+//! and how many calls it may hold, from [`super::limits`]) is applied here,
+//! at the edge, before a message reaches the user agent.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
