@@ -420,12 +420,15 @@ impl Answered {
 /// the flow moves on to its fallback whatever the pool is doing; never past
 /// `CRM_LIMIT`.
 fn flow_limit(state: &Running) -> Duration {
-    state
-        .call
-        .as_ref()
-        .and_then(flow::Call::poll_timeout)
+    let deadline = state.call.as_ref().and_then(flow::Call::poll_timeout);
+    query_limit(deadline, Instant::now())
+}
+
+/// The time left until the flow's `deadline`, at most `CRM_LIMIT`.
+fn query_limit(deadline: Option<Instant>, now: Instant) -> Duration {
+    deadline
         .map_or(CRM_LIMIT, |deadline| {
-            deadline.saturating_duration_since(Instant::now())
+            deadline.saturating_duration_since(now)
         })
         .min(CRM_LIMIT)
 }
@@ -451,5 +454,23 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_ends_at_the_flows_deadline_and_never_after_the_crm_limit() {
+        let now = Instant::now();
+        let three = Duration::from_secs(3);
+        assert_eq!(query_limit(Some(now + three), now), three);
+        assert_eq!(
+            query_limit(Some(now + three), now + three * 2),
+            Duration::ZERO
+        );
+        assert_eq!(query_limit(Some(now + CRM_LIMIT * 3), now), CRM_LIMIT);
+        assert_eq!(query_limit(None, now), CRM_LIMIT);
     }
 }
