@@ -4,8 +4,8 @@ mod support;
 
 use std::time::Duration;
 
-use hotline::crm::Db;
 use hotline::crm::calls::CallEnd;
+use hotline::crm::{Db, new_id};
 use support::databases;
 
 const LIMIT: Duration = Duration::from_secs(5);
@@ -63,8 +63,8 @@ async fn the_caller_is_found_by_phone_number() {
 async fn calls_and_their_events_are_recorded_and_listed_newest_first() {
     for database in databases::both().await {
         let db = Db::connect(&database.url).await.unwrap();
-        let first = db
-            .start_call("a@test", "+380441234567", None)
+        let first = new_id();
+        db.start_call(&first, "a@test", "+380441234567", None)
             .await
             .unwrap();
         db.record_call_event(&first, "digit", "1 rfc4733")
@@ -81,8 +81,8 @@ async fn calls_and_their_events_are_recorded_and_listed_newest_first() {
         };
         db.finish_call(&first, &end).await.unwrap();
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let second = db
-            .start_call("b@test", "+442071234567", None)
+        let second = new_id();
+        db.start_call(&second, "b@test", "+442071234567", None)
             .await
             .unwrap();
         let calls = db.list_calls(10).await.unwrap();
@@ -334,8 +334,8 @@ async fn the_report_counts_the_periods_calls_queue_log_and_tickets() {
         .into_iter()
         .enumerate()
         {
-            let call = db
-                .start_call(&format!("{n}@report"), "+380441234567", None)
+            let call = new_id();
+            db.start_call(&call, &format!("{n}@report"), "+380441234567", None)
                 .await
                 .unwrap();
             let end = CallEnd {

@@ -6,9 +6,9 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use hotline::crm::Db;
 use hotline::crm::delivery::{WebhookSettings, signature};
-use hotline::crm::tickets::{NewTicket, TicketError, demo_ticket_types};
+use hotline::crm::tickets::{NewTicket, Ticket, TicketError, demo_ticket_types};
+use hotline::crm::{Db, new_id};
 use support::databases;
 use support::receiver::{Behaviour, Receiver};
 
@@ -42,7 +42,21 @@ fn webhook(url: &str, max_attempts: i32) -> WebhookSettings {
         base_backoff_ms: 1,
         max_backoff_ms: 2,
         timeout_ms: 5_000,
+        concurrency: 4,
     }
+}
+
+/// The numbers of the tickets the registrations `calls` made; every one must succeed.
+async fn numbers_of(
+    calls: impl IntoIterator<Item = tokio::task::JoinHandle<Result<Ticket, TicketError>>>,
+    kind: &str,
+) -> BTreeSet<String> {
+    let mut numbers = BTreeSet::new();
+    for call in calls {
+        let ticket = call.await.unwrap();
+        numbers.insert(ticket.unwrap_or_else(|e| panic!("{kind}: {e}")).number);
+    }
+    numbers
 }
 
 #[tokio::test]
@@ -88,8 +102,8 @@ async fn many_calls_registering_at_once_beside_other_writers_all_get_their_ticke
         let customer = olena(&db).await;
         let types = demo_ticket_types();
         // Other writers at the same time: the call record, as during real calls.
-        let call = db
-            .start_call("busy@test", "+380441234567", None)
+        let call = new_id();
+        db.start_call(&call, "busy@test", "+380441234567", None)
             .await
             .unwrap();
         let writer = {
@@ -108,15 +122,7 @@ async fn many_calls_registering_at_once_beside_other_writers_all_get_their_ticke
             let request = request(&format!("call-{i}"), "line_repair", &customer, &[]);
             tokio::spawn(async move { db.register_ticket(&request, &types).await })
         });
-        let mut numbers = BTreeSet::new();
-        for call in calls {
-            let ticket = call.await.unwrap();
-            numbers.insert(
-                ticket
-                    .unwrap_or_else(|e| panic!("{}: {e}", database.kind))
-                    .number,
-            );
-        }
+        let numbers = numbers_of(calls, database.kind).await;
         writer.await.unwrap();
         assert_eq!(numbers.len(), 16, "{}: one ticket per call", database.kind);
     }
@@ -354,4 +360,99 @@ async fn a_worker_killed_mid_delivery_delivers_after_restart_with_the_same_key()
         BTreeSet::from([ticket.idempotency_key]),
         "the receiver saw one ticket, by one key"
     );
+}
+
+#[tokio::test]
+async fn fifty_calls_registering_at_the_same_instant_get_fifty_consecutive_numbers() {
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        let customer = olena(&db).await;
+        let types = demo_ticket_types();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+        let calls: Vec<_> = (0..50)
+            .map(|_| {
+                let (db, types, start) = (db.clone(), types.clone(), start.clone());
+                let request = request(&new_id(), "line_repair", &customer, &[]);
+                tokio::spawn(async move {
+                    start.wait().await;
+                    db.register_ticket(&request, &types).await
+                })
+            })
+            .collect();
+        let numbers = numbers_of(calls, database.kind).await;
+        let expected: BTreeSet<String> = (1..=50).map(|n| format!("T-{n:06}")).collect();
+        assert_eq!(
+            numbers, expected,
+            "{}: no number taken twice, none skipped",
+            database.kind
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_crm_hanging_on_one_ticket_still_receives_the_others_and_the_hung_one_says_timeout() {
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        let customer = olena(&db).await;
+        let mut numbers = Vec::new();
+        for _ in 0..6 {
+            let request = request(&new_id(), "line_repair", &customer, &[]);
+            let ticket = db
+                .register_ticket(&request, &demo_ticket_types())
+                .await
+                .unwrap();
+            numbers.push(ticket.number);
+        }
+        let hung = numbers[0].clone();
+        let receiver = Receiver::start(Behaviour {
+            hang_on: Some(hung.clone()),
+            ..Behaviour::default()
+        })
+        .await;
+        let settings = WebhookSettings {
+            timeout_ms: 5_000,
+            concurrency: 2,
+            ..webhook(&receiver.url, 10)
+        };
+        let pass = {
+            let db = db.clone();
+            tokio::spawn(async move { db.deliver_due(&reqwest::Client::new(), &settings).await })
+        };
+        // The hung ticket is the oldest, so it goes first; the other five
+        // still arrive well within its 5 s timeout.
+        let deadline = std::time::Instant::now() + Duration::from_secs(4);
+        while receiver.deliveries().len() < 6 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            receiver.deliveries().len(),
+            6,
+            "{}: the others were held behind the hung ticket",
+            database.kind
+        );
+        let delivered = pass.await.unwrap().unwrap();
+        assert_eq!(
+            delivered, 5,
+            "{}: every ticket but the hung one",
+            database.kind
+        );
+        let listed = db.list_tickets(10).await.unwrap();
+        for ticket in &listed {
+            if ticket.ticket.number == hung {
+                assert_eq!(ticket.delivery, "pending", "it is retried later");
+                assert_eq!(
+                    ticket.last_error.as_deref(),
+                    Some("timeout: no answer within 5000 ms")
+                );
+            } else {
+                assert_eq!(ticket.delivery, "delivered", "{}", ticket.ticket.number);
+            }
+        }
+        let keys: BTreeSet<String> = receiver
+            .deliveries()
+            .into_iter()
+            .map(|d| d.idempotency_key)
+            .collect();
+        assert_eq!(keys.len(), 6, "each ticket sent once, with its own key");
+    }
 }

@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -110,22 +109,8 @@ fn agent_state(server: &Server, login: &str) -> String {
 /// Collects the admin API's event stream in the background.
 fn watch_events(server: &Server) -> Arc<Mutex<Vec<serde_json::Value>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
-    write!(
-        stream,
-        "GET /queue/events HTTP/1.1\r\nHost: hotline\r\n\r\n"
-    )
-    .unwrap();
     let sink = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
-            if let Some(data) = line.strip_prefix("data: ")
-                && let Ok(json) = serde_json::from_str(data)
-            {
-                sink.lock().unwrap().push(json);
-            }
-        }
-    });
+    server.follow_queue_events(move |event| sink.lock().unwrap().push(event));
     seen
 }
 

@@ -35,6 +35,8 @@ pub(super) struct Answered {
     pub caller: Caller,
     pub flow: Arc<flow::Flow>,
     pub id: CallId,
+    /// hotline's own id of the call: the call record's id, the key of its tickets.
+    pub hotline_id: String,
     pub signals: mpsc::Receiver<CallSignal>,
     pub endpoint: EndpointHandle,
     pub sdp: SdpSession,
@@ -273,10 +275,11 @@ impl Answered {
             Action::Lookup { name, params } => {
                 let services = self.services.clone();
                 let answers = state.crm.clone();
+                let limit = flow_limit(state);
                 tokio::spawn(async move {
                     let custom = &services.config().lookups;
                     let db = &services.0.db;
-                    let result = db.run_lookup(&name, &params, custom, CRM_LIMIT).await;
+                    let result = db.run_lookup(&name, &params, custom, limit).await;
                     let _ = answers.send(CrmAnswer::Lookup { name, result });
                 });
             }
@@ -288,7 +291,8 @@ impl Answered {
             } => {
                 let services = self.services.clone();
                 let answers = state.crm.clone();
-                let call_id = self.id.0.clone();
+                let call_id = self.hotline_id.clone();
+                let limit = flow_limit(state);
                 tokio::spawn(async move {
                     let request = FlowTicket {
                         kind: &kind,
@@ -298,7 +302,7 @@ impl Answered {
                     };
                     let types = &services.config().tickets.types;
                     let registered = services.0.db.register_flow_ticket(&call_id, request, types);
-                    let result = tokio::time::timeout(CRM_LIMIT, registered)
+                    let result = tokio::time::timeout(limit, registered)
                         .await
                         .unwrap_or_else(|_| {
                             Err(TicketFailure::Unavailable(
@@ -411,6 +415,24 @@ impl Answered {
     }
 }
 
+/// How long the query the flow just asked for may run: until the flow's own
+/// deadline for it (the lookup's or ticket's `timeout`), so the query ends when
+/// the flow moves on to its fallback whatever the pool is doing; never past
+/// `CRM_LIMIT`.
+fn flow_limit(state: &Running) -> Duration {
+    let deadline = state.call.as_ref().and_then(flow::Call::poll_timeout);
+    query_limit(deadline, Instant::now())
+}
+
+/// The time left until the flow's `deadline`, at most `CRM_LIMIT`.
+fn query_limit(deadline: Option<Instant>, now: Instant) -> Duration {
+    deadline
+        .map_or(CRM_LIMIT, |deadline| {
+            deadline.saturating_duration_since(now)
+        })
+        .min(CRM_LIMIT)
+}
+
 /// The flow's version, outcome and path, for the call record.
 fn summary(call: &flow::Call) -> FlowSummary {
     let path: Vec<String> = call.path().iter().map(ToString::to_string).collect();
@@ -432,5 +454,23 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_ends_at_the_flows_deadline_and_never_after_the_crm_limit() {
+        let now = Instant::now();
+        let three = Duration::from_secs(3);
+        assert_eq!(query_limit(Some(now + three), now), three);
+        assert_eq!(
+            query_limit(Some(now + three), now + three * 2),
+            Duration::ZERO
+        );
+        assert_eq!(query_limit(Some(now + CRM_LIMIT * 3), now), CRM_LIMIT);
+        assert_eq!(query_limit(None, now), CRM_LIMIT);
     }
 }

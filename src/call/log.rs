@@ -27,6 +27,9 @@ enum LogEntry {
     Flow {
         version: String,
     },
+    Customer {
+        id: String,
+    },
     Finish {
         end: CallEnd,
         done: tokio::sync::oneshot::Sender<()>,
@@ -34,16 +37,11 @@ enum LogEntry {
 }
 
 impl CallLog {
-    /// Records a new call of `caller` (the customer, once found).
-    pub(super) async fn start(
-        db: &Db,
-        sip_call_id: &str,
-        caller: &str,
-        customer: Option<&str>,
-    ) -> CallLog {
-        let started = db.start_call(sip_call_id, caller, customer);
-        let id = match tokio::time::timeout(DB_WAIT, started).await {
-            Ok(Ok(id)) => id,
+    /// Records a new call `id` of `caller`.
+    pub(super) async fn start(db: &Db, id: &str, sip_call_id: &str, caller: &str) -> CallLog {
+        let started = db.start_call(id, sip_call_id, caller, None);
+        match tokio::time::timeout(DB_WAIT, started).await {
+            Ok(Ok(())) => {}
             Ok(Err(error)) => {
                 warn!(%error, "call not recorded");
                 return CallLog { writer: None };
@@ -52,9 +50,9 @@ impl CallLog {
                 warn!("call not recorded: database too slow");
                 return CallLog { writer: None };
             }
-        };
+        }
         let (writer, entries) = mpsc::unbounded_channel();
-        tokio::spawn(write_call_log(db.clone(), id, entries));
+        tokio::spawn(write_call_log(db.clone(), id.to_owned(), entries));
         CallLog {
             writer: Some(writer),
         }
@@ -63,6 +61,11 @@ impl CallLog {
     /// Records an event, in order with the call's other events.
     pub(crate) fn event(&self, kind: &'static str, detail: String) {
         self.send(LogEntry::Event { kind, detail });
+    }
+
+    /// Records who the caller is, once found.
+    pub(super) fn customer(&self, id: String) {
+        self.send(LogEntry::Customer { id });
     }
 
     /// Records the flow version the call runs.
@@ -96,6 +99,11 @@ async fn write_call_log(db: Db, id: String, mut entries: mpsc::UnboundedReceiver
             LogEntry::Flow { version } => {
                 if let Err(error) = db.set_call_flow(&id, &version).await {
                     warn!(%error, "call flow version not recorded");
+                }
+            }
+            LogEntry::Customer { id: customer } => {
+                if let Err(error) = db.set_call_customer(&id, &customer).await {
+                    warn!(%error, "call customer not recorded");
                 }
             }
             LogEntry::Finish { end, done } => {

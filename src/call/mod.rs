@@ -256,7 +256,11 @@ impl Drop for ActiveGuard {
 
 /// The task of one call, from INVITE to hang-up.
 pub async fn run(services: Services, call: NewCall) {
-    let span = info_span!("call", call_id = %call.call);
+    // hotline's own id of the call: the call record's id and the key of its
+    // tickets. The SIP Call-ID is the caller's to choose (and some PBXs reuse
+    // it), so it is kept for reference only.
+    let hotline_id = crate::crm::new_id();
+    let span = info_span!("call", call_id = %call.call, id = %hotline_id);
     async move {
         services.0.active.fetch_add(1, Ordering::Relaxed);
         services.0.total.fetch_add(1, Ordering::Relaxed);
@@ -275,14 +279,20 @@ pub async fn run(services: Services, call: NewCall) {
             outcome: None,
         });
         let id = call.call.0.clone();
-        let customer = identify(&services.0.db, &caller).await;
-        let customer_id = customer.as_ref().map(|c| c.id.as_str());
-        let record = CallLog::start(&services.0.db, &id, &caller, customer_id).await;
+        // Both wait at most DB_WAIT, side by side: with the database gone the
+        // caller rings DB_WAIT longer, not twice that.
+        let (customer, record) = tokio::join!(
+            identify(&services.0.db, &caller),
+            CallLog::start(&services.0.db, &hotline_id, &id, &caller),
+        );
+        if let Some(customer) = &customer {
+            record.customer(customer.id.clone());
+        }
         let caller = Caller {
             number: caller,
             customer,
         };
-        let outcome = Call::new(services.clone(), call, record.clone(), caller)
+        let outcome = Call::new(services.clone(), call, hotline_id, record.clone(), caller)
             .run()
             .await;
         info!(?outcome, "call finished");
@@ -390,18 +400,26 @@ struct Call {
     log: CallLog,
     caller: Caller,
     id: CallId,
+    hotline_id: String,
     offer: Option<Vec<u8>>,
     signals: mpsc::Receiver<CallSignal>,
     endpoint: EndpointHandle,
 }
 
 impl Call {
-    fn new(services: Services, call: NewCall, log: CallLog, caller: Caller) -> Call {
+    fn new(
+        services: Services,
+        call: NewCall,
+        hotline_id: String,
+        log: CallLog,
+        caller: Caller,
+    ) -> Call {
         Call {
             services,
             log,
             caller,
             id: call.call,
+            hotline_id,
             offer: call.offer,
             signals: call.signals,
             endpoint: call.endpoint,
@@ -462,6 +480,7 @@ impl Call {
             caller: self.caller,
             flow,
             id: self.id,
+            hotline_id: self.hotline_id,
             signals: self.signals,
             endpoint: self.endpoint,
             sdp,

@@ -28,6 +28,11 @@ const MUSIC: u64 = u64::MAX - 1;
 const ANNOUNCEMENT: u64 = u64::MAX - 2;
 const FAREWELL: u64 = u64::MAX - 3;
 
+/// How long a caller who asked for a callback waits for its ticket before
+/// hearing that all agents are busy: with the database gone the caller hears
+/// a message in seconds rather than silence.
+const CALLBACK_LIMIT: Duration = Duration::from_secs(3);
+
 /// How long a farewell may take before the call is ended anyway.
 const FAREWELL_LIMIT: Duration = Duration::from_secs(30);
 
@@ -144,8 +149,8 @@ impl Answered {
         let registered = self
             .services
             .db()
-            .register_flow_ticket(&self.id.0, request, types);
-        match tokio::time::timeout(Duration::from_secs(10), registered).await {
+            .register_flow_ticket(&self.hotline_id, request, types);
+        match tokio::time::timeout(CALLBACK_LIMIT, registered).await {
             Ok(Ok(TicketNumber(number))) => {
                 info!(ticket = %number, "callback registered");
                 self.log.event("ticket", format!("callback {number}"));

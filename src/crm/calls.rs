@@ -41,26 +41,26 @@ pub struct CallEvent {
 }
 
 impl Db {
-    /// Records a new call; returns its id.
+    /// Records a new call under hotline's own `id` for it; the SIP Call-ID is kept for reference.
     pub async fn start_call(
         &self,
+        id: &str,
         sip_call_id: &str,
         caller: &str,
         customer_id: Option<&str>,
-    ) -> Result<String, DbError> {
-        let id = new_id();
+    ) -> Result<(), DbError> {
         sqlx::query(
             "INSERT INTO calls (id, sip_call_id, caller, customer_id, outcome, started_at, ended_at)
              VALUES ($1, $2, $3, $4, NULL, $5, NULL)",
         )
-        .bind(&id)
+        .bind(id)
         .bind(sip_call_id)
         .bind(caller)
         .bind(customer_id.map(str::to_owned))
         .bind(now_ms())
         .execute(self.pool())
         .await?;
-        Ok(id)
+        Ok(())
     }
 
     /// Records an event of a call. Events of one call written in order list
@@ -81,6 +81,16 @@ impl Db {
         .bind(detail)
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// Records who is calling, once identified.
+    pub async fn set_call_customer(&self, call_id: &str, customer_id: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE calls SET customer_id = $1 WHERE id = $2")
+            .bind(customer_id)
+            .bind(call_id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

@@ -6,6 +6,7 @@
 //! ticket with the same `Idempotency-Key`, which the receiver recognises. A
 //! lease on each outbox row keeps two workers from sending one ticket at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -13,6 +14,7 @@ use rand::Rng;
 use serde::Deserialize;
 use sha2::Sha256;
 use sqlx::Row;
+use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::{Db, DbError, now_ms};
@@ -37,6 +39,9 @@ pub struct WebhookSettings {
     /// How long one POST may take, in milliseconds.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// How many POSTs run at once, so that one slow ticket does not hold the rest.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
 }
 
 fn default_max_attempts() -> i32 {
@@ -50,6 +55,9 @@ fn default_max_backoff_ms() -> u64 {
 }
 fn default_timeout_ms() -> u64 {
     10_000
+}
+fn default_concurrency() -> usize {
+    4
 }
 
 /// The delay before retry number `attempt` (1 for the first retry): base
@@ -76,7 +84,8 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 const BATCH: i64 = 50;
 
 impl Db {
-    /// Sends every ticket that is due, once; returns how many were delivered.
+    /// Sends every ticket that is due, once, up to `concurrency` at a time;
+    /// returns how many were delivered.
     pub async fn deliver_due(
         &self,
         client: &reqwest::Client,
@@ -93,14 +102,23 @@ impl Db {
         .bind(BATCH)
         .fetch_all(self.pool())
         .await?;
-        let mut delivered = 0;
+        let webhook = Arc::new(webhook.clone());
+        let mut running = JoinSet::new();
+        let mut pass = Pass::default();
         for row in due {
             let ticket_id: String = row.try_get("ticket_id")?;
-            if self.deliver_one(client, webhook, &ticket_id).await? {
-                delivered += 1;
+            if running.len() >= webhook.concurrency.max(1)
+                && let Some(done) = running.join_next().await
+            {
+                pass.count(done);
             }
+            let (db, client, webhook) = (self.clone(), client.clone(), Arc::clone(&webhook));
+            running.spawn(async move { db.deliver_one(&client, &webhook, &ticket_id).await });
         }
-        Ok(delivered)
+        while let Some(done) = running.join_next().await {
+            pass.count(done);
+        }
+        pass.finish()
     }
 
     async fn deliver_one(
@@ -140,7 +158,7 @@ impl Db {
         let failure = match result {
             Ok(response) if response.status().is_success() => None,
             Ok(response) => Some(format!("HTTP {}", response.status())),
-            Err(error) => Some(error.to_string()),
+            Err(error) => Some(describe(&error, webhook.timeout_ms)),
         };
         match failure {
             None => {
@@ -189,6 +207,52 @@ impl Db {
     }
 }
 
+/// The tally of one delivery pass: tickets delivered, and the first database
+/// failure (reported after every POST in flight has finished).
+#[derive(Default)]
+struct Pass {
+    delivered: usize,
+    failure: Option<DbError>,
+}
+
+impl Pass {
+    fn count(&mut self, done: Result<Result<bool, DbError>, tokio::task::JoinError>) {
+        match done {
+            Ok(Ok(true)) => self.delivered += 1,
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => {
+                self.failure.get_or_insert(error);
+            }
+            Err(error) => warn!(%error, "a ticket delivery task failed"),
+        }
+    }
+
+    fn finish(self) -> Result<usize, DbError> {
+        match self.failure {
+            Some(error) => Err(error),
+            None => Ok(self.delivered),
+        }
+    }
+}
+
+/// What went wrong with a POST, in the words an admin needs: a timeout, a
+/// refused connection, or the transport's own description.
+fn describe(error: &reqwest::Error, timeout_ms: u64) -> String {
+    if error.is_timeout() {
+        return format!("timeout: no answer within {timeout_ms} ms");
+    }
+    let refused = std::iter::successors(std::error::Error::source(error), |e| e.source())
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+    if refused {
+        "connection refused".to_owned()
+    } else if error.is_connect() {
+        format!("connection failed: {error}")
+    } else {
+        error.to_string()
+    }
+}
+
 /// Delivers due tickets every `interval` until `stop` fires.
 pub async fn run_worker(
     db: Db,
@@ -230,6 +294,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The error text recorded for a POST to `url` that fails.
+    async fn failure_of(url: String) -> String {
+        let error = reqwest::Client::new()
+            .post(url)
+            .timeout(Duration::from_millis(300))
+            .send()
+            .await
+            .expect_err("the POST fails");
+        describe(&error, 300)
+    }
+
+    #[tokio::test]
+    async fn a_crm_that_never_answers_is_recorded_as_a_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/tickets", listener.local_addr().unwrap());
+        // Accepts the connection and says nothing.
+        let _held = tokio::spawn(async move { listener.accept().await });
+        assert_eq!(failure_of(url).await, "timeout: no answer within 300 ms");
+    }
+
+    #[tokio::test]
+    async fn a_crm_that_is_not_listening_is_recorded_as_refused() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/tickets", listener.local_addr().unwrap());
+        drop(listener);
+        assert_eq!(failure_of(url).await, "connection refused");
     }
 
     #[test]

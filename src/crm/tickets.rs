@@ -54,7 +54,8 @@ pub fn demo_ticket_types() -> Vec<TicketType> {
 /// A request to register.
 #[derive(Debug, Clone)]
 pub struct NewTicket {
-    /// The call that asks; with `kind` it makes the idempotency key.
+    /// hotline's own id of the call that asks (never the SIP Call-ID, which
+    /// the caller chooses); with `kind` it makes the idempotency key.
     pub call_id: String,
     pub kind: String,
     pub customer_id: Option<String>,
@@ -101,9 +102,6 @@ impl From<sqlx::Error> for TicketError {
     }
 }
 
-/// Tries at most this often when a concurrent registration takes the same number.
-const NUMBER_ATTEMPTS: usize = 5;
-
 impl Db {
     /// Registers a ticket exactly once per call and type: a repeated or
     /// concurrent request returns the ticket the first one made.
@@ -132,22 +130,20 @@ impl Db {
         if let Some(existing) = self.ticket_by_key(&key).await? {
             return Ok(existing);
         }
-        for _ in 0..NUMBER_ATTEMPTS {
-            match self.insert_ticket(request, kind, &key).await {
-                Ok(ticket) => return Ok(ticket),
-                // Another registration won a race: for the same key, return its
-                // ticket; for the same number, try the next one.
-                Err(TicketError::Db(DbError::Unavailable(sqlx::Error::Database(e))))
-                    if e.is_unique_violation() =>
-                {
-                    if let Some(existing) = self.ticket_by_key(&key).await? {
-                        return Ok(existing);
-                    }
-                }
-                Err(other) => return Err(other),
+        match self.insert_ticket(request, kind, &key).await {
+            Ok(ticket) => Ok(ticket),
+            // A concurrent request of the same call and type won the race: its ticket is ours.
+            Err(TicketError::Db(DbError::Unavailable(sqlx::Error::Database(e))))
+                if e.is_unique_violation() =>
+            {
+                self.ticket_by_key(&key)
+                    .await?
+                    .ok_or(TicketError::Db(DbError::Unavailable(
+                        sqlx::Error::Database(e),
+                    )))
             }
+            Err(other) => Err(other),
         }
-        Err(TicketError::Db(DbError::Timeout))
     }
 
     async fn insert_ticket(
@@ -160,10 +156,13 @@ impl Db {
         if kind.name == "meter_reading" {
             record_reading(&mut tx, request).await?;
         }
-        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM tickets")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("next")?;
+        // Taken last before the writes, so the counter row stays locked only briefly.
+        let seq: i64 = sqlx::query(
+            "UPDATE ticket_numbers SET next_seq = next_seq + 1 WHERE id = 1 RETURNING next_seq - 1 AS seq",
+        )
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("seq")?;
         let now = now_ms();
         let ticket = Ticket {
             id: new_id(),

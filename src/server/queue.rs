@@ -772,18 +772,25 @@ fn header(name: &str, value: &str) -> Header {
 }
 
 /// Writes the queue log to the database in order; a database that is down
-/// loses log lines (logged), never holds up the queue.
+/// loses log lines (logged), never holds up the queue. Each line waits at
+/// most `EVENT_LOG_WAIT`, so with the database gone the backlog drains
+/// instead of growing for as long as the pool would wait.
 fn spawn_event_log(db: Db) -> mpsc::UnboundedSender<serde_json::Value> {
     let (log, mut lines) = mpsc::unbounded_channel::<serde_json::Value>();
     tokio::spawn(async move {
         while let Some(line) = lines.recv().await {
-            if let Err(error) = db.record_queue_event(&line).await {
-                warn!(%error, "queue event not recorded");
+            match tokio::time::timeout(EVENT_LOG_WAIT, db.record_queue_event(&line)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => warn!(%error, "queue event not recorded"),
+                Err(_) => warn!("queue event not recorded: database too slow"),
             }
         }
     });
     log
 }
+
+/// How long one queue log line may wait for the database.
+const EVENT_LOG_WAIT: Duration = Duration::from_secs(1);
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {

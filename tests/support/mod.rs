@@ -206,6 +206,27 @@ impl Server {
         serde_json::from_str(body).unwrap_or_else(|e| panic!("bad JSON from {path}: {e}: {body}"))
     }
 
+    /// Follows the admin API's queue event stream in the background, handing
+    /// each event to `seen` as it arrives.
+    pub fn follow_queue_events(&self, mut seen: impl FnMut(serde_json::Value) + Send + 'static) {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(self.http).expect("admin API");
+        write!(
+            stream,
+            "GET /queue/events HTTP/1.1\r\nHost: hotline\r\n\r\n"
+        )
+        .expect("request");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(data) = line.strip_prefix("data: ")
+                    && let Ok(json) = serde_json::from_str(data)
+                {
+                    seen(json);
+                }
+            }
+        });
+    }
+
     /// The events of the newest ended call, as "kind detail", once its record
     /// is written (waits up to 5 s for it).
     pub fn last_call_events(&self) -> Vec<String> {

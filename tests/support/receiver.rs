@@ -23,6 +23,8 @@ pub struct Behaviour {
     pub fail_first: usize,
     /// Hold the first request this long before answering it.
     pub delay_first: Option<Duration>,
+    /// Never answer a request for the ticket with this number.
+    pub hang_on: Option<String>,
 }
 
 #[derive(Clone)]
@@ -80,6 +82,12 @@ async fn receive(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) 
         });
         seen.len()
     };
+    let number = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|ticket| ticket["number"].as_str().map(str::to_owned));
+    if number.is_some() && number == shared.behaviour.hang_on {
+        std::future::pending::<()>().await;
+    }
     if let (1, Some(delay)) = (index, shared.behaviour.delay_first) {
         tokio::time::sleep(delay).await;
     }
