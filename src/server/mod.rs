@@ -42,6 +42,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let services = crate::call::Services::start(&config)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    // Before any socket opens: an API open to the network needs an admin token.
+    let gate = crate::api::access::Gate::load(services.db().clone())
+        .await
+        .map_err(|e| ServerError::Startup(format!("API tokens: {e}")))?;
+    gate.check_exposure(config.http.listen)
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
 
     let listener = transport::Listener::bind(config.sip.listen)
         .await
@@ -106,7 +112,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         services.queue().clone(),
     ));
 
-    let http = crate::api::serve(config.http.listen, services.clone(), registrar)
+    let http = crate::api::serve(config.http.listen, services.clone(), registrar, gate)
         .await
         .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 
