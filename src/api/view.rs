@@ -1,10 +1,10 @@
 //! What each role sees of callers: the one place the API masks personal data.
 //!
-//! | field                                   | monitor        | supervisor | admin |
-//! |-----------------------------------------|----------------|------------|-------|
-//! | `caller`, `number`, `account`           | masked as logs | full       | full  |
-//! | `name` of a caller                      | initials       | full       | full  |
-//! | typed digits (`digits[].digit`, `[..]` in `path`) | `•` | `•`        | full  |
+//! | field                               | monitor        | supervisor | admin |
+//! |-------------------------------------|----------------|------------|-------|
+//! | `caller`, `number`, `account`       | masked as logs | full       | full  |
+//! | `name` of a caller                  | initials       | full       | full  |
+//! | typed digits: `digit`, `[..]` in `path` | `•`        | `•`        | full  |
 //!
 //! Views work on the JSON the API is about to send, so every route (calls,
 //! queue, event stream) is masked by the same rules.
