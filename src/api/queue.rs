@@ -39,17 +39,21 @@ async fn snapshot(
 }
 
 /// Every queue event as it happens, one JSON object per `data:` line, masked
-/// for the caller's role.
+/// for the caller's role, for as long as the caller's token is valid.
 async fn events(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(services.queue().subscribe()).filter_map(move |item| {
-        // A subscriber too slow to keep up misses events rather than holding up the queue.
-        let mut json = item.ok()?;
-        super::view::mask(caller.role, &mut json);
-        Some(Ok(Event::default().data(json.to_string())))
-    });
+    let role = caller.role;
+    let stream = BroadcastStream::new(services.queue().subscribe())
+        // A revoked token's stream ends at the next event.
+        .take_while(move |_| caller.still_admitted())
+        .filter_map(move |item| {
+            // A subscriber too slow to keep up misses events rather than holding up the queue.
+            let mut json = item.ok()?;
+            super::view::mask(role, &mut json);
+            Some(Ok(Event::default().data(json.to_string())))
+        });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

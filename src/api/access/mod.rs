@@ -42,9 +42,25 @@ pub struct Gate {
 }
 
 /// Who is calling, as handlers see it (a request extension set by [`require`]).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone)]
 pub struct Caller {
     pub role: Role,
+    /// The token presented; none for loopback while no token exists.
+    token: Option<TokenHash>,
+    gate: Gate,
+}
+
+impl Caller {
+    /// Whether the caller would still be let in: long answers (the event
+    /// stream) end once its token is revoked, or once tokens exist for a
+    /// caller let in by the loopback rule.
+    pub fn still_admitted(&self) -> bool {
+        let tokens = self.gate.read();
+        match &self.token {
+            None => tokens.is_empty(),
+            Some(hash) => tokens.iter().any(|t| t.hash.matches(hash)),
+        }
+    }
 }
 
 /// Why `serve` will not expose the API.
@@ -77,12 +93,17 @@ impl Gate {
         }
     }
 
-    /// What the peer at `peer` presenting `authorization` may do.
-    fn admit(&self, peer: SocketAddr, authorization: Option<&str>) -> Result<Role, Refusal> {
+    /// What the peer at `peer` presenting `authorization` may do, and the
+    /// hash of the token that grants it (none under the loopback rule).
+    fn admit(
+        &self,
+        peer: SocketAddr,
+        authorization: Option<&str>,
+    ) -> Result<(Role, Option<TokenHash>), Refusal> {
         let tokens = self.read();
         if tokens.is_empty() {
             return if peer.ip().is_loopback() {
-                Ok(Role::Admin)
+                Ok((Role::Admin, None))
             } else {
                 Err(Refusal::NotLoopback)
             };
@@ -98,7 +119,9 @@ impl Gate {
                 true => Some(t.role),
                 false => found,
             });
-        found.ok_or(Refusal::UnknownToken)
+        found
+            .map(|role| (role, Some(hash)))
+            .ok_or(Refusal::UnknownToken)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<ActiveToken>> {
@@ -181,14 +204,16 @@ pub async fn require(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let role = match gate.admit(peer, authorization) {
-        Ok(role) => role,
+    let (role, token) = match gate.admit(peer, authorization) {
+        Ok(granted) => granted,
         Err(refusal) => return refusal.into_response(),
     };
     if !role.allows(needed) {
         return Refusal::RoleTooLow { needed, has: role }.into_response();
     }
-    request.extensions_mut().insert(Caller { role });
+    request
+        .extensions_mut()
+        .insert(Caller { role, token, gate });
     next.run(request).await
 }
 
@@ -214,13 +239,56 @@ mod tests {
         SocketAddr::new(ip.parse().unwrap(), 40000)
     }
 
+    fn role(gate: &Gate, peer: SocketAddr, authorization: Option<&str>) -> Result<Role, Refusal> {
+        gate.admit(peer, authorization).map(|(role, _)| role)
+    }
+
+    fn caller(gate: &Gate, authorization: Option<&str>) -> Caller {
+        let (role, token) = gate.admit(peer("127.0.0.1"), authorization).unwrap();
+        Caller {
+            role,
+            token,
+            gate: gate.clone(),
+        }
+    }
+
+    #[test]
+    fn a_caller_is_no_longer_admitted_once_its_token_is_revoked() {
+        let gate = gate(&[
+            ("s3cret-monitor", Role::Monitor),
+            ("s3cret-admin", Role::Admin),
+        ]);
+        let monitor = caller(&gate, Some("Bearer s3cret-monitor"));
+        let admin = caller(&gate, Some("Bearer s3cret-admin"));
+        assert!(monitor.still_admitted() && admin.still_admitted());
+        gate.tokens
+            .write()
+            .unwrap()
+            .retain(|t| t.role != Role::Monitor);
+        assert!(!monitor.still_admitted());
+        assert!(admin.still_admitted());
+    }
+
+    #[test]
+    fn a_loopback_caller_is_no_longer_admitted_once_a_token_exists() {
+        let gate = gate(&[]);
+        let local = caller(&gate, None);
+        assert!(local.still_admitted());
+        *gate.tokens.write().unwrap() = vec![ActiveToken {
+            name: "admin".into(),
+            role: Role::Admin,
+            hash: TokenHash::of("s3cret"),
+        }];
+        assert!(!local.still_admitted());
+    }
+
     #[test]
     fn without_tokens_only_loopback_is_served() {
         let gate = gate(&[]);
-        assert_eq!(gate.admit(peer("127.0.0.1"), None), Ok(Role::Admin));
-        assert_eq!(gate.admit(peer("::1"), None), Ok(Role::Admin));
+        assert_eq!(role(&gate, peer("127.0.0.1"), None), Ok(Role::Admin));
+        assert_eq!(role(&gate, peer("::1"), None), Ok(Role::Admin));
         assert_eq!(
-            gate.admit(peer("192.0.2.7"), Some("Bearer x")),
+            role(&gate, peer("192.0.2.7"), Some("Bearer x")),
             Err(Refusal::NotLoopback)
         );
     }
@@ -231,21 +299,21 @@ mod tests {
             ("s3cret-monitor", Role::Monitor),
             ("s3cret-admin", Role::Admin),
         ]);
-        assert_eq!(gate.admit(peer("127.0.0.1"), None), Err(Refusal::NoToken));
+        assert_eq!(role(&gate, peer("127.0.0.1"), None), Err(Refusal::NoToken));
         assert_eq!(
-            gate.admit(peer("127.0.0.1"), Some("Bearer wrong")),
+            role(&gate, peer("127.0.0.1"), Some("Bearer wrong")),
             Err(Refusal::UnknownToken)
         );
         assert_eq!(
-            gate.admit(peer("192.0.2.7"), Some("Bearer s3cret-monitor")),
+            role(&gate, peer("192.0.2.7"), Some("Bearer s3cret-monitor")),
             Ok(Role::Monitor)
         );
         assert_eq!(
-            gate.admit(peer("127.0.0.1"), Some("Bearer s3cret-admin")),
+            role(&gate, peer("127.0.0.1"), Some("Bearer s3cret-admin")),
             Ok(Role::Admin)
         );
         assert_eq!(
-            gate.admit(peer("127.0.0.1"), Some("Basic s3cret-admin")),
+            role(&gate, peer("127.0.0.1"), Some("Basic s3cret-admin")),
             Err(Refusal::NoToken)
         );
     }
