@@ -29,7 +29,7 @@ pub struct ActiveToken {
 pub enum TokenError {
     #[error("a token named `{0}` exists already (names stay taken after revocation)")]
     NameTaken(String),
-    #[error("no token named `{0}`")]
+    #[error("no token named `{0}`, or it is revoked already")]
     NotFound(String),
     #[error("the token name must be 1 to 64 letters, digits, `-`, `_` or `.`")]
     BadName,
