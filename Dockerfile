@@ -1,11 +1,17 @@
 # hotline: multi-stage build, small non-root runtime image.
 #
 #   docker build -t hotline .
+#   docker run --rm -v hotline-data:/var/lib/hotline hotline tokens add admin --role admin
 #   docker run -p 5060:5060/udp -p 5060:5060/tcp -p 10000-10100:10000-10100/udp \
 #              -p 8080:8080 -v hotline-data:/var/lib/hotline hotline
 #
 # Ports: 5060/udp and 5060/tcp SIP; 10000-20000/udp RTP (narrow it with
 # [media] port_min/port_max and publish the same range); 8080/tcp admin HTTP API.
+#
+# The admin API listens on 0.0.0.0 here, so `serve` refuses to start until the
+# database holds an admin token: the first command above makes one (printed once;
+# send it as `Authorization: Bearer <token>`). More tokens, with roles monitor or
+# supervisor, the same way; see "Security of the admin API" in README.md.
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src

@@ -54,6 +54,13 @@ enum Command {
         #[command(subcommand)]
         command: hotline::crm::cli::AgentsCommand,
     },
+    /// Tokens for the admin HTTP API, with their roles.
+    Tokens {
+        #[command(flatten)]
+        settings: ServeArgs,
+        #[command(subcommand)]
+        command: hotline::api::access::cli::TokensCommand,
+    },
 }
 
 /// Settings shared by every command that needs the configuration.
@@ -152,6 +159,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let realm = &config.registrar.realm;
             let http = config.http.listen;
             hotline::crm::cli::run_agents(&config.database.url, realm, http, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tokens { settings, command } => {
+            let config = settings.load()?;
+            hotline::api::access::cli::run(&config.database.url, command).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

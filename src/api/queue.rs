@@ -8,35 +8,52 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::access::Caller;
 use crate::call::Services;
 use crate::queue::AgentInput;
 
-/// The queue's routes.
-pub fn routes() -> Router<Services> {
+/// The queue's routes that only read (monitor).
+pub fn read_routes() -> Router<Services> {
     Router::new()
         .route("/queue", get(snapshot))
         .route("/queue/events", get(events))
-        .route("/agents/{agent}/state", post(set_state))
 }
 
-async fn snapshot(State(services): State<Services>) -> Json<serde_json::Value> {
-    Json(services.queue().snapshot().await)
+/// The queue's routes that change it (supervisor).
+pub fn write_routes() -> Router<Services> {
+    Router::new().route("/agents/{agent}/state", post(set_state))
 }
 
-/// Every queue event as it happens, one JSON object per `data:` line.
+async fn snapshot(
+    State(services): State<Services>,
+    Extension(caller): Extension<Caller>,
+) -> Json<serde_json::Value> {
+    let mut snapshot = services.queue().snapshot().await;
+    super::view::mask(caller.role, &mut snapshot);
+    Json(snapshot)
+}
+
+/// Every queue event as it happens, one JSON object per `data:` line, masked
+/// for the caller's role, for as long as the caller's token is valid.
 async fn events(
     State(services): State<Services>,
+    Extension(caller): Extension<Caller>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
-    let stream = BroadcastStream::new(services.queue().subscribe()).filter_map(|item| {
-        // A subscriber too slow to keep up misses events rather than holding up the queue.
-        let json = item.ok()?;
-        Some(Ok(Event::default().data(json.to_string())))
-    });
+    let role = caller.role;
+    let stream = BroadcastStream::new(services.queue().subscribe())
+        // A revoked token's stream ends at the next event.
+        .take_while(move |_| caller.still_admitted())
+        .filter_map(move |item| {
+            // A subscriber too slow to keep up misses events rather than holding up the queue.
+            let mut json = item.ok()?;
+            super::view::mask(role, &mut json);
+            Some(Ok(Event::default().data(json.to_string())))
+        });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
@@ -79,18 +96,21 @@ async fn set_state(
 }
 
 /// Asks the server whose admin API listens at `address` to change an agent's
-/// state; the error carries the server's reason.
+/// state, with a bearer `token` when given; the error carries the server's reason.
 pub async fn set_agent_state(
     address: std::net::SocketAddr,
+    token: Option<&str>,
     agent: &str,
     state: &str,
     reason: Option<&str>,
 ) -> Result<(), String> {
     let url = format!("http://{address}/agents/{agent}/state");
     let body = serde_json::json!({ "state": state, "reason": reason });
-    let response = reqwest::Client::new()
-        .post(&url)
-        .json(&body)
+    let mut request = reqwest::Client::new().post(&url).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request
         .send()
         .await
         .map_err(|e| format!("the server's admin API at {address} is not reachable: {e}"))?;

@@ -29,6 +29,9 @@ use crate::sip::ua::CallId;
 /// The longest a CRM query of a call may run; a flow's own timeout is usually shorter.
 const CRM_LIMIT: Duration = Duration::from_secs(10);
 
+/// How a key of a secret collect is logged and recorded, one per key.
+const SECRET_KEY: char = '•';
+
 pub(super) struct Answered {
     pub services: Services,
     pub log: super::CallLog,
@@ -174,7 +177,9 @@ impl Answered {
                 }
             }
             while let Some(event) = state.digits.poll() {
-                self.record_digit(event, state.answered_at);
+                // Checked before the key is handled: the last key of a PIN ends its collect.
+                let secret = state.call.as_ref().is_some_and(flow::Call::collects_secret);
+                self.record_key(event, state.answered_at, secret);
                 if let Some(call) = &mut state.call {
                     call.handle_digit(event.at.max(now), event.digit);
                 }
@@ -396,9 +401,18 @@ impl Answered {
     }
 
     pub(super) fn record_digit(&self, event: DigitEvent, answered_at: Instant) {
-        info!(digit = %event.digit, source = ?event.source, "digit");
+        self.record_key(event, answered_at, false);
+    }
+
+    /// Logs and records a key pressed; a `secret` one (a PIN) only as a placeholder.
+    fn record_key(&self, event: DigitEvent, answered_at: Instant, secret: bool) {
+        let digit = match secret {
+            true => SECRET_KEY,
+            false => event.digit,
+        };
+        info!(%digit, source = ?event.source, "digit");
         let record = DigitRecord {
-            digit: event.digit,
+            digit,
             source: match event.source {
                 DigitSource::Rfc4733 => "rfc4733",
                 DigitSource::SipInfo => "sip_info",

@@ -234,6 +234,9 @@ pub enum AgentsCommand {
         /// Why the agent pauses, e.g. `lunch`.
         #[arg(long)]
         reason: Option<String>,
+        /// An admin API token of role supervisor or admin (`hotline tokens add`).
+        #[arg(long, env = "HOTLINE_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -257,9 +260,11 @@ pub async fn run_agents(
         login,
         state,
         reason,
+        token,
     } = &command
     {
-        crate::api::set_agent_state(http, login, state, reason.as_deref()).await?;
+        let token = token.as_deref();
+        crate::api::set_agent_state(http, token, login, state, reason.as_deref()).await?;
         println!("{login}: {state}");
         return Ok(());
     }

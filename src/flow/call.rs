@@ -283,6 +283,17 @@ impl Call {
         matches!(self.state, State::Menu(_) | State::Collect(_))
     }
 
+    /// Whether keys pressed now are a secret collect's (a PIN), to be recorded
+    /// only as [`SECRET_DIGITS`].
+    pub fn collects_secret(&self) -> bool {
+        match &self.state {
+            State::Collect(c) => {
+                matches!(&self.flow.node(c.node).kind, NodeKind::Collect(node) if node.secret)
+            }
+            _ => false,
+        }
+    }
+
     /// The call's variables.
     pub fn variables(&self) -> &Values {
         &self.vars

@@ -584,3 +584,56 @@ fn keys_typed_ahead_during_a_lookup_and_a_prompt_choose_in_the_next_menu() {
         call.path()
     );
 }
+
+#[test]
+fn a_secret_collect_lends_its_digits_to_the_flow_but_records_a_placeholder() {
+    let source = r#"id: s
+default_language: en
+languages: [en]
+start: pin
+nodes:
+  pin:
+    collect: { prompt: p/pin, max_digits: 4, secret: true, save_as: pin, next: check, on_fail: bye }
+  check:
+    lookup: { name: balance, params: { pin: pin }, next: bye, on_error: bye }
+  bye:
+    hangup: { prompt: p/bye }
+"#;
+    let catalog = Catalog {
+        lookups: ["balance".to_owned()].into(),
+        ticket_types: Default::default(),
+        queues: Default::default(),
+    };
+    let (flow, _) = compile(source, Path::new("s.yaml"), &catalog, &Prompts).unwrap();
+    let t0 = Instant::now();
+    let ctx = CallContext {
+        caller: "+380441234567".into(),
+        customer: None,
+        language: None,
+        now_utc: OPEN.parse::<DateTime<Utc>>().unwrap(),
+        split_roll: 0,
+    };
+    let mut call = Call::start(Arc::new(flow), ctx, t0);
+    actions(&mut call);
+    for (i, key) in "4711".chars().enumerate() {
+        assert!(call.collects_secret(), "key {i} is a secret one");
+        call.handle_digit(t0 + secs(1 + i as u64), key);
+    }
+    assert!(!call.collects_secret(), "the collect is over");
+    match actions(&mut call).as_slice() {
+        [Action::StopPlayback { .. }, Action::Lookup { params, .. }] => {
+            assert_eq!(params.get("pin"), Some(&Value::Text("4711".into())));
+        }
+        other => panic!("{other:?}"),
+    }
+    let path: Vec<String> = call.path().iter().map(ToString::to_string).collect();
+    assert_eq!(path, ["pin", "[••••]", "check"]);
+}
+
+#[test]
+fn an_ordinary_collect_is_not_secret() {
+    let (mut call, t0) = in_main_menu();
+    enter_reading(&mut call, t0, "1");
+    assert!(call.awaits_input());
+    assert!(!call.collects_secret());
+}

@@ -77,6 +77,8 @@ struct Compiler<'a> {
     diagnostics: Vec<Diagnostic>,
     names: HashMap<String, NodeId>,
     variables: HashSet<String>,
+    /// Variables saved by secret collects: usable, never stored.
+    secrets: HashSet<String>,
     calendars: HashMap<String, usize>,
     languages: Vec<String>,
     default_language: String,
@@ -104,6 +106,7 @@ impl<'a> Compiler<'a> {
             diagnostics: Vec::new(),
             names: HashMap::new(),
             variables: BUILTIN_VARIABLES.iter().map(|s| s.to_string()).collect(),
+            secrets: HashSet::new(),
             calendars: HashMap::new(),
             languages,
             default_language,
@@ -149,6 +152,11 @@ impl<'a> Compiler<'a> {
                 );
             }
             self.names.insert(name.value.clone(), NodeId(i));
+            if let NodeSyntax::Collect(c) = &node.value
+                && c.secret
+            {
+                self.secrets.insert(c.save_as.value.clone());
+            }
             if let Some(var) = saved_variable(&node.value) {
                 self.variables.insert(var);
             }
@@ -515,6 +523,7 @@ impl<'a> Compiler<'a> {
             invalid_prompt: c.invalid_prompt.as_ref().map(|p| self.prompt(p)),
             tries: c.tries.value.max(1),
             confirm: c.confirm,
+            secret: c.secret,
             save_as: c.save_as.value.clone(),
             next: self.target(&c.next, false),
             on_fail: self.target(&c.on_fail, false),
@@ -579,6 +588,14 @@ impl<'a> Compiler<'a> {
         }
         let fields = t.fields.0.iter().map(|(field, var)| {
             self.variable(var);
+            if self.secrets.contains(&var.value) {
+                let message = format!(
+                    "'{}' holds a secret collect's digits, which are never stored; \
+                     a ticket field would store them",
+                    var.value
+                );
+                self.error(var.referenced, message);
+            }
             (field.value.clone(), var.value.clone())
         });
         let fields = fields.collect();

@@ -442,3 +442,24 @@ fn a_compiled_flow_has_a_version_from_file_name_and_content() {
     .unwrap();
     assert_ne!(flow.version(), other.version());
 }
+
+#[test]
+fn a_secret_collect_cannot_be_stored_in_a_ticket() {
+    let extra = r#"    hangup: { prompt: p/bye }
+  pin:
+    collect: { prompt: p/bye, max_digits: 4, secret: true, save_as: pin, next: t, on_fail: bye }
+  t:
+    ticket: { kind: line_repair, fields: { phone: pin }, next: bye, on_error: bye }
+"#;
+    let source =
+        with("    hangup: { prompt: p/bye }\n", extra).replace("goto: bye }", "goto: pin }");
+    assert_eq!(
+        diagnostics(&source),
+        [
+            "22:51: error: 'pin' holds a secret collect's digits, which are never stored; \
+             a ticket field would store them"
+        ]
+    );
+    let open = source.replace("secret: true, ", "");
+    assert_eq!(diagnostics(&open), Vec::<String>::new());
+}

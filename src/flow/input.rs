@@ -238,7 +238,11 @@ impl Call {
 
     /// Validates complete input; reads it back when the node confirms.
     fn collect_check(&mut self, now: Instant, node: &Collect, digits: String) {
-        self.path.push(PathStep::Key(digits.clone()));
+        let recorded = match node.secret {
+            true => SECRET_DIGITS.to_owned(),
+            false => digits.clone(),
+        };
+        self.path.push(PathStep::Key(recorded));
         if !valid(node, &digits) {
             self.collect_failed(now, node);
         } else if node.confirm {

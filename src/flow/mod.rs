@@ -27,7 +27,7 @@ pub use call::{
 pub use catalog::{AUDIO_EXTENSIONS, AudioDir, Catalog, PromptCatalog};
 pub use compile::{BUILTIN_VARIABLES, compile, version_of};
 pub use diagnostic::{Diagnostic, Severity};
-pub use model::{Flow, FlowVersion, MAX_INFORMATION_ITEMS, MAX_MENU_ITEMS, NodeId};
+pub use model::{Flow, FlowVersion, MAX_INFORMATION_ITEMS, MAX_MENU_ITEMS, NodeId, SECRET_DIGITS};
 pub use registry::{FlowRegistry, ReloadReport};
 pub use simulate::{
     Backend, Customer, Event, Fixture, FixtureCustomer, LookupCase, Rejection, SimulationInput,

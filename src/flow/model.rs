@@ -155,6 +155,9 @@ pub enum SayPart {
     Each { name: String, prefix: String },
 }
 
+/// What is recorded instead of the keys of a secret collect (its length hidden too).
+pub const SECRET_DIGITS: &str = "••••";
+
 /// A collect node.
 #[derive(Debug)]
 pub struct Collect {
@@ -168,6 +171,8 @@ pub struct Collect {
     pub(crate) invalid_prompt: Option<PromptRef>,
     pub(crate) tries: u8,
     pub(crate) confirm: bool,
+    /// Keys pressed here are recorded only as [`SECRET_DIGITS`](super::SECRET_DIGITS).
+    pub(crate) secret: bool,
     pub(crate) save_as: String,
     pub(crate) next: Target,
     pub(crate) on_fail: Target,

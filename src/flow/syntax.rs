@@ -226,6 +226,9 @@ pub struct CollectSyntax {
     pub tries: Spanned<u8>,
     #[serde(default)]
     pub confirm: bool,
+    /// The digits (a PIN) are used by the flow but never stored or shown.
+    #[serde(default)]
+    pub secret: bool,
     pub save_as: Spanned<String>,
     pub next: Spanned<String>,
     pub on_fail: Spanned<String>,

@@ -43,6 +43,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let services = crate::call::Services::start(&config)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    // Before any socket opens: an API open to the network needs an admin token.
+    let gate = crate::api::access::Gate::load(services.db().clone())
+        .await
+        .map_err(|e| ServerError::Startup(format!("API tokens: {e}")))?;
+    gate.check_exposure(config.http.listen)
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
     let limit_stats = services.sip_limit_stats();
     open_file_limit(&config, &limit_stats);
 
@@ -112,7 +118,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         services.queue().clone(),
     ));
 
-    let http = crate::api::serve(config.http.listen, services.clone(), registrar)
+    let http = crate::api::serve(config.http.listen, services.clone(), registrar, gate)
         .await
         .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 
