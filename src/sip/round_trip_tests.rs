@@ -141,3 +141,17 @@ fn real_world_forms_of_to_round_trip() {
         assert_round_trips(&invite_with_to(to));
     }
 }
+
+#[test]
+fn star_contact_keeps_its_parameters_and_display_name() {
+    for contact in ["*", "*;expires=0", "<*>;expires=0", "\"all\" <*>"] {
+        let bytes = format!(
+            "REGISTER sip:example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1\r\n\
+From: <sip:a@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n\
+Call-ID: star@192.0.2.1\r\nCSeq: 2 REGISTER\r\nContact: {contact}\r\n\
+Expires: 0\r\nContent-Length: 0\r\n\r\n"
+        );
+        assert_round_trips(bytes.as_bytes());
+    }
+}
