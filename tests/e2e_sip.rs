@@ -161,6 +161,28 @@ fn garbage_gets_400_where_possible_and_the_server_keeps_answering() {
     assert_sipp(run, &server);
 }
 
+#[test]
+fn a_header_line_without_a_colon_gets_400() {
+    let server = Server::start();
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let local = socket.local_addr().unwrap();
+    let request = format!(
+        "OPTIONS sip:hotline@{sip} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-nocolon-1\r\n\
+         From: <sip:a@{local}>;tag=1\r\nTo: <sip:hotline@{sip}>\r\nCall-ID: nocolon-1@test\r\n\
+         CSeq: 3 OPTIONS\r\nThis line has no colon\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n",
+        sip = server.sip
+    );
+    socket.send_to(request.as_bytes(), server.sip).unwrap();
+    let answer = receive_final(&socket);
+    assert!(answer.starts_with("SIP/2.0 400"), "{answer}");
+    assert!(answer.contains("Call-ID: nocolon-1@test"), "{answer}");
+    assert!(answer.contains("branch=z9hG4bK-nocolon-1"), "{answer}");
+}
+
 /// Reads responses until a final one arrives, and returns it.
 fn receive_final(socket: &UdpSocket) -> String {
     let mut buffer = [0u8; 65535];

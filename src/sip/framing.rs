@@ -64,10 +64,11 @@ impl StreamFramer {
             Ok(length) => length,
             Err(error) => return Some(self.fail(error)),
         };
-        let total = body_start + length;
-        if total > MAX_MESSAGE_SIZE {
-            return Some(self.fail(FramingError::TooLarge));
-        }
+        // Checked: a peer may declare a Content-Length near usize::MAX.
+        let total = match body_start.checked_add(length) {
+            Some(total) if total <= MAX_MESSAGE_SIZE => total,
+            _ => return Some(self.fail(FramingError::TooLarge)),
+        };
         if self.buffer.len() < total {
             return None;
         }
@@ -104,6 +105,13 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_length_of_usize_max_is_too_large_not_an_overflow() {
+        let mut framer = StreamFramer::new();
+        framer.push(b"OPTIONS sip:a@b SIP/2.0\r\nl: 18446744073709551615\r\n\r\n");
+        assert_eq!(framer.next_message(), Some(Err(FramingError::TooLarge)));
+    }
 
     const OPTIONS: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nl: 4\r\n\r\nbody";
 

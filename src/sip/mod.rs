@@ -15,3 +15,5 @@ pub mod uri;
 
 pub use message::*;
 pub use parse::{MAX_MESSAGE_SIZE, ParseError, bad_request_for, parse};
+#[cfg(test)]
+mod round_trip_tests;

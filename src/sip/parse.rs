@@ -54,7 +54,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
     if bytes.len() > MAX_MESSAGE_SIZE {
         return Err(ParseError::TooLarge);
     }
-    let raw = split_raw(bytes)?;
+    let raw = split_raw(bytes, BadLine::Refuse)?;
     let mut head = build_head(&raw.headers)?;
     let body = raw.body(&head)?;
     // The serializer always writes Content-Length from the body it sends.
@@ -78,7 +78,13 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
 /// A 400 response to bytes that did not parse, when enough of a request is
 /// legible to address one (RFC 3261 §8.2: Via, From, To, Call-ID, CSeq).
 pub fn bad_request_for(bytes: &[u8], error: &ParseError) -> Option<Response> {
-    let raw = split_raw(bytes.get(..MAX_MESSAGE_SIZE.min(bytes.len()))?).ok()?;
+    // Lines that are not headers are passed over: the 400 is about them, and
+    // the caller should hear it as long as the lines it is addressed by are sound.
+    let raw = split_raw(
+        bytes.get(..MAX_MESSAGE_SIZE.min(bytes.len()))?,
+        BadLine::Skip,
+    )
+    .ok()?;
     let StartLine::Request { method, .. } = raw.start else {
         return None;
     };
@@ -158,7 +164,14 @@ impl Raw<'_> {
     }
 }
 
-fn split_raw(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
+/// What `split_raw` does with a header line that has no colon or a bad name.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BadLine {
+    Refuse,
+    Skip,
+}
+
+fn split_raw(bytes: &[u8], bad_line: BadLine) -> Result<Raw<'_>, ParseError> {
     // Leading CRLFs before a message are allowed (RFC 3261 §7.5).
     let start = bytes
         .iter()
@@ -172,20 +185,24 @@ fn split_raw(bytes: &[u8]) -> Result<Raw<'_>, ParseError> {
     let start = parse_start_line(&first)?;
     let mut headers = Vec::new();
     for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| ParseError::HeaderLine(truncate(&line)))?;
-        let name = name.trim_end_matches([' ', '\t']);
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(ParseError::HeaderLine(truncate(&line)));
+        match header_field(&line) {
+            Some((name, value)) => headers.push((canonical_name(name), value.trim().to_owned())),
+            None if bad_line == BadLine::Skip => {}
+            None => return Err(ParseError::HeaderLine(truncate(&line))),
         }
-        headers.push((canonical_name(name), value.trim().to_owned()));
     }
     Ok(Raw {
         start,
         headers,
         rest: &bytes[body_start..],
     })
+}
+
+/// Splits `Name: value`; `None` without a colon or with a name that is not a token.
+fn header_field(line: &str) -> Option<(&str, &str)> {
+    let (name, value) = line.split_once(':')?;
+    let name = name.trim_end_matches([' ', '\t']);
+    (!name.is_empty() && name.bytes().all(is_token_byte)).then_some((name, value))
 }
 
 /// Finds the blank line; accepts bare LF line ends, as some peers send.
@@ -489,4 +506,53 @@ fn strip_prefix_ci<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
 
 fn truncate(text: &str) -> String {
     text.chars().take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS_WITH_LINE_WITHOUT_COLON: &[u8] = b"OPTIONS sip:ivr@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-nocolon\r\n\
+From: <sip:caller@example.com>;tag=1\r\n\
+To: <sip:ivr@example.com>\r\n\
+Call-ID: nocolon@192.0.2.1\r\n\
+CSeq: 7 OPTIONS\r\n\
+This line has no colon\r\n\
+Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn header_line_without_colon_is_refused_and_answered_400() {
+        let error = parse(OPTIONS_WITH_LINE_WITHOUT_COLON).unwrap_err();
+        assert_eq!(
+            error,
+            ParseError::HeaderLine("This line has no colon".into())
+        );
+        let response = bad_request_for(OPTIONS_WITH_LINE_WITHOUT_COLON, &error)
+            .expect("the request is addressable");
+        assert_eq!(response.status, 400);
+        assert_eq!(response.head.call_id, "nocolon@192.0.2.1");
+        assert_eq!(response.head.branch(), Some("z9hG4bK-nocolon"));
+        assert_eq!(response.head.cseq.seq, 7);
+        assert_eq!(response.head.cseq.method, Method::Options);
+    }
+
+    #[test]
+    fn header_name_that_is_not_a_token_is_answered_400() {
+        let bytes = String::from_utf8_lossy(OPTIONS_WITH_LINE_WITHOUT_COLON)
+            .replace("This line has no colon", "Bad Name: value")
+            .into_bytes();
+        let error = parse(&bytes).unwrap_err();
+        assert!(matches!(error, ParseError::HeaderLine(_)), "{error:?}");
+        assert_eq!(bad_request_for(&bytes, &error).map(|r| r.status), Some(400));
+    }
+
+    #[test]
+    fn line_without_colon_in_an_ack_gets_no_answer() {
+        let bytes = String::from_utf8_lossy(OPTIONS_WITH_LINE_WITHOUT_COLON)
+            .replace("OPTIONS", "ACK")
+            .into_bytes();
+        let error = parse(&bytes).unwrap_err();
+        assert!(bad_request_for(&bytes, &error).is_none());
+    }
 }

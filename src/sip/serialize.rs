@@ -66,8 +66,10 @@ impl fmt::Display for Uri {
 
 impl fmt::Display for NameAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if matches!(&self.uri, Uri::Other(star) if star == "*") {
-            return f.write_str("*");
+        // `Contact: *` is written bare, as registrars expect it; any parameters
+        // follow, so that what was parsed is what is written.
+        if self.display_name.is_none() && matches!(&self.uri, Uri::Other(star) if star == "*") {
+            return write!(f, "*{}", self.params);
         }
         if let Some(name) = &self.display_name {
             let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");

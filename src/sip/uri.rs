@@ -23,6 +23,13 @@ pub fn parse_uri(text: &str) -> Result<Uri, String> {
     if text.contains(|c: char| c.is_whitespace()) {
         return Err(format!("whitespace in URI `{text}`"));
     }
+    // `<`, `>` and `"` delimit a URI inside a header value and are never
+    // allowed in one unescaped (RFC 3261 §25.1, RFC 3986 §2.2). A URI holding
+    // one could not be written back inside `<...>` and read the same, so it is
+    // refused here rather than misread after a round trip.
+    if text.contains(['<', '>', '"']) {
+        return Err(format!("`<`, `>` or `\"` in URI `{text}`"));
+    }
     match scheme.to_ascii_lowercase().as_str() {
         "sip" => parse_sip_uri(rest, false).map(Uri::Sip),
         "sips" => parse_sip_uri(rest, true).map(Uri::Sip),
