@@ -53,6 +53,14 @@ pub enum DbError {
 /// How long to wait for a connection before calling the database unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How every SQLite connection is set up. Write-ahead logging lets lookups read
+/// while a ticket or call record is written, instead of waiting for the writer;
+/// `synchronous = NORMAL` is durable across a crash of hotline (only a power cut
+/// can lose the last commits) and saves an fsync per commit; the busy timeout
+/// makes a writer wait its turn rather than fail with "database is locked".
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;";
+
 impl Db {
     /// Connects (creating a SQLite file if needed) and migrates the schema.
     pub async fn connect(url: &str) -> Result<Db, DbError> {
@@ -72,11 +80,18 @@ impl Db {
         } else {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
-        let pool = AnyPoolOptions::new()
+        let mut options = AnyPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(CONNECT_TIMEOUT)
-            .connect(&url)
-            .await?;
+            .acquire_timeout(CONNECT_TIMEOUT);
+        if !postgres {
+            options = options.after_connect(|connection, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(&mut *connection, SQLITE_PRAGMAS).await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
         Ok(Db { pool, postgres })
     }
 
@@ -142,5 +157,34 @@ pub async fn within<T>(
     match tokio::time::timeout(limit, query).await {
         Ok(result) => result.map_err(DbError::from),
         Err(_) => Err(DbError::Timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_connections_write_ahead_and_wait_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("wal.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let mut connection = db.pool().acquire().await.unwrap();
+        let pragma = |name: &'static str| format!("PRAGMA {name}");
+        let journal: String = sqlx::query_scalar(&pragma("journal_mode"))
+            .fetch_one(&mut *connection)
+            .await
+            .unwrap();
+        let synchronous: i32 = sqlx::query_scalar(&pragma("synchronous"))
+            .fetch_one(&mut *connection)
+            .await
+            .unwrap();
+        let busy: i32 = sqlx::query_scalar(&pragma("busy_timeout"))
+            .fetch_one(&mut *connection)
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
+        assert_eq!(synchronous, 1, "NORMAL");
+        assert_eq!(busy, 5000);
     }
 }
