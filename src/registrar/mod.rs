@@ -229,10 +229,13 @@ impl Registrar {
         let stored = match lookup {
             Lookup::Found(credentials) => Some(credentials),
             Lookup::Unknown => None,
-            Lookup::Unavailable => return self.unavailable(login),
+            Lookup::Unavailable => return self.unavailable(now, login),
         };
         if self.cache.len() >= CACHE_SWEEP {
-            self.cache.retain(|_, c| now < c.until);
+            // Known agents stay, however old, as the fallback of an outage;
+            // they are as many as the agents table, so the cache stays bounded.
+            self.cache
+                .retain(|_, c| now < c.until || c.credentials.is_some());
         }
         let cached = Cached {
             credentials: stored.clone(),
@@ -257,7 +260,7 @@ impl Registrar {
             .map(|(login, _)| login.clone())
             .collect();
         for login in overdue {
-            self.unavailable(&login);
+            self.unavailable(now, &login);
         }
         self.limiter.sweep(now);
     }
@@ -338,11 +341,20 @@ impl Registrar {
         self.actions.push_back(Action::LookupCredentials { login });
     }
 
-    fn unavailable(&mut self, login: &str) {
+    /// The database could not say who `login` is. An agent whose credentials
+    /// were read before is checked against those, so phones keep registering
+    /// (and agents keep taking calls) through a database outage; anyone else
+    /// is answered 503.
+    fn unavailable(&mut self, now: Instant, login: &str) {
         let Some(pending) = self.pending.remove(login) else {
             return;
         };
+        let last_known = self.cache.get(login).and_then(|c| c.credentials.clone());
         for parked in pending.requests {
+            if let Some(stored) = &last_known {
+                self.authenticate(now, parked, Some(stored));
+                continue;
+            }
             let mut refusal = Refusal::status(503);
             refusal.headers.push(Header {
                 name: "Retry-After".into(),

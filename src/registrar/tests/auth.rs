@@ -163,3 +163,39 @@ fn malformed_authorization_is_a_bad_request() {
     phone.extra = "Authorization: Digest username=\"alice\r\n".into();
     assert_eq!(phone.send(&mut h, Some(DESK)).status, 400);
 }
+
+#[test]
+fn a_known_agent_keeps_registering_through_a_database_outage_and_a_stranger_does_not() {
+    let mut h = Harness::new();
+    let mut desk = Phone::new("alice", "secret", "127.0.0.1:5062");
+    assert_eq!(desk.register(&mut h, Some(DESK)).status, 200);
+    h.advance(Duration::from_secs(60)); // the cached credentials are stale
+    h.answer_lookups = false;
+    let text = desk.request(Some(DESK));
+    assert!(h.send(&text, desk.source).is_empty(), "looked up again");
+    h.registrar
+        .handle_credentials(h.now, "alice", Lookup::Unavailable);
+    let renewed = h.drain();
+    assert_eq!(renewed.len(), 1);
+    assert_eq!(
+        renewed[0].status, 200,
+        "checked against what was read before"
+    );
+
+    let mut wrong = Phone::new("alice", "guess", "127.0.0.1:5066");
+    assert_eq!(wrong.send(&mut h, Some(DESK)).status, 401);
+    let text = wrong.request(Some(DESK));
+    assert!(h.send(&text, wrong.source).is_empty());
+    h.now += Duration::from_secs(5);
+    h.registrar.handle_timeout(h.now);
+    assert_eq!(h.drain()[0].status, 403, "a wrong password is still wrong");
+
+    let mut bob = Phone::new("bob", "secret", "127.0.0.1:5064");
+    let bob_desk = "<sip:bob@127.0.0.1:5064>";
+    assert_eq!(bob.send(&mut h, Some(bob_desk)).status, 401);
+    let text = bob.request(Some(bob_desk));
+    assert!(h.send(&text, bob.source).is_empty());
+    h.registrar
+        .handle_credentials(h.now, "bob", Lookup::Unavailable);
+    assert_eq!(h.drain()[0].status, 503, "never read: no fallback");
+}
