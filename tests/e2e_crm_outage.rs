@@ -1,6 +1,7 @@
 //! The database goes away during the day: a caller whose lookup the flow
 //! bounds to 3 s takes the flow's fallback after those 3 s, hears the
-//! message and reaches the queue, although nothing in the database answers.
+//! message and reaches the queue, although nothing in the database answers;
+//! and an agent's phone renews its registration all the same.
 
 mod support;
 
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use support::audio::{best_match, prompt_sequence, read_wav};
 use support::databases;
+use support::peers::pjsua_register;
 use support::phone::{dial, hang_up, silence};
 use support::{Server, ServerOptions, repo_path};
 
@@ -88,6 +90,65 @@ nodes:
   to_agent:
     queue: { name: support, priority: 0 }
 ";
+
+/// A server on PostgreSQL reached through a relay the test can pull out.
+fn server_behind_relay(relay: &Relay, url: &str, options: ServerOptions) -> Server {
+    let (credentials, rest) = url.split_once('@').unwrap();
+    let (_, name) = rest.split_once('/').unwrap();
+    Server::start_with(ServerOptions {
+        db: Some(format!("{credentials}@{}/{name}", relay.addr)),
+        ..options
+    })
+}
+
+/// The PostgreSQL address of a test database URL.
+fn host_of(url: &str) -> String {
+    let rest = url.split_once('@').unwrap().1;
+    rest.split_once('/').unwrap().0.to_owned()
+}
+
+#[test]
+fn an_agent_phone_renews_its_registration_with_the_database_gone() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = runtime.block_on(databases::postgres());
+    let relay = Relay::start(host_of(&database.url));
+    let server = server_behind_relay(
+        &relay,
+        &database.url,
+        ServerOptions {
+            config: "[registrar]\ncredentials_cache_seconds = 1\n".into(),
+            ..ServerOptions::default()
+        },
+    );
+    let added = server.cli(&[
+        "agents",
+        "add",
+        "alice",
+        "--name",
+        "Alice Moroz",
+        "--password",
+        "secret",
+    ]);
+    assert!(added.status.success(), "{added:?}");
+    let registrar = format!("sip:{}", server.sip);
+    let (ok, _, output) = pjsua_register(&registrar, "alice", "secret", &[]);
+    assert!(ok, "pjsua2 did not register:\n{output}\n{}", server.log());
+
+    relay.cut();
+    std::thread::sleep(Duration::from_secs(2)); // past the credentials cache
+    let (ok, events, output) = pjsua_register(&registrar, "alice", "secret", &[]);
+    assert!(
+        ok,
+        "the renewal was refused with the database gone:\n{output}\n{}",
+        server.log()
+    );
+    assert_eq!(events.last().unwrap()["code"], 200, "{output}");
+    let (ok, _, output) = pjsua_register(&registrar, "alice", "guess", &[]);
+    assert!(
+        !ok,
+        "a wrong password was taken during the outage:\n{output}"
+    );
+}
 
 #[test]
 fn with_the_database_gone_a_3_s_lookup_falls_back_in_3_s_and_the_caller_reaches_the_queue() {
