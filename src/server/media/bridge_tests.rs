@@ -228,18 +228,27 @@ async fn pcmu_caller_and_pcma_agent_with_other_packet_times_hear_each_other() {
     }
     assert_ne!(agent_heard[0].rtp().ssrc, caller_heard[0].rtp().ssrc);
 
-    // 400 ms from the middle of each sweep, found intact on the other side.
+    // The middle 400 ms of each sweep, in four 100 ms pieces, found intact on
+    // the other side: a piece proves the transcoding and repacketising; one
+    // piece may be spoilt by a packet that a loaded machine delivered late.
     let middle = 2000..5200;
-    let agent_correlation = best_correlation(&to_agent[middle.clone()], &agent.audio(&agent_heard));
-    let caller_correlation = best_correlation(&to_caller[middle], &caller.audio(&caller_heard));
+    let agent_pieces = pieces_found(&to_agent[middle.clone()], &agent.audio(&agent_heard));
+    let caller_pieces = pieces_found(&to_caller[middle], &caller.audio(&caller_heard));
     assert!(
-        agent_correlation >= 0.99,
-        "caller to agent: {agent_correlation}"
+        agent_pieces >= 3,
+        "caller to agent: {agent_pieces} of 4 pieces"
     );
     assert!(
-        caller_correlation >= 0.99,
-        "agent to caller: {caller_correlation}"
+        caller_pieces >= 3,
+        "agent to caller: {caller_pieces} of 4 pieces"
     );
+}
+
+/// How many 100 ms pieces of `sent` are found in `heard` almost exactly.
+fn pieces_found(sent: &[i16], heard: &[i16]) -> usize {
+    sent.chunks_exact(800)
+        .filter(|piece| best_correlation(piece, heard) >= 0.99)
+        .count()
 }
 
 #[tokio::test]
