@@ -31,6 +31,9 @@ use crate::queue::{
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
+mod snapshot;
+pub use snapshot::QueueSnapshot;
+
 /// What a waiting caller's task hears from the queue.
 #[derive(Debug)]
 pub enum QueueNotice {
@@ -93,7 +96,7 @@ enum Command {
     },
     AddAgent(AgentConfig),
     Ringing(OfferId, RingOutcome),
-    Snapshot(oneshot::Sender<serde_json::Value>),
+    Snapshot(oneshot::Sender<QueueSnapshot>),
     /// A callback whose customer was not reached goes back in the queue.
     RetryCallback {
         call: Box<WaitingCall>,
@@ -176,10 +179,11 @@ impl QueueHandle {
     }
 
     /// Agents with their states and the callers waiting in each queue.
-    pub async fn snapshot(&self) -> serde_json::Value {
+    pub async fn snapshot(&self) -> QueueSnapshot {
         let (reply, answer) = oneshot::channel();
         let _ = self.commands.send(Command::Snapshot(reply));
-        answer.await.unwrap_or(serde_json::Value::Null)
+        // No queue running: no agents, no queues.
+        answer.await.unwrap_or_default()
     }
 
     /// The live stream of queue events and agents' screen-pop context, as JSON.
@@ -679,48 +683,9 @@ impl QueueTask {
         let _ = self.log.send(json);
     }
 
-    fn snapshot(&self) -> serde_json::Value {
-        let agents: Vec<serde_json::Value> = self
-            .shell
-            .acd
-            .agents()
-            .map(|a| {
-                serde_json::json!({
-                    "id": a.id().0,
-                    "state": a.state(),
-                    "registered": a.registered(),
-                    "calls_taken": a.calls_taken(),
-                })
-            })
-            .collect();
-        let now = Instant::now();
-        let queues: Vec<serde_json::Value> = self
-            .shell
-            .acd
-            .queue_names()
-            .map(|name| {
-                let waiting: Vec<serde_json::Value> = self
-                    .shell
-                    .acd
-                    .waiting(name)
-                    .into_iter()
-                    .map(|w| {
-                        let call = self.callers.get(&w.caller).map(|c| &c.call);
-                        serde_json::json!({
-                            "position": w.position,
-                            "number": call.map(|c| c.number.clone()),
-                            "name": call.and_then(|c| c.name.clone()),
-                            "waited_ms": now.saturating_duration_since(w.arrived).as_millis() as u64,
-                            "priority": w.priority,
-                            "callback": w.callback,
-                            "ringing": w.ringing,
-                        })
-                    })
-                    .collect();
-                serde_json::json!({ "name": name, "waiting": waiting })
-            })
-            .collect();
-        serde_json::json!({ "agents": agents, "queues": queues })
+    fn snapshot(&self) -> QueueSnapshot {
+        let call = |caller: &CallerId| self.callers.get(caller).map(|w| &w.call);
+        QueueSnapshot::of(&self.shell.acd, call, Instant::now())
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod databases;
+pub mod http;
 pub mod peers;
 pub mod phone;
 pub mod receiver;
