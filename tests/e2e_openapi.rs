@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use support::Server;
 use support::http::{add_token, head_of, request};
-use support::peers::wait_for;
+use support::peers::{Baresip, wait_for};
+use support::phone::silence;
+use support::{Server, ServerOptions};
 
 /// Every route the server serves, with the role the design gives it.
 const ROUTES: [(&str, &str, Option<&str>); 8] = [
@@ -27,7 +28,26 @@ const ROUTES: [(&str, &str, Option<&str>); 8] = [
 
 #[test]
 fn the_api_passes_a_conformance_run_against_its_own_document() {
-    let server = Server::start();
+    let server = Server::start_with(ServerOptions {
+        config: "[registrar]\nalgorithms = [\"MD5\"]\n\n[[queues]]\nname = \"support\"\n\
+                 strategy = \"longest_idle\"\nskills = [\"support\"]\n"
+            .into(),
+        ..ServerOptions::default()
+    });
+    // An agent on a real phone, so the queue, the registrations and the
+    // agent's state changes answer with content, not empty lists.
+    server.add_agent("alice", "secret-a", "support");
+    let mic = silence(server.dir.path(), 60);
+    let mut phone = Baresip::start(&mic, "<sip:idle@127.0.0.1>;regint=0");
+    let account = format!("<sip:alice@{}>;auth_pass=secret-a;regint=60", server.sip);
+    phone.command("uanew", &account);
+    let registered = phone.wait_event("REGISTER_OK", Duration::from_secs(10));
+    assert!(
+        registered.is_some(),
+        "alice did not register:\n{}",
+        phone.history()
+    );
+
     let admin = add_token(&server, "admin", "admin");
     let monitor = add_token(&server, "wallboard", "monitor");
     assert!(
@@ -38,6 +58,9 @@ fn the_api_passes_a_conformance_run_against_its_own_document() {
             == 401),
         "the server did not pick up its tokens"
     );
+
+    let queue = request(&server, "GET", "/queue", Some(&monitor), "").json();
+    assert_eq!(queue["agents"][0]["id"], "alice", "{queue}");
 
     // Served without a token, like /health.
     let answer = request(&server, "GET", "/openapi.json", None, "");

@@ -119,6 +119,22 @@ impl Server {
         self.db.clone()
     }
 
+    /// `hotline agents add LOGIN --password PASSWORD --skill SKILL=1`, named as the login.
+    pub fn add_agent(&self, login: &str, password: &str, skill: &str) {
+        let skill = format!("{skill}=1");
+        let args = [
+            "agents",
+            "add",
+            login,
+            "--name",
+            login,
+            "--password",
+            password,
+        ];
+        let added = self.cli(&[&args[..], &["--skill", &skill]].concat());
+        assert!(added.status.success(), "{added:?}");
+    }
+
     /// Runs a command such as `agents add …` with this server's configuration
     /// and database; its output.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
