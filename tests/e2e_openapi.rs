@@ -91,6 +91,15 @@ fn the_api_passes_a_conformance_run_against_its_own_document() {
             "{method} {path} answered a monitor {status}"
         );
     }
+    let unknown = request(
+        &server,
+        "POST",
+        "/agents/nobody/state",
+        Some(&admin),
+        r#"{"state":"login"}"#,
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    assert_eq!(unknown.error(), "unknown agent `nobody`");
     let events = head_of(&server, "/queue/events", &admin).to_lowercase();
     assert!(
         events.contains("content-type: text/event-stream"),

@@ -18,8 +18,8 @@ use utoipa_axum::routes;
 use super::access::Caller;
 use super::error::{ApiError, Checked};
 use crate::call::Services;
-use crate::queue::AgentInput;
-use crate::server::queue::QueueSnapshot;
+use crate::queue::{AcdError, AgentInput};
+use crate::server::queue::{AgentChangeError, QueueSnapshot};
 
 /// The queue's routes that only read (monitor).
 pub fn read_routes() -> OpenApiRouter<Services> {
@@ -107,7 +107,9 @@ struct StateChanged {
     responses(
         (status = OK, description = "The state changed.", body = StateChanged),
         (status = BAD_REQUEST, description = "The body is not JSON, or names no state.", body = ApiError),
-        (status = CONFLICT, description = "The queue refused: an unknown agent, or a change not possible now.", body = ApiError),
+        (status = NOT_FOUND, description = "No agent has this id.", body = ApiError),
+        (status = CONFLICT, description = "The change is not possible now, e.g. a pause while logged out.", body = ApiError),
+        (status = SERVICE_UNAVAILABLE, description = "The queue is not running.", body = ApiError),
         (status = UNSUPPORTED_MEDIA_TYPE, description = "The body is not sent as `application/json`.", body = ApiError),
         (status = UNPROCESSABLE_ENTITY, description = "The JSON is not a state change.", body = ApiError),
     ))]
@@ -130,7 +132,14 @@ async fn set_state(
     };
     match services.queue().set_agent(&agent, input).await {
         Ok(()) => Json(StateChanged { agent }).into_response(),
-        Err(error) => ApiError::answer(StatusCode::CONFLICT, error),
+        Err(error) => {
+            let status = match &error {
+                AgentChangeError::Refused(AcdError::UnknownAgent(_)) => StatusCode::NOT_FOUND,
+                AgentChangeError::Refused(_) => StatusCode::CONFLICT,
+                AgentChangeError::NotRunning => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            ApiError::answer(status, error.to_string())
+        }
     }
 }
 

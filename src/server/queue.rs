@@ -25,14 +25,25 @@ use crate::call::PortPool;
 use crate::crm::Db;
 use crate::flow::AgentContext;
 use crate::queue::{
-    Acd, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event, EventKind, Join,
-    KeptPlaces, OfferId, OfferResult,
+    Acd, AcdError, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event,
+    EventKind, Join, KeptPlaces, OfferId, OfferResult,
 };
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
 mod snapshot;
 pub use snapshot::QueueSnapshot;
+
+/// Why an agent's state was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentChangeError {
+    /// The queue core refused: an unknown agent, or a change that makes no sense now.
+    #[error(transparent)]
+    Refused(AcdError),
+    /// The queue task is not running (no queue configured, or shutting down).
+    #[error("the queue is not running")]
+    NotRunning,
+}
 
 /// What a waiting caller's task hears from the queue.
 #[derive(Debug)]
@@ -92,7 +103,7 @@ enum Command {
     Agent {
         agent: String,
         input: AgentInput,
-        reply: Option<oneshot::Sender<Result<(), String>>>,
+        reply: Option<oneshot::Sender<Result<(), AcdError>>>,
     },
     AddAgent(AgentConfig),
     Ringing(OfferId, RingOutcome),
@@ -163,7 +174,7 @@ impl QueueHandle {
     }
 
     /// Changes an agent's state (log in, log out, pause, unpause); the error says why not.
-    pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), String> {
+    pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), AgentChangeError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Agent {
             agent: agent.to_owned(),
@@ -171,11 +182,12 @@ impl QueueHandle {
             reply: Some(reply),
         };
         if self.commands.send(command).is_err() {
-            return Err("the queue is not running".into());
+            return Err(AgentChangeError::NotRunning);
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err("the queue stopped".into()))
+        match answer.await {
+            Ok(result) => result.map_err(AgentChangeError::Refused),
+            Err(_) => Err(AgentChangeError::NotRunning),
+        }
     }
 
     /// Agents with their states and the callers waiting in each queue.
@@ -361,7 +373,7 @@ impl QueueTask {
                     result = self.shell.acd.handle_agent(now, &id, AgentInput::Login);
                 }
                 if let Some(reply) = reply {
-                    let _ = reply.send(result.map_err(|e| e.to_string()));
+                    let _ = reply.send(result);
                 } else if let Err(error) = result {
                     debug!(%error, agent = %agent, "agent input not taken");
                 }
