@@ -7,6 +7,7 @@
 //! | `GET /health`                | nobody     | none                      |
 //! | `GET /status`                | monitor    | none                      |
 //! | `GET /report`                | monitor    | none                      |
+//! | `GET /metrics`               | monitor    | none (Prometheus text)    |
 //! | `GET /calls`                 | monitor    | masked per role ([`view`])|
 //! | `GET /queue`                 | monitor    | masked per role           |
 //! | `GET /queue/events`          | monitor    | masked per role           |
@@ -16,6 +17,7 @@
 //! Admin may do everything and sees typed digits.
 
 pub mod access;
+mod metrics;
 mod queue;
 mod registrations;
 mod report;
@@ -49,6 +51,7 @@ pub async fn serve(
         .route("/report", get(report::report))
         .merge(queue::read_routes())
         .with_state(services.clone())
+        .merge(metrics::router(services.clone(), registrar.clone()))
         .route_layer(needs(Role::Monitor));
     let supervisor = queue::write_routes()
         .with_state(services)

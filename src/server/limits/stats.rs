@@ -11,6 +11,10 @@ pub struct LimitStats {
     pub dropped: AtomicU64,
     /// Calls refused for their source's call limit.
     pub calls_refused: AtomicU64,
+    /// Calls refused for the server's call limit (`sip.max_calls`).
+    pub calls_over_limit: AtomicU64,
+    /// Calls refused for want of a media port or a file descriptor.
+    pub calls_overloaded: AtomicU64,
     /// Sources tracked by the rate limiter now.
     pub sources_tracked: AtomicU64,
     /// TCP connections open now.
@@ -41,6 +45,8 @@ impl LimitStats {
             "rejected": read(&self.rejected),
             "dropped": read(&self.dropped),
             "calls_refused": read(&self.calls_refused),
+            "calls_over_limit": read(&self.calls_over_limit),
+            "calls_overloaded": read(&self.calls_overloaded),
             "sources_tracked": read(&self.sources_tracked),
             "tcp_open": read(&self.tcp_open),
             "tcp_refused": read(&self.tcp_refused),

@@ -1,0 +1,74 @@
+//! `GET /metrics` during a real call: a baresip caller is counted as an active
+//! call with RTP flowing both ways, then as a finished call with its outcome,
+//! and the caller's number and call id appear nowhere in the scrape.
+
+mod support;
+
+use std::time::Duration;
+
+use support::Server;
+use support::metrics::sample;
+use support::peers::wait_for;
+use support::phone::{dial, hang_up, silence};
+
+const OLENA: &str = "+380441234567";
+
+#[test]
+fn a_call_is_counted_active_while_it_lasts_then_finished_with_its_outcome() {
+    let server = Server::start();
+    let before = server.scrape();
+    assert_eq!(sample(&before, "hotline_calls_active"), Some(0.0));
+    let published = r#"hotline_flow_reloads_total{outcome="published"}"#;
+    assert!(sample(&before, published) >= Some(1.0), "{before}");
+
+    let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 30));
+    // Let the greeting play for a moment, so packets go both ways.
+    std::thread::sleep(Duration::from_millis(1500));
+    let during = server.scrape();
+    assert_eq!(
+        sample(&during, "hotline_calls_active"),
+        Some(1.0),
+        "{during}"
+    );
+    let invites = r#"hotline_sip_requests_total{method="INVITE",direction="received"}"#;
+    assert_eq!(sample(&during, invites), Some(1.0), "{during}");
+    let answered = r#"hotline_sip_responses_total{class="2xx",direction="sent"}"#;
+    assert!(sample(&during, answered) >= Some(1.0), "{during}");
+    let sent = r#"hotline_rtp_packets_total{direction="sent"}"#;
+    let received = r#"hotline_rtp_packets_total{direction="received"}"#;
+    // 1.5 s of 20 ms frames is 75 packets each way.
+    assert!(sample(&during, sent) >= Some(50.0), "{during}");
+    assert!(sample(&during, received) >= Some(50.0), "{during}");
+    assert!(sample(&during, "hotline_media_tick_lateness_seconds_count") > Some(0.0));
+    let lookups = r#"hotline_lookup_duration_seconds_count{kind="caller"}"#;
+    assert_eq!(sample(&during, lookups), Some(1.0), "{during}");
+
+    hang_up(&mut caller);
+    let mut after = String::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            after = server.scrape();
+            sample(&after, "hotline_calls_active") == Some(0.0)
+        }),
+        "the call stayed active:\n{after}"
+    );
+    // The caller hung up in the menu, before being served.
+    let abandoned = r#"hotline_calls_total{outcome="abandoned"}"#;
+    assert_eq!(sample(&after, abandoned), Some(1.0), "{after}");
+    let finished: f64 = after
+        .lines()
+        .filter(|line| line.starts_with("hotline_calls_total{"))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum();
+    assert_eq!(finished, 1.0, "one call, one outcome:\n{after}");
+    let byes = r#"hotline_sip_requests_total{method="BYE",direction="received"}"#;
+    assert_eq!(sample(&after, byes), Some(1.0), "{after}");
+
+    let record = server.get_json("/calls");
+    let call_id = record[0]["call_id"].as_str().unwrap_or_default();
+    assert!(!call_id.is_empty(), "{record}");
+    for text in [&during, &after] {
+        assert!(!text.contains(&OLENA[1..]), "a phone number in /metrics");
+        assert!(!text.contains(call_id), "a call id in /metrics");
+    }
+}

@@ -1,0 +1,129 @@
+//! Reading the server's `/metrics` as Prometheus would: fetch, check the
+//! text format, and find a series' value.
+
+use super::Server;
+use super::http::get;
+
+impl Server {
+    /// The text of `GET /metrics` (loopback, no token), checked as Prometheus text.
+    pub fn scrape(&self) -> String {
+        let answer = get(self.http, "/metrics", None);
+        assert_eq!(answer.status, 200, "{}\n{}", answer.head, answer.body);
+        check_exposition(&answer.body);
+        answer.body
+    }
+}
+
+/// The value of the sample written exactly as `series` (its name and labels
+/// as the server writes them), or `None` when there is none.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.parse().ok()
+    })
+}
+
+/// Checks the Prometheus text format (0.0.4) line by line: every family has
+/// one HELP and one TYPE before its samples, every sample belongs to the
+/// family just declared (with its histogram or counter suffix), its labels
+/// are `name="value"` pairs and its value is a number. Panics naming the line.
+pub fn check_exposition(text: &str) {
+    let mut family: Option<(String, String)> = None;
+    let mut declared = std::collections::HashSet::new();
+    for (number, line) in text.lines().enumerate() {
+        let at = || format!("line {}: {line}", number + 1);
+        if let Some(help) = line.strip_prefix("# HELP ") {
+            let name = help.split(' ').next().unwrap_or_default();
+            assert!(valid_name(name), "{}", at());
+            assert!(declared.insert(name.to_owned()), "declared twice: {}", at());
+            family = Some((name.to_owned(), String::new()));
+        } else if let Some(kind) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = kind.split_once(' ').unwrap_or_else(|| panic!("{}", at()));
+            let current = family
+                .as_mut()
+                .unwrap_or_else(|| panic!("no HELP: {}", at()));
+            assert_eq!(current.0, name, "TYPE for another family: {}", at());
+            let known = ["counter", "gauge", "histogram", "summary", "untyped"];
+            assert!(known.contains(&kind), "{}", at());
+            current.1 = kind.to_owned();
+        } else if line.starts_with('#') || line.is_empty() {
+            assert!(
+                !line.starts_with("# EOF"),
+                "OpenMetrics, not Prometheus text"
+            );
+        } else {
+            let (name, value) = split_sample(line).unwrap_or_else(|| panic!("{}", at()));
+            let (family, kind) = family.as_ref().unwrap_or_else(|| panic!("{}", at()));
+            let suffixes: &[&str] = match kind.as_str() {
+                "histogram" => &["_bucket", "_sum", "_count"],
+                _ => &[""],
+            };
+            assert!(
+                suffixes.iter().any(|s| name == format!("{family}{s}")),
+                "sample outside its family {family}: {}",
+                at()
+            );
+            assert!(
+                value.parse::<f64>().is_ok() || ["+Inf", "-Inf", "NaN"].contains(&value),
+                "{}",
+                at()
+            );
+        }
+    }
+    assert!(!declared.is_empty(), "no metric at all");
+}
+
+/// A sample's metric name and value, with its labels checked.
+fn split_sample(line: &str) -> Option<(&str, &str)> {
+    let (series, value) = line.rsplit_once(' ')?;
+    let (name, labels) = match series.split_once('{') {
+        Some((name, labels)) => (name, Some(labels.strip_suffix('}')?)),
+        None => (series, None),
+    };
+    if !valid_name(name) {
+        return None;
+    }
+    if let Some(labels) = labels {
+        for pair in split_labels(labels)? {
+            let (key, quoted) = pair.split_once('=')?;
+            let inner = quoted.strip_prefix('"')?.strip_suffix('"')?;
+            if !valid_name(key) || inner.contains('\n') {
+                return None;
+            }
+        }
+    }
+    Some((name, value))
+}
+
+/// `a="x",b="y,z"` split at the commas between pairs (not inside quotes).
+fn split_labels(labels: &str) -> Option<Vec<&str>> {
+    let mut pairs = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in labels.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                pairs.push(&labels[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if quoted {
+        return None;
+    }
+    if start < labels.len() {
+        pairs.push(&labels[start..]);
+    }
+    Some(pairs)
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
