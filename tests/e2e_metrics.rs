@@ -63,6 +63,12 @@ fn a_call_is_counted_active_while_it_lasts_then_finished_with_its_outcome() {
     assert_eq!(finished, 1.0, "one call, one outcome:\n{after}");
     let byes = r#"hotline_sip_requests_total{method="BYE",direction="received"}"#;
     assert_eq!(sample(&after, byes), Some(1.0), "{after}");
+    // The demo flow registers no ticket for a caller who leaves the menu.
+    assert_eq!(
+        sample(&after, "hotline_tickets_pending"),
+        Some(0.0),
+        "{after}"
+    );
 
     let record = server.get_json("/calls");
     let call_id = record[0]["call_id"].as_str().unwrap_or_default();
