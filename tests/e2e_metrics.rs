@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use support::Server;
-use support::metrics::sample;
+use support::metrics::{promtool_check, sample};
 use support::peers::wait_for;
 use support::phone::{dial, hang_up, silence};
 
@@ -69,6 +69,9 @@ fn a_call_is_counted_active_while_it_lasts_then_finished_with_its_outcome() {
         Some(0.0),
         "{after}"
     );
+
+    let lint = promtool_check(&after);
+    assert!(lint.trim().is_empty(), "promtool: {lint}");
 
     let record = server.get_json("/calls");
     let call_id = record[0]["call_id"].as_str().unwrap_or_default();

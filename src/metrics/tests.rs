@@ -138,3 +138,73 @@ fn register_answers_other_than_ok_and_challenge_are_failures() {
     assert_eq!(register_failure(503), Some("unavailable"));
     assert_eq!(register_failure(423), Some("invalid"));
 }
+
+/// Every metric the Grafana dashboard queries is one the server writes.
+#[test]
+fn the_dashboard_queries_only_metrics_the_server_writes() {
+    let metrics = Metrics::default();
+    metrics.sip.count(&request("INVITE"), Direction::Received);
+    let Message::Request(invite) = request("INVITE") else {
+        unreachable!()
+    };
+    let ok = SipResponse::to_request(&invite, 200);
+    metrics.sip.count(&Message::Response(ok), Direction::Sent);
+    metrics.sip.register_failed("forbidden");
+    metrics.lookup_took("caller", Duration::from_millis(3));
+    let finished = Outcome { outcome: "ended" };
+    metrics.calls.finished.get_or_create(&finished).inc();
+    let live = Live {
+        calls_rejected: vec![("limit", 0)],
+        sip_limited: vec![("rejected", 0)],
+        queues: vec![QueueNow {
+            name: "support".into(),
+            waiting: 0,
+            longest_wait: Duration::ZERO,
+        }],
+        tickets_pending: Some(0),
+        ..Live::default()
+    };
+    let text = encode(&metrics, &live);
+    let families: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.split(' ').next())
+        .collect();
+
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../docs/grafana/hotline.json")).unwrap();
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in metric_names(expr) {
+                queried += 1;
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .filter(|base| families.contains(base))
+                    .unwrap_or(name);
+                assert!(
+                    families.contains(&family),
+                    "{} queries {name}, which the server does not write",
+                    panel["title"]
+                );
+            }
+        }
+    }
+    assert!(queried >= 20, "the dashboard queries {queried} series");
+}
+
+/// The `hotline_…` metric names in a PromQL expression.
+fn metric_names(expr: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("hotline_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(&tail[..end]);
+        rest = &tail[end..];
+    }
+    names
+}

@@ -14,6 +14,31 @@ impl Server {
     }
 }
 
+/// Prometheus's own linter, `promtool check metrics`, on a scrape: it must
+/// parse, and name and help every family as Prometheus advises. Returns what
+/// it said.
+pub fn promtool_check(text: &str) -> String {
+    use std::io::Write;
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus; scripts/test installs it)");
+    let mut stdin = promtool.stdin.take().expect("stdin");
+    stdin.write_all(text.as_bytes()).expect("write to promtool");
+    drop(stdin);
+    let output = promtool.wait_with_output().expect("promtool");
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "promtool refused the scrape: {said}\n{text}"
+    );
+    said
+}
+
 /// The value of the sample written exactly as `series` (its name and labels
 /// as the server writes them), or `None` when there is none.
 pub fn sample(text: &str, series: &str) -> Option<f64> {
