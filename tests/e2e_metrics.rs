@@ -1,13 +1,14 @@
 //! `GET /metrics` during a real call: a baresip caller is counted as an active
 //! call with RTP flowing both ways, then as a finished call with its outcome,
-//! and the caller's number and call id appear nowhere in the scrape.
+//! and the caller's number and call id appear nowhere in the scrape; a real
+//! Prometheus scrapes it and runs the Grafana dashboard's queries.
 
 mod support;
 
 use std::time::Duration;
 
 use support::Server;
-use support::metrics::{promtool_check, sample};
+use support::metrics::{Prometheus, promtool_check, sample};
 use support::peers::wait_for;
 use support::phone::{dial, hang_up, silence};
 
@@ -80,4 +81,72 @@ fn a_call_is_counted_active_while_it_lasts_then_finished_with_its_outcome() {
         assert!(!text.contains(&OLENA[1..]), "a phone number in /metrics");
         assert!(!text.contains(call_id), "a call id in /metrics");
     }
+}
+
+/// A real Prometheus scrapes the server through a call and sees it counted;
+/// every query of the Grafana dashboard then runs on what it stored.
+#[test]
+fn prometheus_scrapes_a_call_and_every_dashboard_query_runs() {
+    let server = Server::start();
+    let prometheus = Prometheus::start(server.http);
+    let stored = |expr: &str| {
+        let answer = prometheus.query(expr);
+        answer["data"]["result"][0]["value"][1]
+            .as_str()
+            .map(str::to_owned)
+    };
+    assert!(
+        wait_for(Duration::from_secs(20), || stored(r#"up{job="hotline"}"#)
+            .as_deref()
+            == Some("1")),
+        "Prometheus never scraped the server: {}",
+        prometheus.query("up")
+    );
+    // Long enough for a scrape or two (one a second) to see the call active.
+    let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 30));
+    std::thread::sleep(Duration::from_millis(2500));
+    hang_up(&mut caller);
+    assert!(
+        wait_for(Duration::from_secs(20), || stored(
+            r#"hotline_calls_total{outcome="abandoned"}"#
+        )
+        .as_deref()
+            == Some("1")),
+        "Prometheus did not store the finished call: {}",
+        prometheus.query("hotline_calls_total")
+    );
+    assert_eq!(
+        stored("max_over_time(hotline_calls_active[1m])").as_deref(),
+        Some("1")
+    );
+
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_path("docs/grafana/hotline.json")).unwrap(),
+    )
+    .unwrap();
+    let mut ran = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            // Grafana's variables as a user would leave them.
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$queue", ".*")
+                .replace("$service_level", "20")
+                .replace("$__range", "5m");
+            let answer = prometheus.query(&expr);
+            assert_eq!(
+                answer["status"], "success",
+                "{}: {expr}: {answer}",
+                panel["title"]
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 20, "{ran} queries");
+    let version = prometheus.query("hotline_build_info");
+    assert_eq!(
+        version["data"]["result"][0]["metric"]["version"],
+        env!("CARGO_PKG_VERSION")
+    );
 }

@@ -152,3 +152,70 @@ fn valid_name(name: &str) -> bool {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
+
+/// A real Prometheus server scraping a hotline server every second; killed
+/// (by PID) when dropped.
+pub struct Prometheus {
+    pub addr: std::net::SocketAddr,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping the admin API at `target`, and waits until it answers.
+    pub fn start(target: std::net::SocketAddr) -> Prometheus {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = dir.path().join("prometheus.yml");
+        let scrape = format!(
+            "global: {{ scrape_interval: 1s }}\nscrape_configs:\n  - job_name: hotline\n    \
+             static_configs: [{{ targets: [\"{target}\"] }}]\n"
+        );
+        std::fs::write(&config, scrape).expect("write prometheus.yml");
+        let addr = super::free_tcp_port();
+        let child = std::process::Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("prometheus (Debian package prometheus; scripts/test installs it)");
+        let prometheus = Prometheus {
+            addr,
+            child,
+            _dir: dir,
+        };
+        let ready = super::peers::wait_for(std::time::Duration::from_secs(20), || {
+            std::net::TcpStream::connect(addr).is_ok()
+        });
+        assert!(ready, "prometheus did not start");
+        prometheus
+    }
+
+    /// Evaluates `expr` now: the API's JSON answer (`status`, `data.result`).
+    pub fn query(&self, expr: &str) -> serde_json::Value {
+        let encoded: String = expr
+            .bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let path = format!("/api/v1/query?query={encoded}");
+        let answer = get(self.addr, &path, None);
+        serde_json::from_str(&answer.body)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", answer.head, answer.body))
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
