@@ -16,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::queue::EventKind;
-use crate::sip::message::{Message, Method};
+use crate::sip::message::Message;
 
 /// Every counter the shell fills, grouped by the part that fills it.
 #[derive(Clone, Debug)]
@@ -101,7 +101,7 @@ pub struct Queue {
 /// Labels of a SIP request count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Request {
-    method: String,
+    method: &'static str,
     direction: &'static str,
 }
 
@@ -174,10 +174,7 @@ impl SipMetrics {
         let direction = direction.label();
         match message {
             Message::Request(request) => {
-                let method = match &request.method {
-                    Method::Other(_) => "other".to_owned(),
-                    known => known.to_string(),
-                };
+                let method = request.method.standard_name().unwrap_or("other");
                 self.requests
                     .get_or_create(&Request { method, direction })
                     .inc();
