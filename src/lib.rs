@@ -10,6 +10,7 @@ pub mod crm;
 pub mod dtmf;
 pub mod flow;
 pub mod fuzz;
+pub mod metrics;
 pub mod queue;
 pub mod registrar;
 pub mod report;

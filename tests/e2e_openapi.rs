@@ -15,11 +15,12 @@ use support::phone::silence;
 use support::{Server, ServerOptions};
 
 /// Every route the server serves, with the role the design gives it.
-const ROUTES: [(&str, &str, Option<&str>); 8] = [
+const ROUTES: [(&str, &str, Option<&str>); 9] = [
     ("get", "/health", None),
     ("get", "/status", Some("monitor")),
     ("get", "/calls", Some("monitor")),
     ("get", "/report", Some("monitor")),
+    ("get", "/metrics", Some("monitor")),
     ("get", "/queue", Some("monitor")),
     ("get", "/queue/events", Some("monitor")),
     ("post", "/agents/{agent}/state", Some("supervisor")),
@@ -52,18 +53,22 @@ fn the_api_passes_a_conformance_run_against_its_own_document() {
     let monitor = add_token(&server, "wallboard", "monitor");
     assert!(
         wait_for(Duration::from_secs(10), || request(
-            &server, "GET", "/status", None, ""
+            server.http,
+            "GET",
+            "/status",
+            None,
+            ""
         )
         .status
             == 401),
         "the server did not pick up its tokens"
     );
 
-    let queue = request(&server, "GET", "/queue", Some(&monitor), "").json();
+    let queue = request(server.http, "GET", "/queue", Some(&monitor), "").json();
     assert_eq!(queue["agents"][0]["id"], "alice", "{queue}");
 
     // Served without a token, like /health.
-    let answer = request(&server, "GET", "/openapi.json", None, "");
+    let answer = request(server.http, "GET", "/openapi.json", None, "");
     assert_eq!(answer.status, 200, "{}", answer.body);
     let document = answer.json();
     assert_eq!(roles(&document), expected_roles(), "{document:#}");
@@ -84,7 +89,14 @@ fn the_api_passes_a_conformance_run_against_its_own_document() {
             assert!(head_of(&server, &path, &monitor).starts_with("HTTP/1.1 200"));
             continue;
         }
-        let status = request(&server, &method.to_uppercase(), &path, Some(&monitor), body).status;
+        let status = request(
+            server.http,
+            &method.to_uppercase(),
+            &path,
+            Some(&monitor),
+            body,
+        )
+        .status;
         assert_eq!(
             status == 403,
             role == Some("supervisor"),
@@ -92,7 +104,7 @@ fn the_api_passes_a_conformance_run_against_its_own_document() {
         );
     }
     let unknown = request(
-        &server,
+        server.http,
         "POST",
         "/agents/nobody/state",
         Some(&admin),

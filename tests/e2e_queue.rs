@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::audio::{best_match, prompt_sequence, read_wav};
+use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
 use support::phone::{dial, hang_up, press, silence, speaking};
 use support::{Server, ServerOptions, repo_path};
@@ -587,4 +588,59 @@ fn a_callback_whose_customer_is_busy_goes_back_in_the_queue_until_its_attempts_a
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn metrics_show_a_waiting_caller_the_agent_ringing_and_then_the_abandon() {
+    let flows = flows_always_open();
+    let server = server(&flows, 60);
+    add_agent(&server, "alice", "secret-a");
+    let quiet = silence(server.dir.path(), 60);
+    let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    let support = r#"{queue="support"}"#;
+    let waiting = format!("hotline_queue_waiting{support}");
+    let available = r#"hotline_agents{state="available"}"#;
+    let mut before = String::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            before = server.scrape();
+            sample(&before, available) == Some(1.0)
+        }),
+        "alice is not shown available:\n{before}"
+    );
+    assert_eq!(sample(&before, &waiting), Some(0.0), "{before}");
+    assert_eq!(sample(&before, "hotline_registrations_active"), Some(1.0));
+
+    let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 60));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    // alice's phone rings and she does not pick up: the caller waits.
+    assert!(
+        alice
+            .wait_event("CALL_INCOMING", Duration::from_secs(10))
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let during = server.scrape();
+    assert_eq!(sample(&during, &waiting), Some(1.0), "{during}");
+    let longest = format!("hotline_queue_longest_wait_seconds{support}");
+    assert!(sample(&during, &longest) >= Some(1.0), "{during}");
+    let ringing = r#"hotline_agents{state="ringing"}"#;
+    assert_eq!(sample(&during, ringing), Some(1.0), "{during}");
+    assert_eq!(sample(&during, available), Some(0.0), "{during}");
+
+    hang_up(&mut caller);
+    let abandoned = format!("hotline_queue_abandoned_total{support}");
+    let mut after = String::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            after = server.scrape();
+            sample(&after, &abandoned) == Some(1.0)
+        }),
+        "no abandon counted:\n{after}"
+    );
+    assert_eq!(sample(&after, &waiting), Some(0.0), "{after}");
+    let answered = format!("hotline_queue_answered_total{support}");
+    assert_eq!(sample(&after, &answered), Some(0.0), "{after}");
+    assert!(!after.contains(&OLENA[1..]) && !after.contains("alice"));
 }

@@ -8,6 +8,7 @@
 //! | `GET /openapi.json`          | nobody     | none                      |
 //! | `GET /status`                | monitor    | none                      |
 //! | `GET /report`                | monitor    | none                      |
+//! | `GET /metrics`               | monitor    | none (Prometheus text)    |
 //! | `GET /calls`                 | monitor    | masked per role ([`view`])|
 //! | `GET /queue`                 | monitor    | masked per role           |
 //! | `GET /queue/events`          | monitor    | masked per role           |
@@ -19,6 +20,7 @@
 
 pub mod access;
 mod error;
+mod metrics;
 mod openapi;
 mod queue;
 mod registrations;
@@ -51,7 +53,8 @@ pub async fn serve(
         .routes(routes!(calls))
         .routes(routes!(report::report))
         .merge(queue::read_routes())
-        .with_state(services.clone());
+        .with_state(services.clone())
+        .merge(metrics::router(services.clone(), registrar.clone()));
     let supervisor = queue::write_routes()
         .with_state(services)
         .merge(registrations::router(registrar));

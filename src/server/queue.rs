@@ -230,6 +230,8 @@ pub struct QueueShell {
     pub callback_retry: CallbackRetry,
     /// The number callbacks are placed from.
     pub callback_caller_id: String,
+    /// Where answers, abandons and waits are counted.
+    pub metrics: crate::metrics::QueueMetrics,
 }
 
 /// Callbacks whose customer did not answer (busy, no answer, unreachable)
@@ -664,6 +666,7 @@ impl QueueTask {
 
     /// Appends an event to the queue log and the live stream.
     fn record(&mut self, event: Event) {
+        self.shell.metrics.record(&event.kind);
         if let EventKind::Abandoned {
             caller,
             queue,

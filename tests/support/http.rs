@@ -1,10 +1,11 @@
-//! Requests to the admin API as a client sends them, with a bearer token.
+//! Requests to the admin API as a client, a script or a scraper sends them.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
 
 use super::Server;
 
-/// An HTTP answer as an admin's client sees it.
+/// An HTTP answer: its status, head and body.
 pub struct Answer {
     pub status: u16,
     pub head: String,
@@ -12,6 +13,7 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The body as JSON; panics showing the body when it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }
@@ -22,15 +24,15 @@ impl Answer {
     }
 }
 
-/// One request to the server's admin API, with a bearer token when given.
+/// One request to the admin API at `addr`, with a bearer token when given.
 pub fn request(
-    server: &Server,
+    addr: SocketAddr,
     method: &str,
     path: &str,
     token: Option<&str>,
     body: &str,
 ) -> Answer {
-    let mut stream = std::net::TcpStream::connect(server.http).expect("admin API");
+    let mut stream = std::net::TcpStream::connect(addr).expect("admin API");
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
@@ -79,4 +81,9 @@ pub fn add_token(server: &Server, name: &str, role: &str) -> String {
     let advice = String::from_utf8_lossy(&output.stderr);
     assert!(advice.contains("Authorization: Bearer"), "{advice}");
     token
+}
+
+/// A GET of `path` from the admin API at `addr`.
+pub fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> Answer {
+    request(addr, "GET", path, token, "")
 }

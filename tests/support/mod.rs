@@ -5,6 +5,7 @@
 pub mod audio;
 pub mod databases;
 pub mod http;
+pub mod metrics;
 pub mod peers;
 pub mod phone;
 pub mod receiver;
@@ -38,6 +39,8 @@ pub struct ServerOptions {
     pub flows: Option<PathBuf>,
     /// A database URL other than a fresh SQLite file.
     pub db: Option<String>,
+    /// Where the admin API listens instead of a free loopback port.
+    pub http: Option<SocketAddr>,
 }
 
 impl Server {
@@ -50,7 +53,7 @@ impl Server {
     pub fn start_with(options: ServerOptions) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let sip = free_udp_tcp_port();
-        let http = free_tcp_port();
+        let http = options.http.unwrap_or_else(free_tcp_port);
         let (rtp_min, rtp_max) = free_rtp_range();
         let config_path = dir.path().join("hotline.toml");
         let config = format!(

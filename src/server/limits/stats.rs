@@ -14,6 +14,12 @@ pub struct LimitStats {
     /// Calls refused for their source's call limit.
     #[schema(value_type = u64)]
     pub calls_refused: AtomicU64,
+    /// Calls refused for the server's call limit (`sip.max_calls`).
+    #[schema(value_type = u64)]
+    pub calls_over_limit: AtomicU64,
+    /// Calls refused for want of a media port or a file descriptor.
+    #[schema(value_type = u64)]
+    pub calls_overloaded: AtomicU64,
     /// Sources tracked by the rate limiter now.
     #[schema(value_type = u64)]
     pub sources_tracked: AtomicU64,
