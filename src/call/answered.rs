@@ -282,9 +282,7 @@ impl Answered {
                 let answers = state.crm.clone();
                 let limit = flow_limit(state);
                 tokio::spawn(async move {
-                    let custom = &services.config().lookups;
-                    let db = &services.0.db;
-                    let result = db.run_lookup(&name, &params, custom, limit).await;
+                    let result = services.0.crm.lookup(&name, &params, limit).await;
                     let _ = answers.send(CrmAnswer::Lookup { name, result });
                 });
             }

@@ -42,6 +42,8 @@ pub struct Services(Arc<Shared>);
 struct Shared {
     config: Config,
     db: Db,
+    /// Lookups and caller identification, on the CRM's sources or hotline's tables.
+    crm: crate::crm::sources::Crm,
     /// Tells background workers (ticket delivery) to stop.
     stop: tokio::sync::watch::Sender<bool>,
     media_ip: IpAddr,
@@ -76,6 +78,8 @@ pub enum StartError {
     Database(#[from] crate::crm::DbError),
     #[error(transparent)]
     Flows(#[from] flows::FlowsError),
+    #[error(transparent)]
+    Crm(#[from] crate::crm::sources::SetupError),
 }
 
 impl Services {
@@ -83,6 +87,8 @@ impl Services {
     /// decoded or a missing say-engine word stops start-up, naming it.
     pub async fn start(config: &Config) -> Result<Services, StartError> {
         let db = Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
+        let crm = crate::crm::sources::Crm::from_config(db.clone(), config)?;
+        crm.probe_in_background();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         match &config.tickets.webhook {
             Some(webhook) => {
@@ -126,6 +132,7 @@ impl Services {
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             db,
+            crm,
             stop,
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
@@ -156,6 +163,7 @@ impl Services {
             "calls_total": self.0.total.load(Ordering::Relaxed),
             "flows": flows,
             "sip_limits": self.0.sip_limits.snapshot(),
+            "crm_sources": self.0.crm.counters(),
         })
     }
 
@@ -282,7 +290,7 @@ pub async fn run(services: Services, call: NewCall) {
         // Both wait at most DB_WAIT, side by side: with the database gone the
         // caller rings DB_WAIT longer, not twice that.
         let (customer, record) = tokio::join!(
-            identify(&services.0.db, &caller),
+            identify(&services.0.crm, &caller),
             CallLog::start(&services.0.db, &hotline_id, &id, &caller),
         );
         if let Some(customer) = &customer {
@@ -308,8 +316,8 @@ pub async fn run(services: Services, call: NewCall) {
 
 /// Finds the customer calling from `number`; a database that is down or slow
 /// makes the caller unknown, never holds up the call.
-async fn identify(db: &Db, number: &str) -> Option<Customer> {
-    match db.find_customer_by_phone(number, DB_WAIT).await {
+async fn identify(crm: &crate::crm::sources::Crm, number: &str) -> Option<Customer> {
+    match crm.identify(number, DB_WAIT).await {
         Ok(Some(customer)) => {
             info!(customer = %customer.id, "caller identified");
             Some(customer)
