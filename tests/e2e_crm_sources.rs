@@ -1,6 +1,7 @@
 //! The company's own CRM, where it lives: Olena calls from a real softphone,
 //! is identified from a MariaDB or a second PostgreSQL database whose schema
-//! is not hotline's, and hears her balance from it; an HTTP CRM that turns
+//! is not hotline's, hears her balance from it and reports a line fault under
+//! the CRM's customer number; an HTTP CRM that turns
 //! slow and then fails gives callers the fallback within the lookup's timeout,
 //! opens its circuit, and closes it again when it answers.
 
@@ -113,6 +114,9 @@ fn olena_hears_her_balance_from(crm_config: String) {
     std::thread::sleep(Duration::from_millis(2500));
     phone.command("sndcode", "1");
     std::thread::sleep(Duration::from_secs(8));
+    // A line fault: the ticket names her by the CRM's own customer number.
+    phone.command("sndcode", "3");
+    std::thread::sleep(Duration::from_secs(6));
     support::phone::hang_up(&mut phone);
     let recording = phone.recording().expect("a recording");
     // Known from the CRM, so no language menu: she hears the balance in Ukrainian.
@@ -122,6 +126,20 @@ fn olena_hears_her_balance_from(crm_config: String) {
         events.iter().any(|e| e == "lookup balance found"),
         "{events:?}\n{}",
         server.log()
+    );
+    let listed = server.cli(&["tickets", "list", "--json"]);
+    let tickets: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        tickets.as_array().map(Vec::len),
+        Some(1),
+        "{tickets}\n{}",
+        server.log()
+    );
+    assert_eq!(tickets[0]["kind"], "line_repair");
+    assert_eq!(tickets[0]["fields"]["crm_customer"], "K-7781", "{tickets}");
+    assert!(
+        events.iter().any(|e| e.starts_with("ticket line_repair ")),
+        "{events:?}"
     );
 }
 
@@ -171,14 +189,16 @@ impl Drop for MariaDb {
 }
 
 #[test]
-fn olena_is_identified_from_a_mariadb_crm_and_hears_her_balance_from_it() {
+fn olena_identified_from_a_mariadb_crm_hears_her_balance_from_it_and_reports_a_fault_under_its_number()
+ {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let crm = runtime.block_on(MariaDb::with_crm());
     olena_hears_her_balance_from(sql_crm_config(&crm.url, "?", "CAST({} AS CHAR)"));
 }
 
 #[test]
-fn olena_is_identified_from_a_second_postgres_database_and_hears_her_balance_from_it() {
+fn olena_identified_from_a_second_postgres_database_hears_her_balance_from_it_and_reports_a_fault_under_its_number()
+ {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let crm = runtime.block_on(databases::postgres());
     runtime.block_on(async {

@@ -151,9 +151,8 @@ pub async fn run(config: &Config, command: FlowsCommand) -> Result<bool, FlowsCl
                 None => {
                     let db =
                         Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
-                    let crm = crate::crm::sources::Crm::from_config(db.clone(), config)?;
+                    let crm = crate::crm::sources::Crm::from_config(db, config)?;
                     let mut backend = DatabaseBackend {
-                        db,
                         crm,
                         runtime: tokio::runtime::Handle::current(),
                         call_id: format!("simulation-{}", crate::crm::new_id()),
@@ -192,7 +191,6 @@ const LOOKUP_LIMIT: Duration = Duration::from_secs(3);
 /// The configured database as the simulator's CRM: real lookups, and real
 /// tickets (registered once for the simulated call, as a real call would).
 struct DatabaseBackend {
-    db: Db,
     /// Lookups and caller identification on the configured CRM sources.
     crm: crate::crm::sources::Crm,
     runtime: tokio::runtime::Handle,
@@ -231,7 +229,7 @@ impl Backend for DatabaseBackend {
             customer,
             phone,
         };
-        Some(self.runtime.block_on(self.db.register_flow_ticket(
+        Some(self.runtime.block_on(self.crm.register_ticket(
             &self.call_id,
             request,
             &self.config.tickets.types,

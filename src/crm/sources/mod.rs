@@ -22,9 +22,10 @@ use tracing::{debug, info, warn};
 use self::breaker::{Admission, Breaker, BreakerSettings, Transition};
 use self::mapping::{Answer, MappingError, map_fields, untyped};
 use super::customers::Customer;
-use super::self_service::{BUILTIN_LOOKUPS, CustomQuery, spoken_number};
+use super::self_service::{BUILTIN_LOOKUPS, CustomQuery, FlowTicket, spoken_number};
+use super::tickets::TicketType;
 use super::{Db, DbError};
-use crate::flow::{LookupFailure, Value, Values};
+use crate::flow::{LookupFailure, TicketFailure, TicketNumber, Value, Values};
 
 /// The lookup that identifies a caller by number, when pointed at a source.
 pub const CALLER_LOOKUP: &str = "caller_by_number";
@@ -260,6 +261,38 @@ impl Crm {
             Err(LookupFailure::NotFound) => Ok(None),
             Err(LookupFailure::Unavailable(why)) => Err(why),
         }
+    }
+
+    /// Registers a flow's ticket in hotline's outbox. A customer the CRM
+    /// identified has no row among hotline's customers, so the ticket names
+    /// them in its `crm_customer` field instead, and the CRM finds them by it.
+    pub async fn register_ticket(
+        &self,
+        call_id: &str,
+        request: FlowTicket<'_>,
+        types: &[TicketType],
+    ) -> Result<TicketNumber, TicketFailure> {
+        let external = [CALLER_LOOKUP, "customer_by_account"]
+            .iter()
+            .any(|name| self.routed(name).is_some());
+        let Some(customer) = request.customer.filter(|_| external) else {
+            return self
+                .0
+                .db
+                .register_flow_ticket(call_id, request, types)
+                .await;
+        };
+        let mut fields = request.fields.clone();
+        fields.insert("crm_customer".into(), Value::Text(customer.to_owned()));
+        let request = FlowTicket {
+            customer: None,
+            fields: &fields,
+            ..request
+        };
+        self.0
+            .db
+            .register_flow_ticket(call_id, request, types)
+            .await
     }
 
     /// Each source's counters and circuit state, for the admin API.
