@@ -400,3 +400,95 @@ fields = {{ amount = {{ type = "money", from = "/account/balance", currency_from
     let log = server.log();
     assert!(!log.contains("t0ken-never-logged"), "the secret was logged");
 }
+
+/// What the test CRM's ticket API received: the Idempotency-Key, the Authorization and the body.
+type Received = Arc<std::sync::Mutex<Vec<(String, String, serde_json::Value)>>>;
+
+/// A CRM ticket API: `POST /api/tickets` answers `{"ticket": {"id": "CRM-555"}}`.
+fn ticket_api(runtime: &tokio::runtime::Runtime) -> (String, Received) {
+    let received: Received = Arc::default();
+    let sink = Arc::clone(&received);
+    let app = axum::Router::new().route(
+        "/api/tickets",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap,
+                  axum::Json(body): axum::Json<serde_json::Value>| {
+                let sink = Arc::clone(&sink);
+                async move {
+                    let header = |name: &str| {
+                        let value = headers.get(name).and_then(|v| v.to_str().ok());
+                        value.unwrap_or_default().to_owned()
+                    };
+                    let key = header("idempotency-key");
+                    sink.lock()
+                        .unwrap()
+                        .push((key, header("authorization"), body));
+                    axum::Json(serde_json::json!({"ticket": {"id": "CRM-555"}}))
+                }
+            },
+        ),
+    );
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/api/tickets", listener.local_addr().unwrap());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    (url, received)
+}
+
+#[test]
+fn a_line_fault_reaches_the_crms_own_api_once_with_its_key_and_the_crms_number_is_kept() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (url, received) = ticket_api(&runtime);
+    let config = format!(
+        r#"
+[tickets.webhook]
+url = "{url}"
+secret = "s"
+headers = {{ Authorization = "Bearer ${{CRM_TICKET_TOKEN}}" }}
+body = {{ subject = "{{kind}}", caller = "{{phone}}", external_ref = "{{number}}" }}
+number_from = "/ticket/id"
+"#
+    );
+    // SAFETY: set before the server starts; only the child process reads it.
+    unsafe { std::env::set_var("CRM_TICKET_TOKEN", "ticket-t0ken") };
+    let server = Server::start_with(ServerOptions {
+        config,
+        ..ServerOptions::default()
+    });
+    let run = support::peers::sipp(
+        "line_fault_ticket.xml",
+        server.sip,
+        &["-set", "caller", OLENA, "-m", "1"],
+    );
+    assert!(run.success, "{}\n{}", run.output, server.log());
+    let mut tickets = serde_json::Value::Null;
+    support::peers::wait_for(Duration::from_secs(10), || {
+        let listed = server.cli(&["tickets", "list", "--json"]);
+        tickets = serde_json::from_slice(&listed.stdout).unwrap_or_default();
+        tickets[0]["crm_number"].is_string()
+    });
+    assert_eq!(
+        tickets[0]["crm_number"],
+        "CRM-555",
+        "{tickets}\n{}",
+        server.log()
+    );
+    assert_eq!(tickets[0]["delivery"], "delivered");
+    std::thread::sleep(Duration::from_secs(2)); // time for a duplicate, were there one
+    let received = received.lock().unwrap();
+    assert_eq!(received.len(), 1, "delivered once: {received:?}");
+    let (key, authorization, body) = &received[0];
+    assert_eq!(key, tickets[0]["idempotency_key"].as_str().unwrap());
+    assert_eq!(authorization, "Bearer ticket-t0ken");
+    let expected = serde_json::json!({
+        "subject": "line_repair",
+        "caller": OLENA,
+        "external_ref": tickets[0]["number"],
+    });
+    assert_eq!(body, &expected);
+    assert!(
+        !server.log().contains("ticket-t0ken"),
+        "the secret was logged"
+    );
+}

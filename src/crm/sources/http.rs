@@ -85,14 +85,7 @@ impl HttpSource {
     pub fn new(settings: &HttpSettings) -> Result<HttpSource, String> {
         let mut headers = HeaderMap::new();
         for (name, template) in &settings.headers {
-            let value = expand_env(template, |var| std::env::var(var).ok())
-                .map_err(|var| format!("header `{name}` needs the environment variable {var}"))?;
-            let name = HeaderName::try_from(name.as_str())
-                .map_err(|_| format!("`{name}` is not a header name"))?;
-            let mut value = HeaderValue::try_from(value)
-                .map_err(|_| format!("header `{name}` has a value that cannot be sent"))?;
-            // Kept out of Debug output, and so out of every log.
-            value.set_sensitive(true);
+            let (name, value) = secret_header(name, template)?;
             headers.insert(name, value);
         }
         let client = reqwest::Client::builder()
@@ -117,13 +110,7 @@ impl HttpSource {
     ) -> Result<Option<Json>, SourceError> {
         let path = lookup.path.as_deref().unwrap_or_default();
         let url = format!("{}/{}", self.base_url, fill_path(path, params));
-        let method = lookup
-            .method
-            .as_deref()
-            .unwrap_or("GET")
-            .to_ascii_uppercase();
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .map_err(|_| SourceError::Unavailable(format!("bad method `{method}`")))?;
+        let method = method(lookup.method.as_deref(), "GET").map_err(SourceError::Unavailable)?;
         let idempotent_read = method == reqwest::Method::GET || method == reqwest::Method::HEAD;
         let body = lookup
             .body
@@ -196,6 +183,27 @@ impl HttpSource {
     }
 }
 
+/// The method named, or `default`.
+pub(crate) fn method(given: Option<&str>, default: &str) -> Result<reqwest::Method, String> {
+    let method = given.unwrap_or(default).to_ascii_uppercase();
+    reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("bad method `{method}`"))
+}
+
+/// A header whose `${NAME}`s are replaced from the environment, marked
+/// sensitive so that it stays out of Debug output and every log.
+pub(crate) fn secret_header(
+    name: &str,
+    template: &str,
+) -> Result<(HeaderName, HeaderValue), String> {
+    let value = expand_env(template, |var| std::env::var(var).ok())
+        .map_err(|var| format!("header `{name}` needs the environment variable {var}"))?;
+    let name = HeaderName::try_from(name).map_err(|_| format!("`{name}` is not a header name"))?;
+    let mut value = HeaderValue::try_from(value)
+        .map_err(|_| format!("header `{name}` has a value that cannot be sent"))?;
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
 /// `${NAME}` replaced by `lookup(NAME)`; the name of the first unset variable as the error.
 fn expand_env(template: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::new();
@@ -221,7 +229,7 @@ fn fill_path(template: &str, params: &Values) -> String {
 }
 
 /// A JSON body template with `{param}` in its strings replaced by the values.
-fn fill_json(template: &Json, params: &Values) -> Json {
+pub(crate) fn fill_json(template: &Json, params: &Values) -> Json {
     match template {
         Json::String(s) => Json::String(fill(s, params, str::to_owned)),
         Json::Array(items) => Json::Array(items.iter().map(|i| fill_json(i, params)).collect()),

@@ -7,7 +7,7 @@
 
 pub mod breaker;
 pub mod check;
-mod http;
+pub(crate) mod http;
 pub mod mapping;
 pub(crate) mod sql;
 
