@@ -255,6 +255,9 @@ fn fill(template: &str, params: &Values, encode: impl Fn(&str) -> String) -> Str
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Values {
@@ -262,6 +265,80 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), Value::Text(v.to_string())))
             .collect()
+    }
+
+    /// A server that answers every request with `response` and counts them.
+    async fn answering(response: &'static str) -> (String, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&count);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request).await;
+                let _ = stream.write_all(response.as_bytes()).await;
+            }
+        });
+        (url, count)
+    }
+
+    fn source(base_url: String, max_body_bytes: usize) -> HttpSource {
+        HttpSource::new(&HttpSettings {
+            name: "crm".into(),
+            base_url,
+            headers: BTreeMap::new(),
+            timeout_ms: 2_000,
+            retries: 1,
+            max_body_bytes,
+            circuit: BreakerSettings::default(),
+        })
+        .unwrap()
+    }
+
+    fn lookup(method: &str) -> CustomQuery {
+        CustomQuery {
+            name: "balance".into(),
+            method: Some(method.into()),
+            path: Some("balance".into()),
+            ..CustomQuery::default()
+        }
+    }
+
+    const UNAVAILABLE: &str =
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+    #[tokio::test]
+    async fn a_failed_read_is_tried_again_but_a_post_is_sent_once() {
+        let (url, count) = answering(UNAVAILABLE).await;
+        let crm = source(url, 1024);
+        let limit = Duration::from_secs(2);
+        let error = crm
+            .fetch(&lookup("GET"), &Values::new(), limit)
+            .await
+            .unwrap_err();
+        assert_eq!(error.to_string(), "HTTP 503 Service Unavailable");
+        assert_eq!(count.load(Ordering::SeqCst), 2, "GET tried twice");
+        crm.fetch(&lookup("POST"), &Values::new(), limit)
+            .await
+            .unwrap_err();
+        assert_eq!(count.load(Ordering::SeqCst), 3, "POST sent once");
+    }
+
+    #[tokio::test]
+    async fn a_body_beyond_the_limit_is_cut_off() {
+        let response = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n\
+                        {\"balance\": \"1234567890123456789012345678901234567890\"}";
+        let (url, _) = answering(response).await;
+        let crm = source(url, 16);
+        let limit = Duration::from_secs(2);
+        let error = crm
+            .fetch(&lookup("GET"), &Values::new(), limit)
+            .await
+            .unwrap_err();
+        assert_eq!(error.to_string(), "response body larger than 16 bytes");
     }
 
     #[test]
