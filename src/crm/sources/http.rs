@@ -298,13 +298,17 @@ mod tests {
         .unwrap()
     }
 
-    fn lookup(method: &str) -> CustomQuery {
-        CustomQuery {
+    /// The error of a `method` lookup on `crm`, which must fail.
+    async fn failure(crm: &HttpSource, method: &str) -> String {
+        let lookup = CustomQuery {
             name: "balance".into(),
             method: Some(method.into()),
             path: Some("balance".into()),
             ..CustomQuery::default()
-        }
+        };
+        let limit = Duration::from_secs(2);
+        let result = crm.fetch(&lookup, &Values::new(), limit).await;
+        result.unwrap_err().to_string()
     }
 
     const UNAVAILABLE: &str =
@@ -314,16 +318,9 @@ mod tests {
     async fn a_failed_read_is_tried_again_but_a_post_is_sent_once() {
         let (url, count) = answering(UNAVAILABLE).await;
         let crm = source(url, 1024);
-        let limit = Duration::from_secs(2);
-        let error = crm
-            .fetch(&lookup("GET"), &Values::new(), limit)
-            .await
-            .unwrap_err();
-        assert_eq!(error.to_string(), "HTTP 503 Service Unavailable");
+        assert_eq!(failure(&crm, "GET").await, "HTTP 503 Service Unavailable");
         assert_eq!(count.load(Ordering::SeqCst), 2, "GET tried twice");
-        crm.fetch(&lookup("POST"), &Values::new(), limit)
-            .await
-            .unwrap_err();
+        failure(&crm, "POST").await;
         assert_eq!(count.load(Ordering::SeqCst), 3, "POST sent once");
     }
 
@@ -333,12 +330,10 @@ mod tests {
                         {\"balance\": \"1234567890123456789012345678901234567890\"}";
         let (url, _) = answering(response).await;
         let crm = source(url, 16);
-        let limit = Duration::from_secs(2);
-        let error = crm
-            .fetch(&lookup("GET"), &Values::new(), limit)
-            .await
-            .unwrap_err();
-        assert_eq!(error.to_string(), "response body larger than 16 bytes");
+        assert_eq!(
+            failure(&crm, "GET").await,
+            "response body larger than 16 bytes"
+        );
     }
 
     #[test]
