@@ -492,3 +492,32 @@ number_from = "/ticket/id"
         "the secret was logged"
     );
 }
+
+#[test]
+fn a_crm_database_down_at_start_up_does_not_stop_hotline_and_callers_are_still_answered() {
+    let closed = support::free_tcp_port();
+    let config = sql_crm_config(
+        &format!("mysql://root@{closed}/crm"),
+        "?",
+        "CAST({} AS CHAR)",
+    );
+    let server = Server::start_with(ServerOptions {
+        config,
+        ..ServerOptions::default()
+    });
+    let check = server.cli(&["crm", "check"]);
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(!check.status.success(), "{report}");
+    assert!(
+        report.contains("source billing (sql): cannot connect"),
+        "{report}"
+    );
+
+    // Not identified, Olena is greeted and asked for her language, as any unknown caller.
+    let mic = silence(server.dir.path(), 20);
+    let mut phone = dial(&server, OLENA, &mic);
+    std::thread::sleep(Duration::from_secs(6));
+    support::phone::hang_up(&mut phone);
+    let recording = phone.recording().expect("a recording");
+    assert_heard(&recording, "en", &["hotline/greeting".to_owned()], &server);
+}
