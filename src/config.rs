@@ -23,6 +23,8 @@ pub struct Config {
     pub tickets: TicketSettings,
     /// Admins' own read-only lookups (`[[lookups]]`), beside the built-in ones.
     pub lookups: Vec<crate::crm::self_service::CustomQuery>,
+    /// The company's own CRM databases and APIs (`[[crm.sources]]`).
+    pub crm: crate::crm::sources::CrmSettings,
     /// How callers wait for agents (`[queue]`).
     pub queue: QueueSettings,
     /// Agent queues (`[[queues]]`); the demo `support` queue by default.
@@ -412,6 +414,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(problem) = crate::crm::sources::problem(&self.crm, &self.lookups) {
+            return Err(invalid("crm.sources", problem));
+        }
         if let Some((setting, message)) = self.limits.problem() {
             return Err(invalid(setting, message.into()));
         }
@@ -511,6 +516,7 @@ impl Default for Config {
             http: HttpSettings::default(),
             tickets: TicketSettings::default(),
             lookups: Vec::new(),
+            crm: crate::crm::sources::CrmSettings::default(),
             queue: QueueSettings::default(),
             queues: vec![demo_queue()],
             agents: Vec::new(),
@@ -730,6 +736,41 @@ mod tests {
             error,
             "setting `lookups`: lookup `wipe` must be a SELECT (or WITH … SELECT) query"
         );
+    }
+
+    #[test]
+    fn crm_sources_and_their_lookups_are_checked_together_by_name() {
+        let sources = "[[crm.sources]]\nname = \"billing\"\nkind = \"sql\"\nurl = \"mysql://root@127.0.0.1/crm\"\n\
+                       [[crm.sources]]\nname = \"rest\"\nkind = \"http\"\nbase_url = \"http://127.0.0.1:9/api\"\n";
+        let check = |lookups: &str| {
+            Config::from_toml(&format!("{sources}{lookups}"))
+                .unwrap()
+                .check()
+                .map_err(|e| e.to_string())
+        };
+        let balance = "[[lookups]]\nname = \"balance\"\nsource = \"billing\"\n\
+                       sql = \"SELECT amount FROM balances WHERE client = ?\"\nparams = [\"customer\"]\n";
+        let error = check(balance).unwrap_err();
+        assert!(error.contains("must map the field `amount`"), "{error}");
+        let typed = format!(
+            "{balance}fields = {{ amount = {{ type = \"money\", currency = \"UAH\" }} }}\n"
+        );
+        check(&typed).unwrap();
+        let error = check(&typed.replace("\"billing\"", "\"ledger\"")).unwrap_err();
+        assert!(
+            error.contains("source `ledger`, which is not declared"),
+            "{error}"
+        );
+        let error = check(&typed.replace("\"billing\"", "\"rest\"")).unwrap_err();
+        assert!(
+            error.contains("needs a `path` on http source `rest`"),
+            "{error}"
+        );
+        let error = Config::from_toml(
+            "[[crm.sources]]\nname = \"x\"\nkind = \"sql\"\nurl = \"mysql://h/d\"\npool = 3\n",
+        )
+        .unwrap_err();
+        assert!(error.contains("pool"), "{error}");
     }
 
     #[test]

@@ -54,6 +54,13 @@ enum Command {
         #[command(subcommand)]
         command: hotline::crm::cli::AgentsCommand,
     },
+    /// The company's CRM sources: check them before callers use them.
+    Crm {
+        #[command(flatten)]
+        settings: ServeArgs,
+        #[command(subcommand)]
+        command: hotline::crm::cli::CrmCommand,
+    },
     /// Tokens for the admin HTTP API, with their roles.
     Tokens {
         #[command(flatten)]
@@ -160,6 +167,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let http = config.http.listen;
             hotline::crm::cli::run_agents(&config.database.url, realm, http, command).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Crm { settings, command } => {
+            let config = settings.load()?;
+            let clean = hotline::crm::cli::run_crm(&config, command).await?;
+            Ok(if clean {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Tokens { settings, command } => {
             let config = settings.load()?;

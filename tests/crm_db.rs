@@ -270,6 +270,7 @@ async fn an_admins_query_binds_call_values_and_cannot_change_data() {
         name: "service_count".into(),
         sql: "SELECT COUNT(*) AS n, MIN(name) AS first FROM services WHERE phone = $1".into(),
         params: vec!["caller".into()],
+        ..CustomQuery::default()
     };
     let olena: Values = [("caller".to_owned(), Value::Text("+380441234567".into()))].into();
     let injection: Values = [("caller".to_owned(), Value::Text("' OR '1'='1".into()))].into();
@@ -298,6 +299,7 @@ async fn an_admins_query_binds_call_values_and_cannot_change_data() {
             name: "sneaky".into(),
             sql: "UPDATE accounts SET balance_minor = 0 RETURNING balance_minor".into(),
             params: vec![],
+            ..CustomQuery::default()
         };
         assert!(sneaky.problem().is_some());
         let _ = db

@@ -43,6 +43,10 @@ fn webhook(url: &str, max_attempts: i32) -> WebhookSettings {
         max_backoff_ms: 2,
         timeout_ms: 5_000,
         concurrency: 4,
+        body: None,
+        method: None,
+        headers: Default::default(),
+        number_from: None,
     }
 }
 

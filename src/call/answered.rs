@@ -282,10 +282,8 @@ impl Answered {
                 let answers = state.crm.clone();
                 let limit = flow_limit(state);
                 tokio::spawn(async move {
-                    let custom = &services.config().lookups;
-                    let db = &services.0.db;
                     let started = Instant::now();
-                    let result = db.run_lookup(&name, &params, custom, limit).await;
+                    let result = services.0.crm.lookup(&name, &params, limit).await;
                     services.metrics().lookup_took("flow", started.elapsed());
                     let _ = answers.send(CrmAnswer::Lookup { name, result });
                 });
@@ -308,7 +306,7 @@ impl Answered {
                         phone: &phone,
                     };
                     let types = &services.config().tickets.types;
-                    let registered = services.0.db.register_flow_ticket(&call_id, request, types);
+                    let registered = services.0.crm.register_ticket(&call_id, request, types);
                     let result = tokio::time::timeout(limit, registered)
                         .await
                         .unwrap_or_else(|_| {

@@ -49,6 +49,8 @@ pub struct Status {
     /// What the SIP limits did since start.
     #[schema(value_type = crate::server::limits::LimitStats)]
     pub sip_limits: Arc<crate::server::limits::LimitStats>,
+    /// Each CRM source's lookups and circuit since start.
+    pub crm_sources: Vec<crate::crm::sources::SourceCounters>,
 }
 
 /// What every call shares.
@@ -58,6 +60,8 @@ pub struct Services(Arc<Shared>);
 struct Shared {
     config: Config,
     db: Db,
+    /// Lookups and caller identification, on the CRM's sources or hotline's tables.
+    crm: crate::crm::sources::Crm,
     /// Tells background workers (ticket delivery) to stop.
     stop: tokio::sync::watch::Sender<bool>,
     media_ip: IpAddr,
@@ -94,6 +98,8 @@ pub enum StartError {
     Database(#[from] crate::crm::DbError),
     #[error(transparent)]
     Flows(#[from] flows::FlowsError),
+    #[error(transparent)]
+    Crm(#[from] crate::crm::sources::SetupError),
 }
 
 impl Services {
@@ -105,6 +111,8 @@ impl Services {
             media: crate::server::media::metrics().clone(),
             ..Metrics::default()
         };
+        let crm = crate::crm::sources::Crm::from_config(db.clone(), config)?;
+        crm.probe_in_background();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         match &config.tickets.webhook {
             Some(webhook) => {
@@ -150,6 +158,7 @@ impl Services {
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             db,
+            crm,
             stop,
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
@@ -174,6 +183,7 @@ impl Services {
             calls_total: self.0.total.load(Ordering::Relaxed),
             flows: self.0.flows.versions().into_iter().collect(),
             sip_limits: Arc::clone(&self.0.sip_limits),
+            crm_sources: self.0.crm.counters(),
         }
     }
 
@@ -311,7 +321,7 @@ pub async fn run(services: Services, call: NewCall) {
         // Both wait at most DB_WAIT, side by side: with the database gone the
         // caller rings DB_WAIT longer, not twice that.
         let (customer, record) = tokio::join!(
-            identify(&services.0.db, &services.0.metrics, &caller),
+            identify(&services.0.crm, &services.0.metrics, &caller),
             CallLog::start(&services.0.db, &hotline_id, &id, &caller),
         );
         if let Some(customer) = &customer {
@@ -347,9 +357,13 @@ pub async fn run(services: Services, call: NewCall) {
 
 /// Finds the customer calling from `number`; a database that is down or slow
 /// makes the caller unknown, never holds up the call.
-async fn identify(db: &Db, metrics: &Metrics, number: &str) -> Option<Customer> {
+async fn identify(
+    crm: &crate::crm::sources::Crm,
+    metrics: &Metrics,
+    number: &str,
+) -> Option<Customer> {
     let started = std::time::Instant::now();
-    let found = db.find_customer_by_phone(number, DB_WAIT).await;
+    let found = crm.identify(number, DB_WAIT).await;
     metrics.lookup_took("caller", started.elapsed());
     match found {
         Ok(Some(customer)) => {

@@ -367,3 +367,26 @@ fn read_password(given: Option<String>, login: &str) -> std::io::Result<String> 
     std::io::stdin().read_line(&mut line)?;
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
+
+/// `hotline crm …`
+#[derive(Debug, Subcommand)]
+pub enum CrmCommand {
+    /// Connect to every source and run each lookup with its `sample` parameters.
+    Check,
+}
+
+/// Runs a `crm` command; `Ok(false)` when a source or lookup failed.
+pub async fn run_crm(
+    config: &crate::config::Config,
+    command: CrmCommand,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    match command {
+        CrmCommand::Check => {
+            let db = Db::open(&config.database.url).await?;
+            let crm = super::sources::Crm::from_config(db, config)?;
+            let (report, clean) = crm.check().await;
+            print!("{report}");
+            Ok(clean)
+        }
+    }
+}

@@ -45,6 +45,20 @@ pub struct WebhookSettings {
     /// How many POSTs run at once, so that one slow ticket does not hold the rest.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// The CRM's own API instead of hotline's ticket JSON: this body, with
+    /// `{number}`, `{kind}`, `{phone}`, `{customer}`, `{idempotency_key}` and
+    /// `{fields.NAME}` in its strings replaced by the ticket's values.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    /// The method of the CRM's API, POST by default.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// Extra headers; `${NAME}` is the environment variable `NAME` (for secrets).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The JSON pointer of the CRM's ticket number in its answer, stored with the ticket.
+    #[serde(default)]
+    pub number_from: Option<String>,
 }
 
 fn default_max_attempts() -> i32 {
@@ -175,20 +189,30 @@ impl Db {
         let Some(ticket) = self.ticket_by_id(ticket_id).await? else {
             return Ok(None);
         };
-        let body = serde_json::to_vec(&ticket).unwrap_or_default();
-        let result = client
-            .post(&webhook.url)
-            .timeout(Duration::from_millis(webhook.timeout_ms))
-            .header("Content-Type", "application/json")
-            .header("Idempotency-Key", &ticket.idempotency_key)
-            .header("X-Hotline-Signature", signature(&webhook.secret, &body))
-            .body(body)
-            .send()
-            .await;
-        let failure = match result {
-            Ok(response) if response.status().is_success() => None,
-            Ok(response) => Some(format!("HTTP {}", response.status())),
-            Err(error) => Some(describe(&error, webhook.timeout_ms)),
+        let body = match &webhook.body {
+            Some(template) => {
+                let filled =
+                    crate::crm::sources::http::fill_json(template, &ticket_values(&ticket));
+                serde_json::to_vec(&filled).unwrap_or_default()
+            }
+            None => serde_json::to_vec(&ticket).unwrap_or_default(),
+        };
+        let failure = match request(client, webhook, &ticket.idempotency_key, body) {
+            Err(problem) => Some(problem),
+            Ok(request) => match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    if let Some(number) = crm_number(webhook, response).await {
+                        sqlx::query("UPDATE tickets SET crm_number = $1 WHERE id = $2")
+                            .bind(number)
+                            .bind(ticket_id)
+                            .execute(self.pool())
+                            .await?;
+                    }
+                    None
+                }
+                Ok(response) => Some(format!("HTTP {}", response.status())),
+                Err(error) => Some(describe(&error, webhook.timeout_ms)),
+            },
         };
         match failure {
             None => {
@@ -246,6 +270,71 @@ enum Delivery {
     Failed,
     /// Failed for the last allowed time: moved to the dead letter state.
     Dead,
+}
+
+/// The request that delivers one ticket: signed, with its idempotency key,
+/// so a re-sent ticket is recognised by the CRM.
+fn request(
+    client: &reqwest::Client,
+    webhook: &WebhookSettings,
+    idempotency_key: &str,
+    body: Vec<u8>,
+) -> Result<reqwest::RequestBuilder, String> {
+    let method = crate::crm::sources::http::method(webhook.method.as_deref(), "POST")?;
+    let mut request = client
+        .request(method, &webhook.url)
+        .timeout(Duration::from_millis(webhook.timeout_ms))
+        .header("Content-Type", "application/json")
+        .header("Idempotency-Key", idempotency_key)
+        .header("X-Hotline-Signature", signature(&webhook.secret, &body));
+    for (name, template) in &webhook.headers {
+        let (name, value) = crate::crm::sources::http::secret_header(name, template)?;
+        request = request.header(name, value);
+    }
+    Ok(request.body(body))
+}
+
+/// The values a body template may name.
+fn ticket_values(ticket: &super::tickets::Ticket) -> crate::flow::Values {
+    use crate::flow::Value;
+    let mut values = crate::flow::Values::new();
+    let text = |s: &str| Value::Text(s.to_owned());
+    values.insert("number".into(), text(&ticket.number));
+    values.insert("kind".into(), text(&ticket.kind));
+    values.insert("phone".into(), text(&ticket.phone));
+    values.insert("idempotency_key".into(), text(&ticket.idempotency_key));
+    values.insert(
+        "customer".into(),
+        text(ticket.customer_id.as_deref().unwrap_or_default()),
+    );
+    for (name, value) in &ticket.fields {
+        values.insert(format!("fields.{name}"), text(value));
+    }
+    values
+}
+
+/// The CRM's ticket number in its answer, when `number_from` names one. The
+/// ticket is delivered either way; an answer without it is logged by the field.
+async fn crm_number(webhook: &WebhookSettings, response: reqwest::Response) -> Option<String> {
+    let pointer = webhook.number_from.as_deref()?;
+    // A ticket number sits in a small answer; a larger one is not read whole.
+    const LIMIT: usize = 64 * 1024;
+    let body = response.bytes().await.ok()?;
+    let json: Option<serde_json::Value> = (body.len() <= LIMIT)
+        .then(|| serde_json::from_slice(&body).ok())
+        .flatten();
+    let number = match json.as_ref().and_then(|j| j.pointer(pointer)) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    if number.is_none() {
+        warn!(
+            field = pointer,
+            "the CRM's answer has no ticket number at this field"
+        );
+    }
+    number
 }
 
 /// The tally of one delivery pass: tickets delivered, and the first database

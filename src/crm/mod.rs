@@ -16,6 +16,7 @@ pub mod registrations;
 pub mod reports;
 pub mod seed;
 pub mod self_service;
+pub mod sources;
 pub mod tickets;
 
 use std::time::Duration;

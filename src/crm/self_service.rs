@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
-use sqlx::{Column, Row};
 
+use super::sources::mapping::FieldSpec;
+use super::sources::mapping::untyped;
+use super::sources::overridable;
+use super::sources::sql::row_json;
 use super::tickets::{NewTicket, TicketError, TicketType};
 use super::{Db, DbError, within};
 use crate::flow::{LookupFailure, TicketFailure, TicketNumber, Value, Values};
@@ -24,25 +27,63 @@ pub const BUILTIN_LOOKUPS: [&str; 5] = [
     "customer_by_account",
 ];
 
-/// A read-only query an admin declares in `[[lookups]]`.
+/// A read-only lookup an admin declares in `[[lookups]]`: an SQL query, or
+/// (on an HTTP source) a request.
 ///
-/// The SQL uses `$1, $2, …`; `params` names the call variables bound to them,
-/// in order. Values are only ever bound, never spliced into the text. The
-/// first row's columns become the lookup's fields; no row is "not found".
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// The SQL uses the database's placeholders (`$1, $2, …`; `?` on MySQL);
+/// `params` names the call variables bound to them, in order. Values are only
+/// ever bound, never spliced into the text. Without `fields`, the first row's
+/// columns become the lookup's fields; no row is "not found".
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CustomQuery {
     pub name: String,
+    /// The `[[crm.sources]]` entry it runs on; hotline's own database when absent.
+    /// A built-in lookup (`balance`, …, `caller_by_number`) with a source replaces the built-in.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
     pub sql: String,
     #[serde(default)]
     pub params: Vec<String>,
+    /// HTTP: the method, GET by default.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// HTTP: the path after the source's base URL, with `{param}` placeholders.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// HTTP: a JSON body, with `{param}` placeholders in its strings.
+    #[serde(default)]
+    pub body: Option<serde_json::Value>,
+    /// Typed fields and where they come from in the answer.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldSpec>,
+    /// Parameters `hotline crm check` runs the lookup with.
+    #[serde(default)]
+    pub sample: BTreeMap<String, String>,
 }
 
 impl CustomQuery {
     /// Why the query may not be used, if it is not a single read-only SELECT.
     pub fn problem(&self) -> Option<String> {
-        if BUILTIN_LOOKUPS.contains(&self.name.as_str()) {
+        if overridable(&self.name) && self.source.is_none() {
             return Some(format!("`{}` is a built-in lookup", self.name));
+        }
+        if let Some(path) = &self.path {
+            if !self.sql.is_empty() {
+                return Some("has both `sql` and `path`".into());
+            }
+            let named = |p: &String| path.contains(&format!("{{{p}}}"));
+            let body = self
+                .body
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return self
+                .params
+                .iter()
+                .find(|p| !named(p) && !body.contains(&format!("{{{p}}}")))
+                .map(|p| format!("names parameter `{p}` that neither path nor body uses"));
         }
         let sql = self.sql.trim().trim_end_matches(';');
         let first = sql
@@ -181,21 +222,7 @@ impl Db {
         let Some(row) = within(limit, work).await? else {
             return Ok(None);
         };
-        let mut values = Values::new();
-        for column in row.columns() {
-            let i = column.ordinal();
-            let value = if let Ok(Some(n)) = row.try_get::<Option<i64>, _>(i) {
-                Value::Number(n)
-            } else if let Ok(Some(t)) = row.try_get::<Option<String>, _>(i) {
-                Value::Text(t)
-            } else if let Ok(Some(x)) = row.try_get::<Option<f64>, _>(i) {
-                Value::Text(x.to_string())
-            } else {
-                continue;
-            };
-            values.insert(column.name().to_owned(), value);
-        }
-        Ok(Some(values))
+        Ok(Some(untyped(&row_json(&row))))
     }
 
     /// Registers a flow's ticket, exactly once per call and type; the number
@@ -261,6 +288,7 @@ mod tests {
             name: "open_tickets".into(),
             sql: sql.into(),
             params: params.iter().map(|p| p.to_string()).collect(),
+            ..CustomQuery::default()
         }
     }
 

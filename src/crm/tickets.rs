@@ -78,6 +78,9 @@ pub struct Ticket {
     pub status: String,
     pub due_at: i64,
     pub created_at: i64,
+    /// The CRM's own number, once its API gave one on delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crm_number: Option<String>,
 }
 
 /// Why a ticket was not registered.
@@ -176,6 +179,7 @@ impl Db {
             status: "new".into(),
             due_at: now + kind.sla_minutes * 60_000,
             created_at: now,
+            crm_number: None,
         };
         let fields = serde_json::to_string(&ticket.fields).unwrap_or_else(|_| "{}".into());
         sqlx::query(
@@ -230,7 +234,7 @@ impl Db {
     pub async fn list_tickets(&self, limit: i64) -> Result<Vec<TicketWithDelivery>, DbError> {
         let rows = sqlx::query(
             "SELECT t.id, t.number, t.kind, t.idempotency_key, t.customer_id, t.phone, t.fields, t.priority,
-                    t.status, t.due_at, t.created_at, o.attempts, o.delivered_at, o.dead, o.last_error
+                    t.status, t.due_at, t.created_at, t.crm_number, o.attempts, o.delivered_at, o.dead, o.last_error
              FROM tickets t JOIN ticket_outbox o ON o.ticket_id = t.id
              ORDER BY t.seq DESC LIMIT $1",
         )
@@ -272,7 +276,7 @@ pub struct TicketWithDelivery {
 
 const TICKET_COLUMNS: &str =
     "SELECT id, number, kind, idempotency_key, customer_id, phone, fields, priority,
-                                     status, due_at, created_at FROM tickets";
+                                     status, due_at, created_at, crm_number FROM tickets";
 
 fn ticket(row: &sqlx::any::AnyRow) -> Result<Ticket, sqlx::Error> {
     let fields: String = row.try_get("fields")?;
@@ -288,6 +292,7 @@ fn ticket(row: &sqlx::any::AnyRow) -> Result<Ticket, sqlx::Error> {
         status: row.try_get("status")?,
         due_at: row.try_get("due_at")?,
         created_at: row.try_get("created_at")?,
+        crm_number: row.try_get("crm_number")?,
     })
 }
 

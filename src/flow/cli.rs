@@ -72,6 +72,8 @@ pub enum FlowsCliError {
     Fixture { path: PathBuf, message: String },
     #[error(transparent)]
     Database(#[from] crate::crm::DbError),
+    #[error(transparent)]
+    Crm(#[from] crate::crm::sources::SetupError),
     #[error("the simulation stopped: {0}")]
     Simulation(String),
 }
@@ -149,8 +151,9 @@ pub async fn run(config: &Config, command: FlowsCommand) -> Result<bool, FlowsCl
                 None => {
                     let db =
                         Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
+                    let crm = crate::crm::sources::Crm::from_config(db, config)?;
                     let mut backend = DatabaseBackend {
-                        db,
+                        crm,
                         runtime: tokio::runtime::Handle::current(),
                         call_id: format!("simulation-{}", crate::crm::new_id()),
                         config: config.clone(),
@@ -188,7 +191,8 @@ const LOOKUP_LIMIT: Duration = Duration::from_secs(3);
 /// The configured database as the simulator's CRM: real lookups, and real
 /// tickets (registered once for the simulated call, as a real call would).
 struct DatabaseBackend {
-    db: Db,
+    /// Lookups and caller identification on the configured CRM sources.
+    crm: crate::crm::sources::Crm,
     runtime: tokio::runtime::Handle,
     call_id: String,
     config: Config,
@@ -198,7 +202,7 @@ impl Backend for DatabaseBackend {
     fn find_customer(&mut self, caller: &str) -> Option<Customer> {
         let found = self
             .runtime
-            .block_on(self.db.find_customer_by_phone(caller, LOOKUP_LIMIT));
+            .block_on(self.crm.identify(caller, LOOKUP_LIMIT));
         found.ok().flatten().map(|c| Customer {
             id: c.id,
             language: Some(c.language),
@@ -207,12 +211,8 @@ impl Backend for DatabaseBackend {
 
     fn lookup(&mut self, name: &str, params: &Values) -> Option<Result<Values, LookupFailure>> {
         Some(
-            self.runtime.block_on(self.db.run_lookup(
-                name,
-                params,
-                &self.config.lookups,
-                LOOKUP_LIMIT,
-            )),
+            self.runtime
+                .block_on(self.crm.lookup(name, params, LOOKUP_LIMIT)),
         )
     }
 
@@ -229,7 +229,7 @@ impl Backend for DatabaseBackend {
             customer,
             phone,
         };
-        Some(self.runtime.block_on(self.db.register_flow_ticket(
+        Some(self.runtime.block_on(self.crm.register_ticket(
             &self.call_id,
             request,
             &self.config.tickets.types,
