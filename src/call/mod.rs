@@ -31,6 +31,8 @@ use crate::sip::identity::{caller_number, mask_number, normalize_e164};
 use crate::sip::sdp::{LocalMedia, SdpSession};
 use crate::sip::ua::CallId;
 
+use crate::crm::writer::{RecordWriter, WriterSettings};
+use crate::server::admission::{LookupGauge, SetupLoad};
 use log::{CallLog, DB_WAIT};
 pub use ports::PortPool;
 use recent::{CallRecord, RecentCalls};
@@ -42,6 +44,10 @@ pub struct Services(Arc<Shared>);
 struct Shared {
     config: Config,
     db: Db,
+    /// Writes call records, call events and queue events in batches.
+    records: RecordWriter,
+    /// How long caller lookups take, for admission control.
+    lookups: Arc<LookupGauge>,
     /// Tells background workers (ticket delivery) to stop.
     stop: tokio::sync::watch::Sender<bool>,
     media_ip: IpAddr,
@@ -83,6 +89,18 @@ impl Services {
     /// decoded or a missing say-engine word stops start-up, naming it.
     pub async fn start(config: &Config) -> Result<Services, StartError> {
         let db = Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
+        // Before any call is taken, so every open call is one of a past run.
+        let interrupted = db.close_interrupted_calls().await?;
+        if interrupted > 0 {
+            warn!(
+                calls = interrupted,
+                "calls left open by the last run closed as interrupted"
+            );
+        }
+        let records = RecordWriter::spawn(
+            Db::open_writer(&config.database.url).await?,
+            WriterSettings::default(),
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         match &config.tickets.webhook {
             Some(webhook) => {
@@ -126,6 +144,8 @@ impl Services {
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             db,
+            records,
+            lookups: Arc::default(),
             stop,
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
@@ -156,7 +176,21 @@ impl Services {
             "calls_total": self.0.total.load(Ordering::Relaxed),
             "flows": flows,
             "sip_limits": self.0.sip_limits.snapshot(),
+            "records": self.0.records.snapshot(),
         })
+    }
+
+    /// What admission control reads: the writer's backlog and lookup times.
+    pub fn setup_load(&self) -> SetupLoad {
+        SetupLoad {
+            records: self.0.records.clone(),
+            lookups: Arc::clone(&self.0.lookups),
+        }
+    }
+
+    /// Records handed to the writer and not yet committed.
+    pub fn record_backlog(&self) -> usize {
+        self.0.records.backlog()
     }
 
     /// The counters the SIP limits fill, shown in [`Services::status`].
@@ -191,6 +225,7 @@ impl Services {
             endpoint,
             directory,
             db: self.0.db.clone(),
+            records: self.0.records.clone(),
             ports: self.0.ports.clone(),
             media_ip: self.0.media_ip,
             media_options: crate::server::media::MediaOptions::from(&config.media),
@@ -211,9 +246,18 @@ impl Services {
         Ok(())
     }
 
-    /// Stops background work before the process exits.
+    /// Stops background work before the process exits, and writes the
+    /// records still queued (calls still in progress are closed as
+    /// interrupted at the next start).
     pub async fn shutdown(&self) {
         let _ = self.0.stop.send(true);
+        let backlog = self.0.records.backlog();
+        if !self.0.records.flush(SHUTDOWN_FLUSH).await {
+            warn!(
+                records = backlog,
+                "the database did not take the last records before shutdown"
+            );
+        }
     }
 
     fn config(&self) -> &Config {
@@ -244,6 +288,9 @@ impl Services {
         &self.0.queue
     }
 }
+
+/// How long shutdown waits for the record writer to empty its queue.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(10);
 
 /// Counts a call as active for as long as it lives.
 struct ActiveGuard(Services);
@@ -279,15 +326,16 @@ pub async fn run(services: Services, call: NewCall) {
             outcome: None,
         });
         let id = call.call.0.clone();
-        // Both wait at most DB_WAIT, side by side: with the database gone the
-        // caller rings DB_WAIT longer, not twice that.
-        let (customer, record) = tokio::join!(
-            identify(&services.0.db, &caller),
-            CallLog::start(&services.0.db, &hotline_id, &id, &caller),
+        // The record is begun once the caller is known, so that it is one
+        // row written once; neither waits for the database's writes.
+        let customer = identify(&services, &caller).await;
+        let record = CallLog::start(
+            &services.0.records,
+            &hotline_id,
+            &id,
+            &caller,
+            customer.as_ref().map(|c| c.id.clone()),
         );
-        if let Some(customer) = &customer {
-            record.customer(customer.id.clone());
-        }
         let caller = Caller {
             number: caller,
             customer,
@@ -307,9 +355,13 @@ pub async fn run(services: Services, call: NewCall) {
 }
 
 /// Finds the customer calling from `number`; a database that is down or slow
-/// makes the caller unknown, never holds up the call.
-async fn identify(db: &Db, number: &str) -> Option<Customer> {
-    match db.find_customer_by_phone(number, DB_WAIT).await {
+/// makes the caller unknown, never holds up the call. How long it took feeds
+/// admission control.
+async fn identify(services: &Services, number: &str) -> Option<Customer> {
+    let started = std::time::Instant::now();
+    let found = services.0.db.find_customer_by_phone(number, DB_WAIT).await;
+    services.0.lookups.record(started.elapsed());
+    match found {
         Ok(Some(customer)) => {
             info!(customer = %customer.id, "caller identified");
             Some(customer)

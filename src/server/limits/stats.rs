@@ -26,6 +26,14 @@ pub struct LimitStats {
     pub descriptors_exhausted: AtomicU64,
     /// The process's open-file limit, as raised at start.
     pub open_file_limit: AtomicU64,
+    /// New calls refused for `sip.max_calls`.
+    pub calls_over_max: AtomicU64,
+    /// New calls refused while the record writer was behind.
+    pub calls_refused_record_backlog: AtomicU64,
+    /// New calls refused while caller lookups were slow.
+    pub calls_refused_lookup_latency: AtomicU64,
+    /// New calls refused over `admission.max_calls_per_second`.
+    pub calls_refused_call_rate: AtomicU64,
 }
 
 impl LimitStats {
@@ -48,6 +56,10 @@ impl LimitStats {
             "tcp_incomplete_closed": read(&self.tcp_incomplete_closed),
             "descriptors_exhausted": read(&self.descriptors_exhausted),
             "open_file_limit": read(&self.open_file_limit),
+            "calls_over_max": read(&self.calls_over_max),
+            "calls_refused_record_backlog": read(&self.calls_refused_record_backlog),
+            "calls_refused_lookup_latency": read(&self.calls_refused_lookup_latency),
+            "calls_refused_call_rate": read(&self.calls_refused_call_rate),
         })
     }
 }
