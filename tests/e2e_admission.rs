@@ -18,11 +18,12 @@ fn calls_logged(log: &std::path::Path) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut answered = BTreeSet::new();
     let mut refused = BTreeSet::new();
     for line in text.lines() {
-        if let Some(id) = line.strip_prefix("answered ") {
-            answered.insert(id.trim().to_owned());
-        } else if let Some(id) = line.strip_prefix("refused ") {
-            refused.insert(id.trim().to_owned());
-        }
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("answered"), Some(id)) => answered.insert(id.to_owned()),
+            (Some("refused"), Some(id)) => refused.insert(id.to_owned()),
+            _ => false,
+        };
     }
     (answered, refused)
 }
