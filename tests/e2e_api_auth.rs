@@ -4,58 +4,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::http::{Answer, add_token, request};
 use support::peers::{sipp, wait_for};
 use support::{Server, ServerOptions, databases};
-
-/// An HTTP answer as an admin's client sees it.
-struct Answer {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// The `error` of a JSON error body.
-    fn error(&self) -> String {
-        self.json()["error"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
-/// One request to the server's admin API, with a bearer token when given.
-fn request(server: &Server, method: &str, path: &str, token: Option<&str>, body: &str) -> Answer {
-    let mut stream = std::net::TcpStream::connect(server.http).expect("admin API");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: hotline\r\n{auth}Content-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Answer {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
-}
 
 fn get(server: &Server, path: &str, token: Option<&str>) -> Answer {
     request(server, "GET", path, token, "")
@@ -76,16 +31,6 @@ fn call_pressing_427(server: &Server) {
         run.output,
         server.log()
     );
-}
-
-/// `hotline tokens add NAME --role ROLE` on the server's database; the token it printed.
-fn add_token(server: &Server, name: &str, role: &str) -> String {
-    let output = server.cli(&["tokens", "add", name, "--role", role]);
-    assert!(output.status.success(), "{output:?}");
-    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let advice = String::from_utf8_lossy(&output.stderr);
-    assert!(advice.contains("Authorization: Bearer"), "{advice}");
-    token
 }
 
 fn tokens_guard_every_route_but_health(server: &Server) {

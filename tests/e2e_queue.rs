@@ -53,22 +53,7 @@ fn server_with(flows: &tempfile::TempDir, ring_timeout: u32, media: &str, config
 }
 
 fn add_agent(server: &Server, login: &str, password: &str) {
-    let added = server.cli(&[
-        "agents",
-        "add",
-        login,
-        "--name",
-        login,
-        "--password",
-        password,
-        "--skill",
-        "support=1",
-    ]);
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    server.add_agent(login, password, "support");
 }
 
 /// An agent's softphone registered with hotline; `answer` says whether it picks up by itself.

@@ -5,6 +5,7 @@
 //! | route                        | needs      | personal data             |
 //! |------------------------------|------------|---------------------------|
 //! | `GET /health`                | nobody     | none                      |
+//! | `GET /openapi.json`          | nobody     | none                      |
 //! | `GET /status`                | monitor    | none                      |
 //! | `GET /report`                | monitor    | none                      |
 //! | `GET /calls`                 | monitor    | masked per role ([`view`])|
@@ -13,9 +14,12 @@
 //! | `POST /agents/{agent}/state` | supervisor | -                         |
 //! | `GET /registrations`         | supervisor | agents' IP addresses      |
 //!
-//! Admin may do everything and sees typed digits.
+//! Admin may do everything and sees typed digits. `GET /openapi.json`
+//! describes every other route, with the role it needs ([`openapi`]).
 
 pub mod access;
+mod error;
+mod openapi;
 mod queue;
 mod registrations;
 mod report;
@@ -24,10 +28,11 @@ mod view;
 use std::net::SocketAddr;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::call::Services;
+use crate::call::{CallRecord, Services, Status};
 use access::{Caller, Gate, Role};
 
 pub use queue::set_agent_state;
@@ -41,24 +46,22 @@ pub async fn serve(
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let needs =
-        |role: Role| axum::middleware::from_fn_with_state((gate.clone(), role), access::require);
-    let monitor = Router::new()
-        .route("/status", get(status))
-        .route("/calls", get(calls))
-        .route("/report", get(report::report))
+    let monitor = OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(calls))
+        .routes(routes!(report::report))
         .merge(queue::read_routes())
-        .with_state(services.clone())
-        .route_layer(needs(Role::Monitor));
+        .with_state(services.clone());
     let supervisor = queue::write_routes()
         .with_state(services)
-        .merge(registrations::router(registrar))
-        .route_layer(needs(Role::Supervisor));
-    let app = Router::new()
-        .route("/health", get(health))
-        .merge(monitor)
-        .merge(supervisor)
-        .into_make_service_with_connect_info::<SocketAddr>();
+        .merge(registrations::router(registrar));
+    let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
+        .routes(routes!(health))
+        .merge(openapi::guarded(monitor, Role::Monitor, &gate))
+        .merge(openapi::guarded(supervisor, Role::Supervisor, &gate))
+        .split_for_parts();
+    let app =
+        openapi::serve_document(app, &document).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "admin HTTP server stopped");
@@ -67,15 +70,24 @@ pub async fn serve(
     Ok(local)
 }
 
+/// Whether the server is up; needs no token.
+#[utoipa::path(get, path = "/health", responses(
+    (status = OK, description = "The server is up: `ok`.", body = String, content_type = "text/plain")
+))]
 async fn health() -> &'static str {
     "ok\n"
 }
 
-async fn status(State(services): State<Services>) -> Json<serde_json::Value> {
+/// Calls active and since start, the flows' versions and the SIP limits' counters.
+#[utoipa::path(get, path = "/status", responses((status = OK, body = Status)))]
+async fn status(State(services): State<Services>) -> Json<Status> {
     Json(services.status())
 }
 
 /// Calls in progress and the most recent finished ones, with the keys pressed.
+///
+/// Callers' numbers are masked below supervisor and typed digits below admin.
+#[utoipa::path(get, path = "/calls", responses((status = OK, body = Vec<CallRecord>)))]
 async fn calls(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,

@@ -35,7 +35,24 @@ use crate::crm::writer::{RecordWriter, WriterSettings};
 use crate::server::admission::{LookupGauge, SetupLoad};
 use log::{CallLog, DB_WAIT};
 pub use ports::PortPool;
-use recent::{CallRecord, RecentCalls};
+pub use recent::CallRecord;
+use recent::RecentCalls;
+
+/// Live figures of the server, as `GET /status` shows them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Status {
+    /// Calls in progress.
+    pub calls_active: usize,
+    /// Calls since start.
+    pub calls_total: u64,
+    /// The version of each loaded flow, by flow id.
+    pub flows: std::collections::BTreeMap<String, String>,
+    /// What the SIP limits did since start.
+    #[schema(value_type = crate::server::limits::LimitStats)]
+    pub sip_limits: Arc<crate::server::limits::LimitStats>,
+    /// The record writer: what waits for the database, what was written.
+    pub records: crate::crm::writer::RecordStats,
+}
 
 /// What every call shares.
 #[derive(Clone)]
@@ -163,21 +180,14 @@ impl Services {
     }
 
     /// Live figures for the admin API.
-    pub fn status(&self) -> serde_json::Value {
-        let flows: serde_json::Map<String, serde_json::Value> = self
-            .0
-            .flows
-            .versions()
-            .into_iter()
-            .map(|(id, version)| (id, serde_json::Value::String(version)))
-            .collect();
-        serde_json::json!({
-            "calls_active": self.0.active.load(Ordering::Relaxed),
-            "calls_total": self.0.total.load(Ordering::Relaxed),
-            "flows": flows,
-            "sip_limits": self.0.sip_limits.snapshot(),
-            "records": self.0.records.snapshot(),
-        })
+    pub fn status(&self) -> Status {
+        Status {
+            calls_active: self.0.active.load(Ordering::Relaxed),
+            calls_total: self.0.total.load(Ordering::Relaxed),
+            flows: self.0.flows.versions().into_iter().collect(),
+            sip_limits: Arc::clone(&self.0.sip_limits),
+            records: self.0.records.stats(),
+        }
     }
 
     /// What admission control reads: the writer's backlog and lookup times.

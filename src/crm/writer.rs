@@ -107,16 +107,31 @@ impl RecordWriter {
     }
 
     /// The writer's figures, for the admin API.
-    pub fn snapshot(&self) -> serde_json::Value {
+    pub fn stats(&self) -> RecordStats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        serde_json::json!({
-            "backlog": self.backlog(),
-            "written": read(&self.stats.written),
-            "batches": read(&self.stats.batches),
-            "retries": read(&self.stats.retries),
-            "rejected": read(&self.stats.rejected),
-        })
+        RecordStats {
+            backlog: self.backlog(),
+            written: read(&self.stats.written),
+            batches: read(&self.stats.batches),
+            retries: read(&self.stats.retries),
+            rejected: read(&self.stats.rejected),
+        }
     }
+}
+
+/// The record writer's figures, as `GET /status` shows them.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct RecordStats {
+    /// Records handed over and not yet committed: what admission control watches.
+    pub backlog: usize,
+    /// Records committed since start.
+    pub written: u64,
+    /// Transactions committed since start.
+    pub batches: u64,
+    /// Batches tried again after the database failed to take them.
+    pub retries: u64,
+    /// Records the database rejected as invalid (logged as errors).
+    pub rejected: u64,
 }
 
 /// The first wait after a failed batch; doubled up to `MAX_BACKOFF`.
@@ -453,9 +468,9 @@ mod tests {
         let ended = "SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL";
         assert_eq!(count(db, ended).await, 100);
         assert_eq!(count(db, "SELECT COUNT(*) FROM call_events").await, 100);
-        let figures = writer.snapshot();
-        assert_eq!(figures["batches"], 1, "{figures}");
-        assert_eq!(figures["written"], 300);
+        let figures = writer.stats();
+        assert_eq!(figures.batches, 1, "{figures:?}");
+        assert_eq!(figures.written, 300);
         assert_eq!(writer.backlog(), 0);
     }
 
@@ -500,7 +515,7 @@ mod tests {
             count(&fixture.db, "SELECT COUNT(*) FROM call_events").await,
             2
         );
-        assert_eq!(writer.snapshot()["rejected"], 1);
+        assert_eq!(writer.stats().rejected, 1);
         assert_eq!(writer.backlog(), 0);
     }
 

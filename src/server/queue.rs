@@ -27,11 +27,25 @@ use crate::crm::batch::Record;
 use crate::crm::writer::RecordWriter;
 use crate::flow::AgentContext;
 use crate::queue::{
-    Acd, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event, EventKind, Join,
-    KeptPlaces, OfferId, OfferResult,
+    Acd, AcdError, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event,
+    EventKind, Join, KeptPlaces, OfferId, OfferResult,
 };
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
+
+mod snapshot;
+pub use snapshot::QueueSnapshot;
+
+/// Why an agent's state was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentChangeError {
+    /// The queue core refused: an unknown agent, or a change that makes no sense now.
+    #[error(transparent)]
+    Refused(AcdError),
+    /// The queue task is not running (no queue configured, or shutting down).
+    #[error("the queue is not running")]
+    NotRunning,
+}
 
 /// What a waiting caller's task hears from the queue.
 #[derive(Debug)]
@@ -91,11 +105,11 @@ enum Command {
     Agent {
         agent: String,
         input: AgentInput,
-        reply: Option<oneshot::Sender<Result<(), String>>>,
+        reply: Option<oneshot::Sender<Result<(), AcdError>>>,
     },
     AddAgent(AgentConfig),
     Ringing(OfferId, RingOutcome),
-    Snapshot(oneshot::Sender<serde_json::Value>),
+    Snapshot(oneshot::Sender<QueueSnapshot>),
     /// A callback whose customer was not reached goes back in the queue.
     RetryCallback {
         call: Box<WaitingCall>,
@@ -162,7 +176,7 @@ impl QueueHandle {
     }
 
     /// Changes an agent's state (log in, log out, pause, unpause); the error says why not.
-    pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), String> {
+    pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), AgentChangeError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Agent {
             agent: agent.to_owned(),
@@ -170,18 +184,20 @@ impl QueueHandle {
             reply: Some(reply),
         };
         if self.commands.send(command).is_err() {
-            return Err("the queue is not running".into());
+            return Err(AgentChangeError::NotRunning);
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err("the queue stopped".into()))
+        match answer.await {
+            Ok(result) => result.map_err(AgentChangeError::Refused),
+            Err(_) => Err(AgentChangeError::NotRunning),
+        }
     }
 
     /// Agents with their states and the callers waiting in each queue.
-    pub async fn snapshot(&self) -> serde_json::Value {
+    pub async fn snapshot(&self) -> QueueSnapshot {
         let (reply, answer) = oneshot::channel();
         let _ = self.commands.send(Command::Snapshot(reply));
-        answer.await.unwrap_or(serde_json::Value::Null)
+        // No queue running: no agents, no queues.
+        answer.await.unwrap_or_default()
     }
 
     /// The live stream of queue events and agents' screen-pop context, as JSON.
@@ -363,7 +379,7 @@ impl QueueTask {
                     result = self.shell.acd.handle_agent(now, &id, AgentInput::Login);
                 }
                 if let Some(reply) = reply {
-                    let _ = reply.send(result.map_err(|e| e.to_string()));
+                    let _ = reply.send(result);
                 } else if let Err(error) = result {
                     debug!(%error, agent = %agent, "agent input not taken");
                 }
@@ -685,48 +701,9 @@ impl QueueTask {
         self.log.send(Record::queue_event(&json));
     }
 
-    fn snapshot(&self) -> serde_json::Value {
-        let agents: Vec<serde_json::Value> = self
-            .shell
-            .acd
-            .agents()
-            .map(|a| {
-                serde_json::json!({
-                    "id": a.id().0,
-                    "state": a.state(),
-                    "registered": a.registered(),
-                    "calls_taken": a.calls_taken(),
-                })
-            })
-            .collect();
-        let now = Instant::now();
-        let queues: Vec<serde_json::Value> = self
-            .shell
-            .acd
-            .queue_names()
-            .map(|name| {
-                let waiting: Vec<serde_json::Value> = self
-                    .shell
-                    .acd
-                    .waiting(name)
-                    .into_iter()
-                    .map(|w| {
-                        let call = self.callers.get(&w.caller).map(|c| &c.call);
-                        serde_json::json!({
-                            "position": w.position,
-                            "number": call.map(|c| c.number.clone()),
-                            "name": call.and_then(|c| c.name.clone()),
-                            "waited_ms": now.saturating_duration_since(w.arrived).as_millis() as u64,
-                            "priority": w.priority,
-                            "callback": w.callback,
-                            "ringing": w.ringing,
-                        })
-                    })
-                    .collect();
-                serde_json::json!({ "name": name, "waiting": waiting })
-            })
-            .collect();
-        serde_json::json!({ "agents": agents, "queues": queues })
+    fn snapshot(&self) -> QueueSnapshot {
+        let call = |caller: &CallerId| self.callers.get(caller).map(|w| &w.call);
+        QueueSnapshot::of(&self.shell.acd, call, Instant::now())
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod databases;
+pub mod http;
 pub mod peers;
 pub mod phone;
 pub mod receiver;
@@ -116,6 +117,22 @@ impl Server {
     /// The server's database URL.
     pub fn db_url(&self) -> String {
         self.db.clone()
+    }
+
+    /// `hotline agents add LOGIN --password PASSWORD --skill SKILL=1`, named as the login.
+    pub fn add_agent(&self, login: &str, password: &str, skill: &str) {
+        let skill = format!("{skill}=1");
+        let args = [
+            "agents",
+            "add",
+            login,
+            "--name",
+            login,
+            "--password",
+            password,
+        ];
+        let added = self.cli(&[&args[..], &["--skill", &skill]].concat());
+        assert!(added.status.success(), "{added:?}");
     }
 
     /// Runs a command such as `agents add …` with this server's configuration
