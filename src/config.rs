@@ -36,6 +36,8 @@ pub struct Config {
     pub trunk: TrunkSettings,
     /// What one SIP source may cost, and the TCP caps (`[limits]`).
     pub limits: crate::server::limits::LimitSettings,
+    /// When new calls are refused because set-up is saturated (`[admission]`).
+    pub admission: crate::server::admission::AdmissionSettings,
 }
 
 /// What hotline answers when the trunk (or any host it calls out to)
@@ -214,6 +216,11 @@ pub struct MediaSettings {
     /// (its phone or network is gone without a BYE); 0 turns the check off.
     /// Calls on hold are not checked.
     pub rtp_timeout_seconds: u64,
+    /// Real-time priority (`SCHED_FIFO`, 1–99) media workers ask for, so that
+    /// signalling and database work on the same core do not delay packets;
+    /// 0 (the default) keeps normal scheduling. Refused where the system does
+    /// not allow it. Opt-in: see `server::media::realtime` for its cost.
+    pub realtime_priority: u8,
 }
 
 /// Database settings.
@@ -523,6 +530,7 @@ impl Default for Config {
             registrar: RegistrarSettings::default(),
             trunk: TrunkSettings::default(),
             limits: crate::server::limits::LimitSettings::default(),
+            admission: crate::server::admission::AdmissionSettings::default(),
         }
     }
 }
@@ -570,6 +578,7 @@ impl Default for MediaSettings {
             port_max: 20000,
             inband_dtmf_always: false,
             rtp_timeout_seconds: 60,
+            realtime_priority: 0,
         }
     }
 }

@@ -52,6 +52,9 @@ async fn metrics(
             ("limit", read(&limits.calls_over_limit)),
             ("source_limit", read(&limits.calls_refused)),
             ("overload", read(&limits.calls_overloaded)),
+            ("record_backlog", read(&limits.calls_refused_record_backlog)),
+            ("lookup_latency", read(&limits.calls_refused_lookup_latency)),
+            ("call_rate", read(&limits.calls_refused_call_rate)),
         ],
         sip_limited: vec![
             ("rejected", read(&limits.rejected)),
@@ -64,6 +67,7 @@ async fn metrics(
             .map(|(_, devices)| devices.len() as u64)
             .sum(),
         tickets_pending: pending.ok().and_then(Result::ok),
+        db_write_queue_depth: services.record_backlog() as u64,
         ..Live::default()
     };
     read_queue(&snapshot, &mut live);

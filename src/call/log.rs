@@ -1,118 +1,69 @@
-//! The call's record in the database, written in order by one writer task per
-//! call. A database that is slow or down is logged and never holds up or drops
-//! the call.
+//! The call's record in the database, handed to the record writer
+//! (`crm::writer`) in order. The call never waits for the database to go on,
+//! and no record is dropped when the database is slow: the writer keeps it
+//! until it is written.
 
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-use tracing::warn;
-
-use crate::crm::Db;
+use crate::crm::batch::Record;
 use crate::crm::calls::CallEnd;
+use crate::crm::now_ms;
+use crate::crm::writer::RecordWriter;
 
-/// How long a call waits for the database before going on without it.
+/// How long a call waits for a caller lookup before going on without it.
 pub(super) const DB_WAIT: Duration = Duration::from_secs(2);
 
-/// The writer of one call's record; a call not recorded writes nothing.
+/// The writer of one call's record.
 #[derive(Clone)]
 pub(crate) struct CallLog {
-    writer: Option<mpsc::UnboundedSender<LogEntry>>,
-}
-
-enum LogEntry {
-    Event {
-        kind: &'static str,
-        detail: String,
-    },
-    Flow {
-        version: String,
-    },
-    Customer {
-        id: String,
-    },
-    Finish {
-        end: CallEnd,
-        done: tokio::sync::oneshot::Sender<()>,
-    },
+    writer: RecordWriter,
+    id: String,
 }
 
 impl CallLog {
-    /// Records a new call `id` of `caller`.
-    pub(super) async fn start(db: &Db, id: &str, sip_call_id: &str, caller: &str) -> CallLog {
-        let started = db.start_call(id, sip_call_id, caller, None);
-        match tokio::time::timeout(DB_WAIT, started).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                warn!(%error, "call not recorded");
-                return CallLog { writer: None };
-            }
-            Err(_) => {
-                warn!("call not recorded: database too slow");
-                return CallLog { writer: None };
-            }
-        }
-        let (writer, entries) = mpsc::unbounded_channel();
-        tokio::spawn(write_call_log(db.clone(), id.to_owned(), entries));
+    /// Records a new call `id` of `caller`, identified as `customer` if known.
+    pub(super) fn start(
+        writer: &RecordWriter,
+        id: &str,
+        sip_call_id: &str,
+        caller: &str,
+        customer: Option<String>,
+    ) -> CallLog {
+        writer.send(Record::CallStarted {
+            id: id.to_owned(),
+            sip_call_id: sip_call_id.to_owned(),
+            caller: caller.to_owned(),
+            customer_id: customer,
+            at: now_ms(),
+        });
         CallLog {
-            writer: Some(writer),
+            writer: writer.clone(),
+            id: id.to_owned(),
         }
     }
 
     /// Records an event, in order with the call's other events.
     pub(crate) fn event(&self, kind: &'static str, detail: String) {
-        self.send(LogEntry::Event { kind, detail });
-    }
-
-    /// Records who the caller is, once found.
-    pub(super) fn customer(&self, id: String) {
-        self.send(LogEntry::Customer { id });
+        self.writer.send(Record::call_event(&self.id, kind, detail));
     }
 
     /// Records the flow version the call runs.
     pub(crate) fn flow(&self, version: String) {
-        self.send(LogEntry::Flow { version });
+        self.writer.send(Record::CallFlow {
+            call_id: self.id.clone(),
+            version,
+        });
     }
 
-    /// Records how the call ended after every event, waiting a bounded time.
+    /// Records how the call ended, and waits a bounded time for it to be
+    /// committed, so that a finished call is listed as finished. A record
+    /// not committed in that time is still written, later.
     pub(super) async fn finish(&self, end: CallEnd) {
-        let (done, written) = tokio::sync::oneshot::channel();
-        if self.send(LogEntry::Finish { end, done }) {
-            let _ = tokio::time::timeout(DB_WAIT * 2, written).await;
-        }
-    }
-
-    fn send(&self, entry: LogEntry) -> bool {
-        self.writer
-            .as_ref()
-            .is_some_and(|writer| writer.send(entry).is_ok())
-    }
-}
-
-async fn write_call_log(db: Db, id: String, mut entries: mpsc::UnboundedReceiver<LogEntry>) {
-    while let Some(entry) = entries.recv().await {
-        match entry {
-            LogEntry::Event { kind, detail } => {
-                if let Err(error) = db.record_call_event(&id, kind, &detail).await {
-                    warn!(%error, "call event not recorded");
-                }
-            }
-            LogEntry::Flow { version } => {
-                if let Err(error) = db.set_call_flow(&id, &version).await {
-                    warn!(%error, "call flow version not recorded");
-                }
-            }
-            LogEntry::Customer { id: customer } => {
-                if let Err(error) = db.set_call_customer(&id, &customer).await {
-                    warn!(%error, "call customer not recorded");
-                }
-            }
-            LogEntry::Finish { end, done } => {
-                if let Err(error) = db.finish_call(&id, &end).await {
-                    warn!(%error, "call outcome not recorded");
-                }
-                let _ = done.send(());
-                return;
-            }
-        }
+        self.writer.send(Record::CallFinished {
+            call_id: self.id.clone(),
+            end,
+            at: now_ms(),
+        });
+        self.writer.flush(DB_WAIT).await;
     }
 }

@@ -32,6 +32,8 @@ use crate::sip::identity::{caller_number, mask_number, normalize_e164};
 use crate::sip::sdp::{LocalMedia, SdpSession};
 use crate::sip::ua::CallId;
 
+use crate::crm::writer::{RecordWriter, WriterSettings};
+use crate::server::admission::{LookupGauge, SetupLoad};
 use log::{CallLog, DB_WAIT};
 pub use ports::PortPool;
 pub use recent::CallRecord;
@@ -51,6 +53,8 @@ pub struct Status {
     pub sip_limits: Arc<crate::server::limits::LimitStats>,
     /// Each CRM source's lookups and circuit since start.
     pub crm_sources: Vec<crate::crm::sources::SourceCounters>,
+    /// The record writer: what waits for the database, what was written.
+    pub records: crate::crm::writer::RecordStats,
 }
 
 /// What every call shares.
@@ -62,6 +66,10 @@ struct Shared {
     db: Db,
     /// Lookups and caller identification, on the CRM's sources or hotline's tables.
     crm: crate::crm::sources::Crm,
+    /// Writes call records, call events and queue events in batches.
+    records: RecordWriter,
+    /// How long caller lookups take, for admission control.
+    lookups: Arc<LookupGauge>,
     /// Tells background workers (ticket delivery) to stop.
     stop: tokio::sync::watch::Sender<bool>,
     media_ip: IpAddr,
@@ -113,6 +121,18 @@ impl Services {
         };
         let crm = crate::crm::sources::Crm::from_config(db.clone(), config)?;
         crm.probe_in_background();
+        // Before any call is taken, so every open call is one of a past run.
+        let interrupted = db.close_interrupted_calls().await?;
+        if interrupted > 0 {
+            warn!(
+                calls = interrupted,
+                "calls left open by the last run closed as interrupted"
+            );
+        }
+        let records = RecordWriter::spawn(
+            Db::open_writer(&config.database.url).await?,
+            WriterSettings::default(),
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         match &config.tickets.webhook {
             Some(webhook) => {
@@ -159,6 +179,8 @@ impl Services {
             config: config.clone(),
             db,
             crm,
+            records,
+            lookups: Arc::default(),
             stop,
             media_ip,
             ports: PortPool::new(media.bind_address, media.port_min, media.port_max),
@@ -184,6 +206,7 @@ impl Services {
             flows: self.0.flows.versions().into_iter().collect(),
             sip_limits: Arc::clone(&self.0.sip_limits),
             crm_sources: self.0.crm.counters(),
+            records: self.0.records.stats(),
         }
     }
 
@@ -195,6 +218,19 @@ impl Services {
     /// Calls in progress.
     pub fn calls_active(&self) -> u64 {
         self.0.active.load(Ordering::Relaxed) as u64
+    }
+
+    /// What admission control reads: the writer's backlog and lookup times.
+    pub fn setup_load(&self) -> SetupLoad {
+        SetupLoad {
+            records: self.0.records.clone(),
+            lookups: Arc::clone(&self.0.lookups),
+        }
+    }
+
+    /// Records handed to the writer and not yet committed.
+    pub fn record_backlog(&self) -> usize {
+        self.0.records.backlog()
     }
 
     /// The counters the SIP limits fill, shown in [`Services::status`].
@@ -229,6 +265,7 @@ impl Services {
             endpoint,
             directory,
             db: self.0.db.clone(),
+            records: self.0.records.clone(),
             ports: self.0.ports.clone(),
             media_ip: self.0.media_ip,
             media_options: crate::server::media::MediaOptions::from(&config.media),
@@ -250,9 +287,18 @@ impl Services {
         Ok(())
     }
 
-    /// Stops background work before the process exits.
+    /// Stops background work before the process exits, and writes the
+    /// records still queued (calls still in progress are closed as
+    /// interrupted at the next start).
     pub async fn shutdown(&self) {
         let _ = self.0.stop.send(true);
+        let backlog = self.0.records.backlog();
+        if !self.0.records.flush(SHUTDOWN_FLUSH).await {
+            warn!(
+                records = backlog,
+                "the database did not take the last records before shutdown"
+            );
+        }
     }
 
     fn config(&self) -> &Config {
@@ -283,6 +329,9 @@ impl Services {
         &self.0.queue
     }
 }
+
+/// How long shutdown waits for the record writer to empty its queue.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(10);
 
 /// Counts a call as active for as long as it lives.
 struct ActiveGuard(Services);
@@ -318,15 +367,16 @@ pub async fn run(services: Services, call: NewCall) {
             outcome: None,
         });
         let id = call.call.0.clone();
-        // Both wait at most DB_WAIT, side by side: with the database gone the
-        // caller rings DB_WAIT longer, not twice that.
-        let (customer, record) = tokio::join!(
-            identify(&services.0.crm, &services.0.metrics, &caller),
-            CallLog::start(&services.0.db, &hotline_id, &id, &caller),
+        // The record is begun once the caller is known, so that it is one
+        // row written once; neither waits for the database's writes.
+        let customer = identify(&services, &caller).await;
+        let record = CallLog::start(
+            &services.0.records,
+            &hotline_id,
+            &id,
+            &caller,
+            customer.as_ref().map(|c| c.id.clone()),
         );
-        if let Some(customer) = &customer {
-            record.customer(customer.id.clone());
-        }
         let caller = Caller {
             number: caller,
             customer,
@@ -356,15 +406,14 @@ pub async fn run(services: Services, call: NewCall) {
 }
 
 /// Finds the customer calling from `number`; a database that is down or slow
-/// makes the caller unknown, never holds up the call.
-async fn identify(
-    crm: &crate::crm::sources::Crm,
-    metrics: &Metrics,
-    number: &str,
-) -> Option<Customer> {
+/// makes the caller unknown, never holds up the call. How long it took feeds
+/// admission control and the lookup latency metric.
+async fn identify(services: &Services, number: &str) -> Option<Customer> {
     let started = std::time::Instant::now();
-    let found = crm.identify(number, DB_WAIT).await;
-    metrics.lookup_took("caller", started.elapsed());
+    let found = services.0.crm.identify(number, DB_WAIT).await;
+    let took = started.elapsed();
+    services.0.lookups.record(took);
+    services.0.metrics.lookup_took("caller", took);
     match found {
         Ok(Some(customer)) => {
             info!(customer = %customer.id, "caller identified");

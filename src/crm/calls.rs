@@ -24,7 +24,7 @@ pub struct CallRow {
 }
 
 /// How a call ended, as recorded.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallEnd {
     /// How the signalling ended, e.g. `ended: RemoteBye`, `cancelled`.
     pub outcome: String,
@@ -117,6 +117,23 @@ impl Db {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Closes the calls a previous run left open (it was killed, or the
+    /// machine stopped) as `interrupted`, ended at their last event; how many.
+    /// Run at start, before any call is taken: every open call is then one
+    /// no process is running any more.
+    pub async fn close_interrupted_calls(&self) -> Result<u64, DbError> {
+        let done = sqlx::query(
+            "UPDATE calls SET outcome = 'interrupted',
+                 ended_at = COALESCE(
+                     (SELECT MAX(e.at) FROM call_events e WHERE e.call_id = calls.id),
+                     started_at)
+             WHERE ended_at IS NULL",
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// The most recent calls, newest first, with their events.

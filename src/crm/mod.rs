@@ -6,6 +6,7 @@
 //! `Any` driver. Placeholders are `$1, $2, …`, which both databases accept.
 
 pub mod agents;
+pub mod batch;
 pub mod calls;
 pub mod cli;
 pub mod customers;
@@ -18,6 +19,7 @@ pub mod seed;
 pub mod self_service;
 pub mod sources;
 pub mod tickets;
+pub mod writer;
 
 use std::time::Duration;
 
@@ -72,6 +74,16 @@ impl Db {
 
     /// Connects without migrating.
     pub async fn open(url: &str) -> Result<Db, DbError> {
+        Db::open_with(url, 8).await
+    }
+
+    /// One connection for the record writer alone, so its batches never take
+    /// a connection a lookup or a ticket is waiting for.
+    pub async fn open_writer(url: &str) -> Result<Db, DbError> {
+        Db::open_with(url, 1).await
+    }
+
+    async fn open_with(url: &str, connections: u32) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
         let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
         let url = if url.starts_with("sqlite:") {
@@ -82,7 +94,7 @@ impl Db {
             return Err(DbError::UnsupportedUrl(url.to_owned()));
         };
         let mut options = AnyPoolOptions::new()
-            .max_connections(8)
+            .max_connections(connections)
             .acquire_timeout(CONNECT_TIMEOUT);
         if !postgres {
             options = options.after_connect(|connection, _| {

@@ -30,7 +30,8 @@ pub const AGENT_STATES: [&str; 6] = [
 #[derive(Debug, Default)]
 pub struct Live {
     pub calls_active: u64,
-    /// Calls refused before a call began, by reason (`limit`, `source_limit`, `overload`).
+    /// Calls refused before a call began, by reason (`limit`, `source_limit`,
+    /// `overload`, and admission control's `record_backlog`, `lookup_latency`, `call_rate`).
     pub calls_rejected: Vec<(&'static str, u64)>,
     /// Messages refused for their source's rate: `rejected` (503) and `dropped`.
     pub sip_limited: Vec<(&'static str, u64)>,
@@ -42,6 +43,8 @@ pub struct Live {
     pub agents: [u64; 6],
     /// Tickets not yet delivered to the CRM; `None` when the database did not say.
     pub tickets_pending: Option<u64>,
+    /// Call records and events handed to the writer and not yet committed.
+    pub db_write_queue_depth: u64,
 }
 
 /// One queue as it is now.
@@ -197,6 +200,11 @@ fn register_queues(registry: &mut Registry, metrics: &Metrics, live: &Live) {
 }
 
 fn register_crm(registry: &mut Registry, metrics: &Metrics, live: &Live) {
+    registry.register(
+        "db_write_queue_depth",
+        "Call records and events waiting for the database writer",
+        ConstGauge::new(live.db_write_queue_depth as i64),
+    );
     if let Some(pending) = live.tickets_pending {
         registry.register(
             "tickets_pending",

@@ -27,6 +27,7 @@ use crate::sip::transaction::{Remote, ServerTxId};
 use crate::sip::ua::{CallId, OutgoingCall, UaEvent, UserAgent};
 use crate::sip::{Header, Request, Response};
 
+use super::admission::{Admission, Refusal, SetupLoad};
 use super::limits::{LimitStats, SourceLimiter, Verdict};
 use super::registrar::RegisterRequest;
 use crate::metrics::{Direction, SipMetrics};
@@ -98,6 +99,8 @@ pub struct EndpointLimits {
     pub sources: SourceLimiter,
     /// Where what the limits refused is counted.
     pub stats: Arc<LimitStats>,
+    /// Whether the set-up path can take one more call, and where its load is read.
+    pub admission: Option<(Admission, SetupLoad)>,
 }
 
 impl EndpointLimits {
@@ -113,7 +116,27 @@ impl EndpointLimits {
             retry_after_seconds,
             sources: SourceLimiter::new(settings, Instant::now()),
             stats,
+            admission: None,
         }
+    }
+
+    /// Adds admission control of the set-up path, reading its load from `load`.
+    pub fn with_admission(mut self, admission: Admission, load: SetupLoad) -> EndpointLimits {
+        self.admission = Some((admission, load));
+        self
+    }
+
+    /// Why a new call cannot be set up now, counted; `None` admits it.
+    fn refuse_setup(&mut self, now: Instant) -> Option<Refusal> {
+        let (admission, load) = self.admission.as_mut()?;
+        let refusal = admission.admit(now, load.read(now)).err()?;
+        let counter = match refusal {
+            Refusal::RecordBacklog => &self.stats.calls_refused_record_backlog,
+            Refusal::LookupLatency => &self.stats.calls_refused_lookup_latency,
+            Refusal::CallRate => &self.stats.calls_refused_call_rate,
+        };
+        LimitStats::count(counter);
+        Some(refusal)
     }
 }
 
@@ -400,22 +423,19 @@ impl Endpoint {
                 calls = self.calls.len(),
                 "call limit reached; answering 503"
             );
-            let retry = Header {
-                name: "Retry-After".into(),
-                value: self.limits.retry_after_seconds.to_string(),
-            };
-            self.ua.reject(now, &call, 503, vec![retry]);
+            self.reject_busy(now, &call);
+            return;
+        }
+        if let Some(refusal) = self.limits.refuse_setup(now) {
+            debug!(call = %call, ?refusal, "call set-up is saturated; answering 503");
+            self.reject_busy(now, &call);
             return;
         }
         let source = remote.addr.ip();
         if !self.limits.sources.admit_call(now, source) {
             LimitStats::count(&self.limits.stats.calls_refused);
             debug!(call = %call, from = %remote.addr, "the source's call limit is reached; answering 503");
-            let retry = Header {
-                name: "Retry-After".into(),
-                value: self.limits.retry_after_seconds.to_string(),
-            };
-            self.ua.reject(now, &call, 503, vec![retry]);
+            self.reject_busy(now, &call);
             return;
         }
         let caller = crate::sip::identity::caller_number(&request).unwrap_or_default();
@@ -434,6 +454,15 @@ impl Endpoint {
             signals: signals_rx,
             endpoint: self.handle.clone(),
         });
+    }
+
+    /// Answers a new call 503 with Retry-After: the server is busy, not broken.
+    fn reject_busy(&mut self, now: Instant, call: &CallId) {
+        let retry = Header {
+            name: "Retry-After".into(),
+            value: self.limits.retry_after_seconds.to_string(),
+        };
+        self.ua.reject(now, call, 503, vec![retry]);
     }
 
     /// Stops routing a call that is over, and frees its place in its source's limit.

@@ -24,11 +24,13 @@ use leg::Leg;
 mod bridge;
 mod leg;
 mod outgoing;
+mod realtime;
 mod silence;
 mod udp;
 mod workers;
 
 pub use bridge::{BridgeEnd, bridge, bridge_pair};
+pub use realtime::set_priority as set_realtime_priority;
 
 /// The media workers' packet counts and lateness, for `/metrics`.
 pub fn metrics() -> &'static crate::metrics::MediaMetrics {

@@ -3,6 +3,7 @@
 //! Everything with I/O or a clock lives here; the protocol cores it drives
 //! (`sip`, `rtp`, `dtmf`, `flow`) do neither.
 
+pub mod admission;
 pub mod agent_leg;
 mod agents;
 pub mod callback;
@@ -49,6 +50,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .map_err(|e| ServerError::Startup(format!("API tokens: {e}")))?;
     gate.check_exposure(config.http.listen)
         .map_err(|e| ServerError::Startup(e.to_string()))?;
+    media::set_realtime_priority(config.media.realtime_priority);
     let limit_stats = services.sip_limit_stats();
     open_file_limit(&config, &limit_stats);
 
@@ -76,6 +78,10 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         config.sip.retry_after_seconds,
         config.limits.clone(),
         limit_stats,
+    )
+    .with_admission(
+        admission::Admission::new(config.admission.clone(), std::time::Instant::now()),
+        services.setup_load(),
     );
     let handler: endpoint::CallHandler = {
         let services = services.clone();

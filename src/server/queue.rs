@@ -23,6 +23,8 @@ use super::locator::Locator;
 use super::media::MediaOptions;
 use crate::call::PortPool;
 use crate::crm::Db;
+use crate::crm::batch::Record;
+use crate::crm::writer::RecordWriter;
 use crate::flow::AgentContext;
 use crate::queue::{
     Acd, AcdError, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event,
@@ -212,6 +214,8 @@ pub struct QueueShell {
     pub acd: Acd,
     pub endpoint: EndpointHandle,
     pub directory: Directory,
+    /// Writes the queue log.
+    pub records: RecordWriter,
     pub db: Db,
     pub ports: PortPool,
     pub media_ip: std::net::IpAddr,
@@ -263,7 +267,7 @@ pub struct QueueInbox {
 /// Runs the queue until every handle is dropped.
 pub async fn run(shell: QueueShell, inbox: QueueInbox) {
     let epoch_wall = chrono::Utc::now();
-    let shell_db = shell.db.clone();
+    let log = shell.records.clone();
     let mut task = QueueTask {
         shell,
         handle: inbox.handle.clone(),
@@ -271,7 +275,7 @@ pub async fn run(shell: QueueShell, inbox: QueueInbox) {
         ringing: HashMap::new(),
         answered: HashMap::new(),
         epoch_wall,
-        log: spawn_event_log(shell_db),
+        log,
     };
     let mut inbox = inbox.inbox;
     loop {
@@ -296,7 +300,9 @@ struct QueueTask {
     /// Offers answered, waiting for the core's `Connect` (or `CancelOffer`).
     answered: HashMap<OfferId, Box<AgentLeg>>,
     epoch_wall: chrono::DateTime<chrono::Utc>,
-    log: mpsc::UnboundedSender<serde_json::Value>,
+    /// The queue log's writer: a slow database never holds up the queue,
+    /// and loses no line.
+    log: RecordWriter,
 }
 
 /// A caller the queue knows: whom to notify, and what to show the agent.
@@ -557,7 +563,7 @@ impl QueueTask {
         };
         let context = screen_pop(call, &agent.0, callback);
         let _ = self.handle.events.send(context.clone());
-        let _ = self.log.send(context);
+        self.log.send(Record::queue_event(&context));
         let (cancel_tx, cancel) = oneshot::channel();
         self.ringing.insert(offer, cancel_tx);
         let request = RingRequest {
@@ -695,7 +701,7 @@ impl QueueTask {
         }
         debug!(event = %json, "queue");
         let _ = self.handle.events.send(json.clone());
-        let _ = self.log.send(json);
+        self.log.send(Record::queue_event(&json));
     }
 
     fn snapshot(&self) -> QueueSnapshot {
@@ -750,27 +756,6 @@ fn header(name: &str, value: &str) -> Header {
         value: value.into(),
     }
 }
-
-/// Writes the queue log to the database in order; a database that is down
-/// loses log lines (logged), never holds up the queue. Each line waits at
-/// most `EVENT_LOG_WAIT`, so with the database gone the backlog drains
-/// instead of growing for as long as the pool would wait.
-fn spawn_event_log(db: Db) -> mpsc::UnboundedSender<serde_json::Value> {
-    let (log, mut lines) = mpsc::unbounded_channel::<serde_json::Value>();
-    tokio::spawn(async move {
-        while let Some(line) = lines.recv().await {
-            match tokio::time::timeout(EVENT_LOG_WAIT, db.record_queue_event(&line)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => warn!(%error, "queue event not recorded"),
-                Err(_) => warn!("queue event not recorded: database too slow"),
-            }
-        }
-    });
-    log
-}
-
-/// How long one queue log line may wait for the database.
-const EVENT_LOG_WAIT: Duration = Duration::from_secs(1);
 
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {

@@ -42,6 +42,15 @@ pub struct LimitStats {
     /// The process's open-file limit, as raised at start.
     #[schema(value_type = u64)]
     pub open_file_limit: AtomicU64,
+    /// New calls refused while the record writer was behind.
+    #[schema(value_type = u64)]
+    pub calls_refused_record_backlog: AtomicU64,
+    /// New calls refused while caller lookups were slow.
+    #[schema(value_type = u64)]
+    pub calls_refused_lookup_latency: AtomicU64,
+    /// New calls refused over `admission.max_calls_per_second`.
+    #[schema(value_type = u64)]
+    pub calls_refused_call_rate: AtomicU64,
 }
 
 impl LimitStats {

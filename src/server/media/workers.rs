@@ -68,7 +68,10 @@ impl Workers {
                 };
                 std::thread::Builder::new()
                     .name(format!("media-{index}"))
-                    .spawn(move || worker.run())
+                    .spawn(move || {
+                        super::realtime::raise_this_thread();
+                        worker.run()
+                    })
                     .expect("start a media worker thread");
                 WorkerHandle { arrivals, legs }
             })
