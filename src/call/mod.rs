@@ -375,7 +375,12 @@ pub async fn run(services: Services, call: NewCall) {
             &hotline_id,
             &id,
             &caller,
-            customer.as_ref().map(|c| c.id.clone()),
+            // A customer found in the company's CRM has no row among
+            // hotline's customers for the record to point at.
+            customer
+                .as_ref()
+                .filter(|_| !services.0.crm.identifies_externally())
+                .map(|c| c.id.clone()),
         );
         let caller = Caller {
             number: caller,

@@ -263,6 +263,12 @@ impl Crm {
         }
     }
 
+    /// Whether callers are identified by a CRM source rather than hotline's
+    /// own customers table, so their ids name no row of it.
+    pub fn identifies_externally(&self) -> bool {
+        self.routed(CALLER_LOOKUP).is_some()
+    }
+
     /// Registers a flow's ticket in hotline's outbox. A customer the CRM
     /// identified has no row among hotline's customers, so the ticket names
     /// them in its `crm_customer` field instead, and the CRM finds them by it.
