@@ -12,24 +12,9 @@ use std::time::Duration;
 use support::audio::{best_match, prompt_sequence, read_wav};
 use support::peers::{Baresip, wait_for};
 use support::phone::{dial, hang_up, press, silence, speaking};
-use support::{Server, ServerOptions, repo_path};
+use support::{Server, ServerOptions, flows_always_open, repo_path};
 
 const OLENA: &str = "+380441234567";
-
-/// The demo flow, with the operator key always reaching the queue (the demo
-/// sends it to a callback outside business hours).
-fn flows_always_open() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
-    let open = demo.replacen(
-        "branch: { when: { open: support }, then: to_agent, else: after_hours }",
-        "goto: to_agent",
-        1,
-    );
-    assert_ne!(open, demo);
-    std::fs::write(dir.path().join("hotline.yaml"), open).unwrap();
-    dir
-}
 
 fn server(flows: &tempfile::TempDir, ring_timeout: u32) -> Server {
     server_with(flows, ring_timeout, "", "")
@@ -50,25 +35,6 @@ fn server_with(flows: &tempfile::TempDir, ring_timeout: u32, media: &str, config
         flows: Some(flows.path().to_owned()),
         ..ServerOptions::default()
     })
-}
-
-fn add_agent(server: &Server, login: &str, password: &str) {
-    let added = server.cli(&[
-        "agents",
-        "add",
-        login,
-        "--name",
-        login,
-        "--password",
-        password,
-        "--skill",
-        "support=1",
-    ]);
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
 }
 
 /// An agent's softphone registered with hotline; `answer` says whether it picks up by itself.
@@ -125,8 +91,8 @@ fn heard(phone: &Baresip) -> Vec<f32> {
 fn a_caller_waits_the_first_agent_rings_out_the_second_answers_and_both_hear_each_other() {
     let flows = flows_always_open();
     let server = server(&flows, 8);
-    add_agent(&server, "alice", "secret-a");
-    add_agent(&server, "bob", "secret-b");
+    server.add_agent("alice", "secret-a");
+    server.add_agent("bob", "secret-b");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 60);
     let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -229,7 +195,7 @@ fn a_caller_waits_the_first_agent_rings_out_the_second_answers_and_both_hear_eac
 fn a_waiting_caller_who_presses_the_callback_key_gets_a_callback_ticket() {
     let flows = flows_always_open();
     let server = server(&flows, 60);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a");
     let quiet = silence(server.dir.path(), 60);
     let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 60));
@@ -303,7 +269,7 @@ fn dead_phone_is_hung_up(server: &Server, agent: &mut Baresip, agent_sees: &str)
 fn a_waiting_caller_whose_phone_goes_dead_is_hung_up_and_the_agent_stops_ringing() {
     let flows = flows_always_open();
     let server = server_with(&flows, 60, "rtp_timeout_seconds = 4", "");
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a");
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
@@ -317,7 +283,7 @@ fn a_waiting_caller_whose_phone_goes_dead_is_hung_up_and_the_agent_stops_ringing
 fn a_bridged_caller_whose_phone_goes_dead_is_hung_up_and_so_is_the_agent() {
     let flows = flows_always_open();
     let server = server_with(&flows, 60, "rtp_timeout_seconds = 8", "");
-    add_agent(&server, "bob", "secret-b");
+    server.add_agent("bob", "secret-b");
     let quiet = silence(server.dir.path(), 60);
     let mut bob = agent_phone(&server, "bob", "secret-b", &quiet, true);
     let events = dead_phone_is_hung_up(&server, &mut bob, "CALL_ESTABLISHED");
@@ -340,7 +306,7 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
         "rtp_timeout_seconds = 0",
         "[sip]\nmax_call_seconds = 5\n",
     );
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a");
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
@@ -356,7 +322,7 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
 fn a_caller_who_hangs_up_while_waiting_and_calls_again_gets_their_place_back() {
     let flows = flows_always_open();
     let server = server(&flows, 60);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -450,7 +416,7 @@ fn talk_through_callback(scenario: &str) -> Vec<f32> {
         customer.addr
     );
     let server = server_with(&flows, 60, "", &trunk);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a");
     let events = watch_events(&server);
     let alice_mic = speaking(
         server.dir.path(),
@@ -543,7 +509,7 @@ fn a_callback_whose_customer_is_busy_goes_back_in_the_queue_until_its_attempts_a
         customer.addr
     );
     let server = server_with(&flows, 60, "", &trunk);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 90);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);

@@ -5,17 +5,19 @@
 use std::convert::Infallible;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
 use super::access::Caller;
+use super::console::Targets;
 use crate::call::Services;
 use crate::queue::AgentInput;
+use crate::server::journal::Numbered;
 
 /// The queue's routes that only read (monitor).
 pub fn read_routes() -> Router<Services> {
@@ -38,23 +40,65 @@ async fn snapshot(
     Json(snapshot)
 }
 
-/// Every queue event as it happens, one JSON object per `data:` line, masked
-/// for the caller's role, for as long as the caller's token is valid.
+/// Every queue event as it happens, one JSON object per `data:` line with
+/// its id (`id:`), masked for the caller's role, for as long as the
+/// caller's token is valid. A reader that reconnects with `Last-Event-ID`
+/// first gets what it missed (or a `gap` event when that is no longer
+/// kept). Once a second a `snapshot` event carries the queues and agents
+/// as `GET /queue` shows them, with each queue's target and ratings.
 async fn events(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
+    Extension(targets): Extension<Targets>,
+    headers: HeaderMap,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
     let role = caller.role;
-    let stream = BroadcastStream::new(services.queue().subscribe())
-        // A revoked token's stream ends at the next event.
-        .take_while(move |_| caller.still_admitted())
-        .filter_map(move |item| {
-            // A subscriber too slow to keep up misses events rather than holding up the queue.
-            let mut json = item.ok()?;
-            super::view::mask(role, &mut json);
-            Some(Ok(Event::default().data(json.to_string())))
-        });
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let (replay, live) = services.queue().subscribe(last);
+    let gap = replay
+        .gap
+        .then(|| Ok::<_, Infallible>(Event::default().event("gap").data("{}")));
+    let replayed = replay
+        .events
+        .into_iter()
+        .map(move |n| Ok::<_, Infallible>(numbered(role, &n)));
+    // A subscriber too slow to keep up misses events rather than holding up the queue.
+    let live =
+        BroadcastStream::new(live).filter_map(move |item| Some(Ok(numbered(role, &item.ok()?))));
+    let mut every_second = tokio::time::interval(SNAPSHOT_EVERY);
+    every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let snapshots = IntervalStream::new(every_second).then(move |_| {
+        let queue = services.queue().clone();
+        let targets = targets.clone();
+        async move {
+            let mut snapshot = queue.snapshot().await;
+            super::console::rating::rate_live(&mut snapshot, &targets);
+            super::view::mask(role, &mut snapshot);
+            Ok(Event::default()
+                .event("snapshot")
+                .data(snapshot.to_string()))
+        }
+    });
+    let stream = tokio_stream::iter(gap.into_iter().chain(replayed))
+        .chain(live)
+        .merge(snapshots)
+        // A revoked token's stream ends within a second.
+        .take_while(move |_| caller.still_admitted());
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// How often the event stream carries a snapshot.
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn numbered(role: super::access::Role, numbered: &Numbered) -> Event {
+    let mut json = (*numbered.event).clone();
+    super::view::mask(role, &mut json);
+    Event::default()
+        .id(numbered.id.to_string())
+        .data(json.to_string())
 }
 
 /// `{"state": "login" | "logout" | "pause" | "unpause", "reason": "lunch"}`.

@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::agent_leg::{self, AgentLeg, RingOutcome, RingRequest, RingTarget};
 use super::callback::{self, CallbackOutcome, CallbackRequest};
 use super::endpoint::EndpointHandle;
+use super::journal::{EventStream, Numbered, Replay};
 use super::locator::Locator;
 use super::media::MediaOptions;
 use crate::call::PortPool;
@@ -68,7 +69,7 @@ pub struct WaitingCall {
 pub struct QueueHandle {
     commands: mpsc::UnboundedSender<Command>,
     next_caller: Arc<AtomicU64>,
-    events: broadcast::Sender<serde_json::Value>,
+    events: EventStream,
 }
 
 /// A caller's place in the queue, until it is given back by `leave` or the call ends.
@@ -182,9 +183,13 @@ impl QueueHandle {
         answer.await.unwrap_or(serde_json::Value::Null)
     }
 
-    /// The live stream of queue events and agents' screen-pop context, as JSON.
-    pub fn subscribe(&self) -> broadcast::Receiver<serde_json::Value> {
-        self.events.subscribe()
+    /// The live stream of queue events and agents' screen-pop context, as
+    /// numbered JSON; with the id a reader saw last, what came after it.
+    pub fn subscribe(
+        &self,
+        last: Option<u64>,
+    ) -> (Replay, tokio::sync::broadcast::Receiver<Numbered>) {
+        self.events.subscribe(last)
     }
 }
 
@@ -227,11 +232,10 @@ pub struct CallbackRetry {
 /// The queue's handle, and the receiving end the task is started with.
 pub fn channel() -> (QueueHandle, QueueInbox) {
     let (commands, inbox) = mpsc::unbounded_channel();
-    let (events, _) = broadcast::channel(1024);
     let handle = QueueHandle {
         commands,
         next_caller: Arc::new(AtomicU64::new(1)),
-        events,
+        events: EventStream::new(),
     };
     (handle.clone(), QueueInbox { inbox, handle })
 }
@@ -254,6 +258,7 @@ pub async fn run(shell: QueueShell, inbox: QueueInbox) {
         answered: HashMap::new(),
         epoch_wall,
         log: spawn_event_log(shell_db),
+        seen: HashMap::new(),
     };
     let mut inbox = inbox.inbox;
     loop {
@@ -279,6 +284,15 @@ struct QueueTask {
     answered: HashMap<OfferId, Box<AgentLeg>>,
     epoch_wall: chrono::DateTime<chrono::Utc>,
     log: mpsc::UnboundedSender<serde_json::Value>,
+    /// What wallboards show of each agent beyond the core's state.
+    seen: HashMap<String, AgentSeen>,
+}
+
+/// Since when an agent is in their state, and whose call they have.
+#[derive(Debug, Default)]
+struct AgentSeen {
+    since: chrono::DateTime<chrono::Utc>,
+    caller: Option<(String, Option<String>)>,
 }
 
 /// A caller the queue knows: whom to notify, and what to show the agent.
@@ -538,7 +552,9 @@ impl QueueTask {
             params: Params::default(),
         };
         let context = screen_pop(call, &agent.0, callback);
-        let _ = self.handle.events.send(context.clone());
+        self.seen.entry(agent.0.clone()).or_default().caller =
+            Some((call.number.clone(), call.name.clone()));
+        self.handle.events.publish(context.clone());
         let _ = self.log.send(context);
         let (cancel_tx, cancel) = oneshot::channel();
         self.ringing.insert(offer, cancel_tx);
@@ -573,7 +589,7 @@ impl QueueTask {
         };
         let number = call.as_ref().map(|c| c.number.clone()).unwrap_or_default();
         info!(caller = caller.0, agent = %agent.0, "a callback is handed to the agent");
-        let _ = self.handle.events.send(serde_json::json!({
+        self.handle.events.publish(serde_json::json!({
             "event": "callback_due",
             "agent": agent.0,
             "number": number,
@@ -613,7 +629,7 @@ impl QueueTask {
                 CallbackOutcome::AgentLeft => "agent_left".to_owned(),
                 CallbackOutcome::NotReached(why) => format!("not_reached: {why}"),
             };
-            let _ = handle.events.send(serde_json::json!({
+            handle.events.publish(serde_json::json!({
                 "event": "callback_ended",
                 "agent": agent.0,
                 "number": number,
@@ -675,7 +691,14 @@ impl QueueTask {
             );
         }
         debug!(event = %json, "queue");
-        let _ = self.handle.events.send(json.clone());
+        if let EventKind::AgentStateChanged { agent, state } = &event.kind {
+            let seen = self.seen.entry(agent.0.clone()).or_default();
+            seen.since = at;
+            if !matches!(state, AgentState::Ringing | AgentState::OnCall) {
+                seen.caller = None;
+            }
+        }
+        self.handle.events.publish(json.clone());
         let _ = self.log.send(json);
     }
 
@@ -685,11 +708,19 @@ impl QueueTask {
             .acd
             .agents()
             .map(|a| {
+                let seen = self.seen.get(&a.id().0);
+                let since = seen.map_or(self.epoch_wall, |s| s.since.max(self.epoch_wall));
+                let caller = seen.and_then(|s| s.caller.as_ref());
                 serde_json::json!({
                     "id": a.id().0,
                     "state": a.state(),
                     "registered": a.registered(),
                     "calls_taken": a.calls_taken(),
+                    "since": since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "call": caller.map(|(number, name)| serde_json::json!({
+                        "caller": number,
+                        "name": name,
+                    })),
                 })
             })
             .collect();
@@ -717,7 +748,14 @@ impl QueueTask {
                         })
                     })
                     .collect();
-                serde_json::json!({ "name": name, "waiting": waiting })
+                let on_hold = || waiting.iter().filter(|w| w["callback"] != true);
+                serde_json::json!({
+                    "name": name,
+                    "on_hold": on_hold().count(),
+                    "longest_wait_ms": on_hold().filter_map(|w| w["waited_ms"].as_u64()).max(),
+                    "agents_available": self.shell.acd.available_agents(name),
+                    "waiting": waiting,
+                })
             })
             .collect();
         serde_json::json!({ "agents": agents, "queues": queues })

@@ -211,3 +211,26 @@ fn agent_state_changes_are_logged() {
     use AgentState::*;
     assert_eq!(states, [Available, Ringing, OnCall, WrapUp]);
 }
+
+#[test]
+fn only_logged_in_free_agents_count_as_available_for_a_queue() {
+    let mut rig = Rig::new(CONFIG);
+    assert_eq!(rig.acd.available_agents("support"), 0);
+    rig.login(&["anna", "boris"]);
+    assert_eq!(rig.acd.available_agents("support"), 2);
+    let (offer, _, agent) = one_offer(&rig.join(1, "support"));
+    assert_eq!(rig.acd.available_agents("support"), 1);
+    rig.report(offer, OfferResult::Answered);
+    rig.agent(
+        &other(&agent),
+        AgentInput::Pause {
+            reason: "lunch".into(),
+        },
+    );
+    assert_eq!(rig.acd.available_agents("support"), 0);
+    assert_eq!(rig.acd.available_agents("sales"), 0);
+}
+
+fn other(agent: &str) -> String {
+    if agent == "anna" { "boris" } else { "anna" }.to_owned()
+}

@@ -1,0 +1,160 @@
+//! The web console: sign-in, the wallboard and the reports page, served by
+//! the binary itself as static HTML, CSS and ES modules (no build step, no
+//! CDN). Pages read the same JSON routes as any other client; the browser
+//! proves who it is with the session cookie it got at sign-in.
+
+pub mod rating;
+mod today;
+
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use serde::Deserialize;
+
+use super::access::{Caller, Gate, session};
+use crate::call::Services;
+
+pub use today::Targets;
+
+/// Sign-in and sign-out, open to everyone.
+pub fn public_routes(gate: Gate) -> Router {
+    Router::new()
+        .route("/login", get(login_page).post(sign_in))
+        .route("/logout", axum::routing::post(sign_out))
+        .route("/console/{asset}", get(asset))
+        .with_state(gate)
+}
+
+/// The pages and figures a monitor may see.
+pub fn monitor_pages() -> Router<Services> {
+    Router::new()
+        .route("/", get(|| page("Wallboard", WALLBOARD, "wallboard.js")))
+        .route("/reports", get(|| page("Reports", REPORTS, "reports.js")))
+}
+
+/// The wallboard's figures of today (monitor); they expect the [`Targets`] as an extension.
+pub fn monitor_routes() -> Router<Services> {
+    today::routes()
+}
+
+const LOGIN: &str = include_str!("assets/login.html");
+/// The frame of every signed-in page: head, navigation, sign-out.
+const PAGE: &str = include_str!("assets/page.html");
+const WALLBOARD: &str = include_str!("assets/wallboard.html");
+const REPORTS: &str = include_str!("assets/reports.html");
+
+/// The static files pages load, by name.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/console.css"),
+    ),
+    (
+        "wallboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/wallboard.js"),
+    ),
+    (
+        "reports.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/reports.js"),
+    ),
+    (
+        "figures.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/figures.js"),
+    ),
+];
+
+async fn page(title: &str, main: &str, script: &str) -> Response {
+    let html = PAGE
+        .replace("{title}", title)
+        .replace("{main}", main)
+        .replace("{script}", script);
+    (no_store(), Html(html)).into_response()
+}
+
+async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, kind, body)) => ([(header::CONTENT_TYPE, *kind)], *body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// Pages show personal data: no cache keeps them after sign-out.
+fn no_store() -> [(header::HeaderName, &'static str); 1] {
+    [(header::CACHE_CONTROL, "no-store")]
+}
+
+async fn login_page() -> Response {
+    (no_store(), Html(login_html(""))).into_response()
+}
+
+fn login_html(message: &str) -> String {
+    LOGIN.replace("{message}", &escape_html(message))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    token: String,
+}
+
+/// Checks the token and hands the browser its session cookie.
+async fn sign_in(State(gate): State<Gate>, Form(form): Form<SignIn>) -> Response {
+    match gate.sign_in(&form.token, crate::crm::now_ms()) {
+        Some(secret) => (
+            [(header::SET_COOKIE, session::set_cookie(&secret))],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            no_store(),
+            Html(login_html("That token is not valid, or it was revoked.")),
+        )
+            .into_response(),
+    }
+}
+
+async fn sign_out(State(gate): State<Gate>, headers: HeaderMap) -> Response {
+    let secret = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session::from_cookie);
+    if let Some(secret) = secret {
+        gate.sign_out(secret);
+    }
+    (
+        [(header::SET_COOKIE, session::clear_cookie())],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+/// The page a browser gets when its role may not see what it asked for.
+pub fn refused(message: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>Not allowed · hotline</title><link rel=\"stylesheet\" href=\"/console/console.css\">\
+         </head><body><main class=\"narrow\"><h1>Not allowed</h1><p role=\"alert\">{}</p>\
+         <p><a href=\"/\">Wallboard</a> · <a href=\"/login\">Sign in as someone else</a></p>\
+         </main></body></html>",
+        escape_html(message)
+    )
+}
+
+/// Who is signed in, for the pages' header.
+pub async fn whoami(Extension(caller): Extension<Caller>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "role": caller.role.as_str() }))
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
