@@ -60,6 +60,26 @@ fn agent_phone(server: &Server, login: &str, password: &str) -> Baresip {
     phone
 }
 
+/// A SIPp caller (+380441234567, the demo's Olena) who presses 0 for an
+/// agent, in the background until hotline hangs up; returns once `agent`'s
+/// phone rings.
+fn caller_presses_0(
+    server: &Server,
+    agent: &mut Baresip,
+) -> std::thread::JoinHandle<support::peers::SippRun> {
+    let sip = server.sip;
+    let caller = std::thread::spawn(move || {
+        support::peers::sipp("silent_caller.xml", sip, &["-m", "1", "-key", "digit", "0"])
+    });
+    let rang = agent.wait_event("CALL_INCOMING", Duration::from_secs(20));
+    assert!(
+        rang.is_some(),
+        "the agent's phone never rang:\n{}",
+        server.log()
+    );
+    caller
+}
+
 #[test]
 fn the_console_signs_in_follows_a_call_live_and_reports_it() {
     let flows = flows_always_open();
@@ -86,16 +106,7 @@ fn the_console_signs_in_follows_a_call_live_and_reports_it() {
     // The wallboard follows a caller who presses 0 for an agent.
     let mut board = BrowserScript::start("wallboard.mjs", &[&base, &monitor, "alice", &shots]);
     assert_eq!(board.next(wait), "available");
-    let sip = server.sip;
-    let caller = std::thread::spawn(move || {
-        support::peers::sipp("silent_caller.xml", sip, &["-m", "1", "-key", "digit", "0"])
-    });
-    let rang = alice.wait_event("CALL_INCOMING", Duration::from_secs(20));
-    assert!(
-        rang.is_some(),
-        "alice's phone never rang:\n{}",
-        server.log()
-    );
+    let caller = caller_presses_0(&server, &mut alice);
     let ringing = board.next(wait);
     // The only agent rings, so nobody is free: said in words, not only red.
     assert!(
@@ -135,6 +146,39 @@ fn the_console_signs_in_follows_a_call_live_and_reports_it() {
     );
     assert_eq!(figure("total"), "1");
     assert_eq!(figure("to_agent"), report["calls"]["to_agent"].to_string());
+}
+
+#[test]
+fn an_agent_signs_in_with_their_sip_password_and_sees_the_callers_screen_pop() {
+    let flows = flows_always_open();
+    let server = server(&flows, "");
+    let base = format!("http://{}", server.http);
+    add_token(&server, "admin", "admin");
+    tokens_in_force(&server);
+    let mut alice = agent_phone(&server, "alice", "secret-a");
+
+    let mut desk = BrowserScript::start("agent.mjs", &[&base, "alice", "secret-a", &screenshots()]);
+    let wait = Duration::from_secs(30);
+    let wrong = desk.next(wait);
+    assert_eq!(wrong, "wrong password: Wrong login or password.");
+    assert_eq!(desk.next(wait), "unknown login: Wrong login or password.");
+    // An agent's session opens their desktop, not the supervisors' figures.
+    assert_eq!(desk.next(wait), "available; /queue 403; / goes to /agent");
+    assert_eq!(desk.next(wait), "Paused: lunch, then available");
+
+    let caller = caller_presses_0(&server, &mut alice);
+    let pop = desk.next(wait);
+    assert!(
+        pop.starts_with("pop name=Olena Kovalenko account=100200300 path=welcome"),
+        "{pop}"
+    );
+    // What the caller keyed in stays hidden; the menu's way shows.
+    assert!(pop.contains("main › [•] › operator"), "{pop}");
+    assert!(!pop.contains("[0]"), "{pop}");
+    assert!(desk.finish(wait));
+    alice.command("hangup", "");
+    let run = caller.join().unwrap();
+    assert!(run.success, "{}\n{}", run.output, server.log());
 }
 
 /// One connection to the event stream, read line by line in the background.

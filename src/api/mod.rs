@@ -16,6 +16,7 @@
 //! | `GET /login`, `POST /login`  | nobody     | -                         |
 //! | `GET /`, `GET /reports`      | monitor    | pages ([`console`])       |
 //! | `GET /console/today`         | monitor    | none                      |
+//! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser
 //! without a session to `/login`; JSON routes answer it 401.
@@ -72,13 +73,16 @@ pub async fn serve(
         .with_state(services.clone())
         .merge(registrations::router(registrar))
         .route_layer(needs(Role::Supervisor));
+    let public = console::public_routes(gate.clone(), services.clone());
+    let agent = console::agent_routes(gate.clone()).with_state(services.clone());
     let admin = Router::new()
         .route("/tokens", get(tokens))
         .with_state(services)
         .route_layer(needs(Role::Admin));
     let app = Router::new()
         .route("/health", get(health))
-        .merge(console::public_routes(gate.clone()))
+        .merge(public)
+        .merge(agent)
         .merge(pages)
         .merge(monitor)
         .merge(supervisor)

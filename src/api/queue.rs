@@ -10,6 +10,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde::Deserialize;
+use serde_json::Value;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 
@@ -51,8 +52,45 @@ async fn events(
     Extension(caller): Extension<Caller>,
     Extension(targets): Extension<Targets>,
     headers: HeaderMap,
-) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>> + use<>> {
     let role = caller.role;
+    let reader = Reader {
+        event: move |json: &mut Value| {
+            super::view::mask(role, json);
+            true
+        },
+        snapshot: move |snapshot: &mut Value| {
+            super::console::rating::rate_live(snapshot, &targets);
+            super::view::mask(role, snapshot);
+        },
+        // A revoked token's stream ends within a second.
+        admitted: move || caller.still_admitted(),
+    };
+    stream(services, &headers, reader)
+}
+
+/// How one reader sees the event stream.
+pub(super) struct Reader<E, S, A> {
+    /// Masks an event for the reader; false leaves it out.
+    pub event: E,
+    /// Shapes and masks the snapshot for the reader.
+    pub snapshot: S,
+    /// Whether the reader may still read; the stream ends once not.
+    pub admitted: A,
+}
+
+/// The event stream for `reader`: what it missed since its `Last-Event-ID`
+/// (or a `gap` event), live events with their ids, and a snapshot each second.
+pub(super) fn stream<E, S, A>(
+    services: Services,
+    headers: &HeaderMap,
+    reader: Reader<E, S, A>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>> + use<E, S, A>>
+where
+    E: Fn(&mut Value) -> bool + Clone + Send + Sync + 'static,
+    S: Fn(&mut Value) + Clone + Send + Sync + 'static,
+    A: Fn() -> bool + Send + 'static,
+{
     let last = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -61,50 +99,54 @@ async fn events(
     let gap = replay
         .gap
         .then(|| Ok::<_, Infallible>(Event::default().event("gap").data("{}")));
+    let view = reader.event.clone();
     let replayed = replay
         .events
         .into_iter()
-        .map(move |n| Ok::<_, Infallible>(numbered(role, &n)));
+        .filter_map(move |n| numbered(&view, &n).map(Ok::<_, Infallible>));
+    let view = reader.event;
     // A subscriber too slow to keep up misses events rather than holding up the queue.
     let live =
-        BroadcastStream::new(live).filter_map(move |item| Some(Ok(numbered(role, &item.ok()?))));
+        BroadcastStream::new(live).filter_map(move |item| numbered(&view, &item.ok()?).map(Ok));
     let mut every_second = tokio::time::interval(SNAPSHOT_EVERY);
     every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let shape = reader.snapshot;
     let snapshots = IntervalStream::new(every_second).then(move |_| {
         let queue = services.queue().clone();
-        let targets = targets.clone();
+        let shape = shape.clone();
         async move {
             let mut snapshot = queue.snapshot().await;
-            super::console::rating::rate_live(&mut snapshot, &targets);
-            super::view::mask(role, &mut snapshot);
+            shape(&mut snapshot);
             Ok(Event::default()
                 .event("snapshot")
                 .data(snapshot.to_string()))
         }
     });
+    let admitted = reader.admitted;
     let stream = tokio_stream::iter(gap.into_iter().chain(replayed))
         .chain(live)
         .merge(snapshots)
-        // A revoked token's stream ends within a second.
-        .take_while(move |_| caller.still_admitted());
+        .take_while(move |_| admitted());
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// How often the event stream carries a snapshot.
 const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-fn numbered(role: super::access::Role, numbered: &Numbered) -> Event {
+/// The SSE event of a numbered queue event, as `view` lets the reader see it.
+fn numbered(view: &impl Fn(&mut Value) -> bool, numbered: &Numbered) -> Option<Event> {
     let mut json = (*numbered.event).clone();
-    super::view::mask(role, &mut json);
-    Event::default()
-        .id(numbered.id.to_string())
-        .data(json.to_string())
+    view(&mut json).then(|| {
+        Event::default()
+            .id(numbered.id.to_string())
+            .data(json.to_string())
+    })
 }
 
 /// `{"state": "login" | "logout" | "pause" | "unpause", "reason": "lunch"}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StateChange {
+pub(super) struct StateChange {
     state: String,
     #[serde(default)]
     reason: Option<String>,
@@ -114,6 +156,15 @@ async fn set_state(
     State(services): State<Services>,
     Path(agent): Path<String>,
     Json(change): Json<StateChange>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    change_state(&services, &agent, change).await
+}
+
+/// Changes `agent`'s state as asked; the answer says why not.
+pub(super) async fn change_state(
+    services: &Services,
+    agent: &str,
+    change: StateChange,
 ) -> (StatusCode, Json<serde_json::Value>) {
     let input = match change.state.as_str() {
         "login" => AgentInput::Login,
@@ -130,7 +181,7 @@ async fn set_state(
             );
         }
     };
-    match services.queue().set_agent(&agent, input).await {
+    match services.queue().set_agent(agent, input).await {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "agent": agent }))),
         Err(error) => (
             StatusCode::CONFLICT,

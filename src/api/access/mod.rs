@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 pub use role::Role;
-use session::Sessions;
+use session::{Grant, Sessions};
 use store::ActiveToken;
 use token::TokenHash;
 
@@ -97,7 +97,20 @@ impl Gate {
     pub fn sign_in(&self, token: &str, now_ms: i64) -> Option<String> {
         let hash = TokenHash::of(token.trim());
         self.role_of(&hash)?;
-        Some(self.sessions().open(hash, now_ms))
+        Some(self.sessions().open(Grant::Token(hash), now_ms))
+    }
+
+    /// Opens an agent's session, once their password was checked; the secret for the cookie.
+    pub fn sign_in_agent(&self, login: &str, now_ms: i64) -> String {
+        self.sessions().open(Grant::Agent(login.to_owned()), now_ms)
+    }
+
+    /// The agent whose session the request carries, if any.
+    pub fn agent(&self, headers: &axum::http::HeaderMap, now_ms: i64) -> Option<String> {
+        match self.sessions().grant(session_cookie(headers)?, now_ms)? {
+            Grant::Agent(login) => Some(login),
+            Grant::Token(_) => None,
+        }
     }
 
     /// Ends the session whose secret the cookie carries.
@@ -136,10 +149,11 @@ impl Gate {
         drop(tokens);
         let hash = match (authorization.and_then(token::bearer), session) {
             (Some(presented), _) => TokenHash::of(presented),
-            (None, Some(secret)) => self
-                .sessions()
-                .token(secret, now_ms)
-                .ok_or(Refusal::UnknownToken)?,
+            (None, Some(secret)) => match self.sessions().grant(secret, now_ms) {
+                Some(Grant::Token(hash)) => hash,
+                Some(Grant::Agent(_)) => return Err(Refusal::AgentSession),
+                None => return Err(Refusal::UnknownToken),
+            },
             (None, None) => return Err(Refusal::NoToken),
         };
         self.role_of(&hash)
@@ -194,14 +208,21 @@ enum Refusal {
     NotLoopback,
     NoToken,
     UnknownToken,
-    RoleTooLow { needed: Role, has: Role },
+    /// An agent's session, which opens only the agent's own desktop.
+    AgentSession,
+    RoleTooLow {
+        needed: Role,
+        has: Role,
+    },
 }
 
 impl Refusal {
     fn status(self) -> StatusCode {
         match self {
             Refusal::NoToken | Refusal::UnknownToken => StatusCode::UNAUTHORIZED,
-            Refusal::NotLoopback | Refusal::RoleTooLow { .. } => StatusCode::FORBIDDEN,
+            Refusal::NotLoopback | Refusal::AgentSession | Refusal::RoleTooLow { .. } => {
+                StatusCode::FORBIDDEN
+            }
         }
     }
 
@@ -210,6 +231,7 @@ impl Refusal {
             Refusal::NotLoopback => "no API token exists, so only loopback is served".to_owned(),
             Refusal::NoToken => "bearer token required".to_owned(),
             Refusal::UnknownToken => "unknown or revoked token".to_owned(),
+            Refusal::AgentSession => "an agent's sign-in opens the agent desktop only".to_owned(),
             Refusal::RoleTooLow { needed, has } => {
                 format!("this needs the {needed} role; the token has {has}")
             }
@@ -236,6 +258,33 @@ impl IntoResponse for Refusal {
     }
 }
 
+/// The session secret of a request's cookies.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(session::from_cookie)
+}
+
+/// Middleware for an agent's own pages and routes: lets a request with an
+/// agent's session through, telling the handler whose ([`AgentLogin`]); a
+/// page without one goes to sign-in, a JSON route gets 401.
+pub async fn require_agent(State(gate): State<Gate>, mut request: Request, next: Next) -> Response {
+    match gate.agent(request.headers(), crate::crm::now_ms()) {
+        Some(login) => {
+            request.extensions_mut().insert(AgentLogin(login));
+            next.run(request).await
+        }
+        None if request.uri().path() == "/agent" => Redirect::to("/login").into_response(),
+        None => Refusal::NoToken.into_response(),
+    }
+}
+
+/// The agent signed in, as handlers of the agent's routes see it.
+#[derive(Debug, Clone)]
+pub struct AgentLogin(pub String);
+
 /// Middleware: lets the request through when its caller has at least `needed`,
 /// telling the handler who it is ([`Caller`]).
 pub async fn require(
@@ -258,6 +307,7 @@ pub async fn require_page(
 ) -> Response {
     admit_or(gate, needed, peer, request, next, |refusal| match refusal {
         Refusal::NoToken | Refusal::UnknownToken => Redirect::to("/login").into_response(),
+        Refusal::AgentSession => Redirect::to("/agent").into_response(),
         refusal => {
             let page = crate::api::console::refused(&refusal.message());
             (refusal.status(), axum::response::Html(page)).into_response()
@@ -290,11 +340,7 @@ impl Gate {
         let authorization = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let session = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(session::from_cookie);
+        let session = session_cookie(headers);
         let (role, token) = self.admit(peer, authorization, session, crate::crm::now_ms())?;
         if !role.allows(needed) {
             return Err(Refusal::RoleTooLow { needed, has: role });

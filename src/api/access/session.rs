@@ -6,7 +6,8 @@
 //! like a token), the token it was opened with, and when it expires. A
 //! session grants what its token grants, so revoking the token ends every
 //! session opened with it. Sessions live in memory: a restart signs
-//! everyone out, which costs a sign-in and keeps no secret on disk.
+//! everyone out, which costs a sign-in and keeps no secret on disk. Agents
+//! sign in with their SIP login and password instead, for their own desktop.
 
 use std::collections::HashMap;
 
@@ -29,17 +30,25 @@ pub struct Sessions {
 }
 
 /// One signed-in browser.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Session {
-    /// The API token it was opened with; it grants that token's role.
-    token: TokenHash,
+    grant: Grant,
     opened_ms: i64,
     expires_ms: i64,
 }
 
+/// What a session was opened with, and so what it grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grant {
+    /// An API token: that token's role, for as long as the token is valid.
+    Token(TokenHash),
+    /// An agent's login and SIP password: that agent's own desktop only.
+    Agent(String),
+}
+
 impl Sessions {
-    /// Opens a session for whoever presented `token`; returns its secret, for the cookie.
-    pub fn open(&mut self, token: TokenHash, now_ms: i64) -> String {
+    /// Opens a session granting `grant`; returns its secret, for the cookie.
+    pub fn open(&mut self, grant: Grant, now_ms: i64) -> String {
         self.open.retain(|_, s| s.expires_ms > now_ms);
         if self.open.len() >= MOST
             && let Some(oldest) = self
@@ -52,7 +61,7 @@ impl Sessions {
         }
         let secret = token::generate();
         let session = Session {
-            token,
+            grant,
             opened_ms: now_ms,
             expires_ms: now_ms + LIFETIME_MS,
         };
@@ -60,10 +69,10 @@ impl Sessions {
         secret
     }
 
-    /// The token behind a session secret, while the session has not expired.
-    pub fn token(&self, secret: &str, now_ms: i64) -> Option<TokenHash> {
+    /// What a session secret grants, while the session has not expired.
+    pub fn grant(&self, secret: &str, now_ms: i64) -> Option<Grant> {
         let session = self.open.get(&TokenHash::of(secret).0)?;
-        (session.expires_ms > now_ms).then_some(session.token)
+        (session.expires_ms > now_ms).then(|| session.grant.clone())
     }
 
     /// Ends a session (sign-out).
@@ -103,38 +112,45 @@ mod tests {
     #[test]
     fn a_session_grants_its_token_until_it_expires() {
         let mut sessions = Sessions::default();
-        let token = TokenHash::of("hotline_abc");
-        let secret = sessions.open(token, 1_000);
-        assert_eq!(sessions.token(&secret, 1_000), Some(token));
+        let token = Grant::Token(TokenHash::of("hotline_abc"));
+        let secret = sessions.open(token.clone(), 1_000);
+        assert_eq!(sessions.grant(&secret, 1_000), Some(token.clone()));
+        let late = 1_000 + LIFETIME_MS - 1;
+        assert_eq!(sessions.grant(&secret, late), Some(token));
+        assert_eq!(sessions.grant(&secret, 1_000 + LIFETIME_MS), None);
+        assert_eq!(sessions.grant("hotline_guess", 1_000), None);
+        let agent = sessions.open(Grant::Agent("alice".into()), 0);
         assert_eq!(
-            sessions.token(&secret, 1_000 + LIFETIME_MS - 1),
-            Some(token)
+            sessions.grant(&agent, 0),
+            Some(Grant::Agent("alice".into()))
         );
-        assert_eq!(sessions.token(&secret, 1_000 + LIFETIME_MS), None);
-        assert_eq!(sessions.token("hotline_guess", 1_000), None);
     }
 
     #[test]
     fn only_the_hash_of_a_session_is_kept_and_sign_out_ends_it() {
         let mut sessions = Sessions::default();
-        let secret = sessions.open(TokenHash::of("t"), 0);
+        let secret = sessions.open(t(), 0);
         let kept = format!("{sessions:?}");
         assert!(!kept.contains(&secret[8..]), "{kept}");
         sessions.close(&secret);
-        assert_eq!(sessions.token(&secret, 0), None);
+        assert_eq!(sessions.grant(&secret, 0), None);
     }
 
     #[test]
     fn expired_sessions_are_dropped_and_their_number_is_bounded() {
         let mut sessions = Sessions::default();
-        let first = sessions.open(TokenHash::of("t"), 0);
-        sessions.open(TokenHash::of("t"), LIFETIME_MS + 1);
+        let first = sessions.open(t(), 0);
+        sessions.open(t(), LIFETIME_MS + 1);
         assert_eq!(sessions.open.len(), 1);
-        assert_eq!(sessions.token(&first, 0), None);
+        assert_eq!(sessions.grant(&first, 0), None);
         for i in 0..MOST as i64 + 5 {
-            sessions.open(TokenHash::of("t"), LIFETIME_MS + 2 + i);
+            sessions.open(t(), LIFETIME_MS + 2 + i);
         }
         assert_eq!(sessions.open.len(), MOST);
+    }
+
+    fn t() -> Grant {
+        Grant::Token(TokenHash::of("t"))
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! CDN). Pages read the same JSON routes as any other client; the browser
 //! proves who it is with the session cookie it got at sign-in.
 
+mod agent;
 pub mod rating;
 mod today;
 
@@ -19,12 +20,19 @@ use crate::call::Services;
 pub use today::Targets;
 
 /// Sign-in and sign-out, open to everyone.
-pub fn public_routes(gate: Gate) -> Router {
+pub fn public_routes(gate: Gate, services: Services) -> Router {
     Router::new()
         .route("/login", get(login_page).post(sign_in))
+        .route("/login/agent", axum::routing::post(agent::sign_in))
         .route("/logout", axum::routing::post(sign_out))
         .route("/console/{asset}", get(asset))
+        .layer(Extension(services))
         .with_state(gate)
+}
+
+/// The agent desktop, for an agent signed in with their SIP password.
+pub fn agent_routes(gate: Gate) -> Router<Services> {
+    agent::routes(gate)
 }
 
 /// The pages and figures a monitor may see.
@@ -63,6 +71,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/reports.js"),
     ),
     (
+        "agent.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/agent.js"),
+    ),
+    (
         "figures.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/figures.js"),
@@ -70,8 +83,14 @@ const ASSETS: &[(&str, &str, &str)] = &[
 ];
 
 async fn page(title: &str, main: &str, script: &str) -> Response {
+    // Agents have one page; the others link to each other.
+    let nav = match script {
+        "agent.js" => "",
+        _ => r#"<a href="/">Wallboard</a><a href="/reports">Reports</a>"#,
+    };
     let html = PAGE
         .replace("{title}", title)
+        .replace("{nav}", nav)
         .replace("{main}", main)
         .replace("{script}", script);
     (no_store(), Html(html)).into_response()
@@ -110,13 +129,16 @@ async fn sign_in(State(gate): State<Gate>, Form(form): Form<SignIn>) -> Response
             Redirect::to("/"),
         )
             .into_response(),
-        None => (
+        None => refused_login(
             StatusCode::UNAUTHORIZED,
-            no_store(),
-            Html(login_html("That token is not valid, or it was revoked.")),
-        )
-            .into_response(),
+            "That token is not valid, or it was revoked.",
+        ),
     }
+}
+
+/// The sign-in page again, saying why not.
+fn refused_login(status: StatusCode, message: &str) -> Response {
+    (status, no_store(), Html(login_html(message))).into_response()
 }
 
 async fn sign_out(State(gate): State<Gate>, headers: HeaderMap) -> Response {
