@@ -175,8 +175,23 @@ fn an_agent_signs_in_with_their_sip_password_and_sees_the_callers_screen_pop() {
     // What the caller keyed in stays hidden; the menu's way shows.
     assert!(pop.contains("main › [•] › operator"), "{pop}");
     assert!(!pop.contains("[0]"), "{pop}");
-    assert!(desk.finish(wait));
+    alice.command("accept", "");
+    assert_eq!(desk.next(wait), "on_call");
     alice.command("hangup", "");
+    // Wrap-up lasts 2 s here; the desktop counts it down.
+    let wrap_up = desk.next(wait);
+    assert!(
+        [
+            "wrap_up 0:00 left",
+            "wrap_up 0:01 left",
+            "wrap_up 0:02 left"
+        ]
+        .iter()
+        .any(|seen| wrap_up.starts_with(seen)),
+        "{wrap_up}"
+    );
+    assert!(wrap_up.ends_with("then available"), "{wrap_up}");
+    assert!(desk.finish(wait));
     let run = caller.join().unwrap();
     assert!(run.success, "{}\n{}", run.output, server.log());
 }

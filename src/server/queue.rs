@@ -703,6 +703,7 @@ impl QueueTask {
     }
 
     fn snapshot(&self) -> serde_json::Value {
+        let now = Instant::now();
         let agents: Vec<serde_json::Value> = self
             .shell
             .acd
@@ -717,6 +718,9 @@ impl QueueTask {
                     "registered": a.registered(),
                     "calls_taken": a.calls_taken(),
                     "since": since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    "wrap_up_left_ms": a
+                        .wrap_up_until()
+                        .map(|t| t.saturating_duration_since(now).as_millis() as u64),
                     "call": caller.map(|(number, name)| serde_json::json!({
                         "caller": number,
                         "name": name,
@@ -724,7 +728,6 @@ impl QueueTask {
                 })
             })
             .collect();
-        let now = Instant::now();
         let queues: Vec<serde_json::Value> = self
             .shell
             .acd

@@ -39,4 +39,12 @@ run(async (context) => {
   const field = async (name) => (await page.textContent(`[data-pop="${name}"]`)).trim();
   await page.screenshot({ path: `${shots}/console-agent-screen-pop.png` });
   say(`pop name=${await field('name')} account=${await field('account')} path=${await field('path')}`);
+
+  await page.waitForSelector('#state[data-state="on_call"]');
+  say('on_call');
+  await page.waitForSelector('#state[data-state="wrap_up"]');
+  const left = (await page.textContent('#time')).trim();
+  await page.screenshot({ path: `${shots}/console-agent-wrap-up.png` });
+  await page.waitForSelector('#state[data-state="available"]');
+  say(`wrap_up ${left}, then available`);
 });

@@ -31,6 +31,8 @@ fn wrap_up_ends_with_the_agent_available_and_offered_again() {
     rig.end_call("anna");
     assert_eq!(rig.state("anna"), AgentState::WrapUp);
     assert_eq!(rig.acd.poll_timeout(), Some(rig.secs(110.0)));
+    let anna = rig.acd.agent(&AgentId::from("anna")).unwrap();
+    assert_eq!(anna.wrap_up_until(), Some(rig.secs(110.0)));
     assert!(offers(&rig.at(109.9)).is_empty());
     let (_, caller, agent) = one_offer(&rig.at(110.0));
     assert_eq!((caller, agent.as_str()), (2, "anna"));

@@ -7,6 +7,7 @@ const STATES = {
   wrap_up: 'Wrap-up', logged_out: 'Logged out',
 };
 let since = null;
+let wrapUpEnds = null;
 
 function showState(agent) {
   if (!agent) return;
@@ -18,11 +19,15 @@ function showState(agent) {
   line.textContent = state;
   line.dataset.state = typeof agent.state === 'string' ? agent.state : 'paused';
   since = Date.parse(agent.since);
+  wrapUpEnds = agent.wrap_up_left_ms === null ? null : Date.now() + agent.wrap_up_left_ms;
   tick();
 }
 
+/** Time in state, or while in wrap-up, the time left of it. */
 function tick() {
-  if (since) document.getElementById('time').textContent = duration(Date.now() - since);
+  const time = document.getElementById('time');
+  if (wrapUpEnds) time.textContent = `${duration(wrapUpEnds - Date.now())} left`;
+  else if (since) time.textContent = duration(Date.now() - since);
 }
 
 function showPop(pop) {
