@@ -306,3 +306,33 @@ fn a_reconnecting_event_stream_gets_the_events_it_missed() {
     let ids: Vec<u64> = missed.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids, [last_id + 1, last_id + 2]);
 }
+
+/// The status of a sign-in with `token` posted as the login form does.
+fn sign_in_status(server: &Server, token: &str) -> String {
+    let body = format!("token={token}");
+    let mut stream = std::net::TcpStream::connect(server.http).unwrap();
+    write!(
+        stream,
+        "POST /login HTTP/1.0\r\nHost: hotline\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).unwrap();
+    status.trim().to_owned()
+}
+
+#[test]
+fn an_address_that_keeps_guessing_is_refused_even_the_right_token_for_a_while() {
+    let server = Server::start();
+    let monitor = add_token(&server, "wallboard", "monitor");
+    tokens_in_force(&server);
+    assert!(sign_in_status(&server, &monitor).contains(" 303 "));
+    for _ in 0..10 {
+        let status = sign_in_status(&server, "hotline_guess");
+        assert!(status.contains(" 401 "), "{status}");
+    }
+    let status = sign_in_status(&server, &monitor);
+    assert!(status.contains(" 429 "), "{status}");
+}

@@ -42,7 +42,16 @@ pub const MAKE_ADMIN: &str = "hotline tokens add admin --role admin";
 pub struct Gate {
     tokens: Arc<RwLock<Vec<ActiveToken>>>,
     sessions: Arc<Mutex<Sessions>>,
+    /// Failed sign-ins per source, so passwords cannot be guessed at speed.
+    guesses: Arc<Mutex<crate::registrar::FailureLimiter>>,
 }
+
+/// Failed sign-ins from one address that block it, as the registrar does for REGISTER.
+const SIGN_IN_FAILURES: crate::registrar::FailureLimits = crate::registrar::FailureLimits {
+    max_failures: 10,
+    window: Duration::from_secs(60),
+    block: Duration::from_secs(300),
+};
 
 /// Who is calling, as handlers see it (a request extension set by [`require`]).
 #[derive(Clone)]
@@ -88,7 +97,24 @@ impl Gate {
         Gate {
             tokens: Arc::new(RwLock::new(tokens)),
             sessions: Arc::default(),
+            guesses: Arc::new(Mutex::new(crate::registrar::FailureLimiter::new(
+                SIGN_IN_FAILURES,
+            ))),
         }
+    }
+
+    /// Whether sign-ins from `ip` are refused for now, after too many failures.
+    pub fn guessing(&self, ip: std::net::IpAddr, now: std::time::Instant) -> bool {
+        self.guesses().is_blocked(ip, now)
+    }
+
+    /// Counts a failed sign-in from `ip`.
+    pub fn sign_in_failed(&self, ip: std::net::IpAddr, now: std::time::Instant) {
+        self.guesses().record_failure(ip, now);
+    }
+
+    fn guesses(&self) -> std::sync::MutexGuard<'_, crate::registrar::FailureLimiter> {
+        self.guesses.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Opens a console session for whoever presents an active API token;
@@ -478,6 +504,20 @@ mod tests {
             Err(Refusal::UnknownToken)
         );
         gate.sign_out(&secret);
+    }
+
+    #[test]
+    fn an_address_that_fails_to_sign_in_ten_times_in_a_minute_is_refused_for_a_while() {
+        let gate = gate(&[]);
+        let (guesser, other) = (peer("192.0.2.7").ip(), peer("192.0.2.8").ip());
+        let start = std::time::Instant::now();
+        for i in 0..10 {
+            assert!(!gate.guessing(guesser, start));
+            gate.sign_in_failed(guesser, start + Duration::from_secs(i));
+        }
+        assert!(gate.guessing(guesser, start + Duration::from_secs(10)));
+        assert!(!gate.guessing(other, start + Duration::from_secs(10)));
+        assert!(!gate.guessing(guesser, start + Duration::from_secs(320)));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! and password, changes their own state, and sees the screen-pop of the
 //! call offered to them. An agent sees only their own events and calls.
 
-use axum::extract::{Form, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response, Sse};
 use axum::routing::{get, post};
@@ -46,8 +48,12 @@ pub(super) const REFUSED: &str = "Wrong login or password.";
 pub(super) async fn sign_in(
     State(gate): State<Gate>,
     Extension(services): Extension<Services>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<AgentSignIn>,
 ) -> Response {
+    if let Some(refusal) = super::too_many_failures(&gate, peer) {
+        return refusal;
+    }
     let limit = std::time::Duration::from_secs(3);
     let stored = match services.db().agent_credentials(&form.login, limit).await {
         Ok(stored) => stored,
@@ -58,6 +64,7 @@ pub(super) async fn sign_in(
         }
     };
     if !password_matches(stored.as_ref(), &form.login, &form.password) {
+        gate.sign_in_failed(peer.ip(), std::time::Instant::now());
         return super::refused_login(StatusCode::UNAUTHORIZED, REFUSED);
     }
     let secret = gate.sign_in_agent(&form.login, crate::crm::now_ms());

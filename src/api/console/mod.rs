@@ -7,7 +7,10 @@ mod agent;
 pub mod rating;
 mod today;
 
-use axum::extract::{Form, State};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -122,18 +125,36 @@ struct SignIn {
 }
 
 /// Checks the token and hands the browser its session cookie.
-async fn sign_in(State(gate): State<Gate>, Form(form): Form<SignIn>) -> Response {
+async fn sign_in(
+    State(gate): State<Gate>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if let Some(refusal) = too_many_failures(&gate, peer) {
+        return refusal;
+    }
     match gate.sign_in(&form.token, crate::crm::now_ms()) {
         Some(secret) => (
             [(header::SET_COOKIE, session::set_cookie(&secret))],
             Redirect::to("/"),
         )
             .into_response(),
-        None => refused_login(
-            StatusCode::UNAUTHORIZED,
-            "That token is not valid, or it was revoked.",
-        ),
+        None => {
+            gate.sign_in_failed(peer.ip(), Instant::now());
+            refused_login(
+                StatusCode::UNAUTHORIZED,
+                "That token is not valid, or it was revoked.",
+            )
+        }
     }
+}
+
+/// The refusal for an address that failed to sign in too often lately.
+fn too_many_failures(gate: &Gate, peer: SocketAddr) -> Option<Response> {
+    gate.guessing(peer.ip(), Instant::now()).then(|| {
+        let message = "Too many failed sign-ins from your address; try again in a few minutes.";
+        refused_login(StatusCode::TOO_MANY_REQUESTS, message)
+    })
 }
 
 /// The sign-in page again, saying why not.
