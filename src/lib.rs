@@ -9,6 +9,8 @@ pub mod config;
 pub mod crm;
 pub mod dtmf;
 pub mod flow;
+pub mod fuzz;
+pub mod metrics;
 pub mod queue;
 pub mod registrar;
 pub mod report;

@@ -57,7 +57,7 @@ pub struct ReportInput {
     pub service_level_seconds: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub calls: CallFigures,
     pub queue: QueueFigures,
@@ -66,7 +66,7 @@ pub struct Report {
     pub tickets: TicketFigures,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CallFigures {
     pub total: u64,
     pub contained_by_ivr: u64,
@@ -83,7 +83,7 @@ pub struct CallFigures {
     pub to_agent_share: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct QueueFigures {
     /// Callers who entered a queue from the IVR (overflows not counted again).
     pub entered: u64,
@@ -98,14 +98,14 @@ pub struct QueueFigures {
     pub longest_wait_ms: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct MenuChoice {
     pub node: String,
     pub key: String,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AgentFigures {
     pub agent: String,
     pub offered: u64,
@@ -115,7 +115,7 @@ pub struct AgentFigures {
     pub talk_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TicketFigures {
     pub registered: u64,
     pub open: u64,
@@ -199,7 +199,7 @@ fn queue_figures(events: &[serde_json::Value], service_level_seconds: u64) -> Qu
     let talks: Vec<u64> = of("call_ended").map(|e| ms(e, "talk_ms")).collect();
     let within = answered
         .iter()
-        .filter(|w| **w <= service_level_seconds * 1000)
+        .filter(|w| **w <= service_level_seconds.saturating_mul(1000))
         .count() as u64;
     let served_or_lost = (answered.len() + abandoned.len()) as u64;
     let longest_wait_ms = [
@@ -308,7 +308,9 @@ pub fn period(
     };
     if to_ms <= from_ms {
         return Err(format!(
-            "the period ends before it starts ({from:?} to {to:?})"
+            "the period ends ({}) before it starts ({})",
+            to.unwrap_or("now"),
+            from.unwrap_or("today")
         ));
     }
     Ok((from_ms, to_ms))
@@ -575,6 +577,16 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_service_level_beyond_any_wait_counts_every_answer_within_it() {
+        let report = compute(&ReportInput {
+            queue_events: vec![json!({"event": "answered", "waited_ms": 12_000})],
+            service_level_seconds: u64::MAX,
+            ..ReportInput::default()
+        });
+        assert_eq!(report.queue.service_level, Some(1.0));
     }
 
     #[test]

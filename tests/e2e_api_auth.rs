@@ -4,57 +4,18 @@
 
 mod support;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::http::{Answer, add_token, get as http_get};
+use support::metrics::{check_exposition, sample};
 use support::peers::{sipp, wait_for};
 use support::{Server, ServerOptions, databases};
 
-/// An HTTP answer as an admin's client sees it.
-struct Answer {
-    status: u16,
-    head: String,
-    body: String,
-}
-
-impl Answer {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
-    }
-
-    /// The `error` of a JSON error body.
-    fn error(&self) -> String {
-        self.json()["error"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
 /// One request to the server's admin API, with a bearer token when given.
 fn request(server: &Server, method: &str, path: &str, token: Option<&str>, body: &str) -> Answer {
-    let mut stream = std::net::TcpStream::connect(server.http).expect("admin API");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: hotline\r\n{auth}Content-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    Answer {
-        status,
-        head: head.to_owned(),
-        body: body.to_owned(),
-    }
+    support::http::request(server.http, method, path, token, body)
 }
 
 fn get(server: &Server, path: &str, token: Option<&str>) -> Answer {
@@ -76,16 +37,6 @@ fn call_pressing_427(server: &Server) {
         run.output,
         server.log()
     );
-}
-
-/// `hotline tokens add NAME --role ROLE` on the server's database; the token it printed.
-fn add_token(server: &Server, name: &str, role: &str) -> String {
-    let output = server.cli(&["tokens", "add", name, "--role", role]);
-    assert!(output.status.success(), "{output:?}");
-    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let advice = String::from_utf8_lossy(&output.stderr);
-    assert!(advice.contains("Authorization: Bearer"), "{advice}");
-    token
 }
 
 fn tokens_guard_every_route_but_health(server: &Server) {
@@ -120,8 +71,10 @@ fn tokens_guard_every_route_but_health(server: &Server) {
     let health = get(server, "/health", None);
     assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
 
-    for path in ["/status", "/calls", "/queue", "/report"] {
+    for path in ["/status", "/calls", "/queue", "/report", "/metrics"] {
         assert_eq!(get(server, path, Some(&monitor)).status, 200, "{path}");
+        assert_eq!(get(server, path, None).status, 401, "{path}");
+        assert_eq!(get(server, path, Some("hotline_guessed")).status, 401);
     }
     let forbidden = set_state(server, &monitor, "logout");
     assert_eq!(forbidden.status, 403, "{}", forbidden.body);
@@ -238,6 +191,69 @@ fn a_monitor_sees_callers_masked_and_an_admin_in_full() {
     assert_eq!(digits.len(), 3);
     assert!(digits.iter().all(|d| d["digit"] == "•"), "{masked}");
     assert!(!masked.to_string().contains("+380441234567"));
+
+    // The figures count the call without saying who made it.
+    let scraped = get(&server, "/metrics", Some(&monitor));
+    check_exposition(&scraped.body);
+    assert!(scraped.body.contains("hotline_calls_total{outcome="));
+    assert!(!scraped.body.contains("380441234567"), "{}", scraped.body);
+}
+
+/// This machine's address on its network (not loopback), found as the
+/// server finds the address it advertises.
+fn network_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    socket.connect("192.0.2.1:9").unwrap();
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(
+        !ip.is_loopback(),
+        "this test needs an address other than loopback"
+    );
+    ip
+}
+
+#[test]
+fn metrics_off_loopback_need_a_monitor_token_like_the_other_monitor_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("hotline.db").display());
+    let token = |name: &str, role: &str| {
+        let output = Command::new(env!("CARGO_BIN_EXE_hotline"))
+            .args(["tokens", "--db", &db, "add", name, "--role", role])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    token("admin", "admin");
+    let monitor = token("wallboard", "monitor");
+    let port = support::free_tcp_port().port();
+    let server = Server::start_with(ServerOptions {
+        db: Some(db.clone()),
+        http: Some(std::net::SocketAddr::from(([0, 0, 0, 0], port))),
+        ..ServerOptions::default()
+    });
+    let public = std::net::SocketAddr::new(network_address(), port);
+    for path in ["/metrics", "/status"] {
+        let refused = http_get(public, path, None);
+        assert_eq!(refused.status, 401, "{path}: {}", refused.head);
+        assert!(
+            refused
+                .head
+                .to_lowercase()
+                .contains("www-authenticate: bearer")
+        );
+        assert_eq!(http_get(public, path, Some("hotline_guessed")).status, 401);
+        assert_eq!(http_get(public, path, Some(&monitor)).status, 200, "{path}");
+    }
+    let scraped = http_get(public, "/metrics", Some(&monitor));
+    assert!(
+        scraped.head.contains("text/plain; version=0.0.4"),
+        "{}",
+        scraped.head
+    );
+    check_exposition(&scraped.body);
+    assert!(sample(&scraped.body, "hotline_calls_active").is_some());
+    drop(server);
 }
 
 #[test]

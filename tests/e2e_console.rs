@@ -47,7 +47,7 @@ fn tokens_in_force(server: &Server) {
 }
 
 fn agent_phone(server: &Server, login: &str, password: &str) -> Baresip {
-    server.add_agent(login, password);
+    server.add_agent(login, password, "support");
     let quiet = silence(server.dir.path(), 90);
     let mut phone = Baresip::start(&quiet, "<sip:idle@127.0.0.1>;regint=0");
     let account = format!(

@@ -52,7 +52,8 @@ async fn endpoint() -> EndpointHandle {
     });
     // No registrar: REGISTERs would wait unanswered, and none are sent here.
     let (registers, _) = hotline::server::registrar::channel();
-    endpoint::spawn(ua, inbound_rx, outbound, limits, refuse, registers)
+    let metrics = Default::default();
+    endpoint::spawn(ua, inbound_rx, outbound, limits, refuse, registers, metrics)
 }
 
 /// A call to agent `user` whose phone is at `phone`, with the caller's context.

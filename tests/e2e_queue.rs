@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::audio::{best_match, prompt_sequence, read_wav};
+use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
 use support::phone::{dial, hang_up, press, silence, speaking};
 use support::{Server, ServerOptions, flows_always_open, repo_path};
@@ -91,8 +92,8 @@ fn heard(phone: &Baresip) -> Vec<f32> {
 fn a_caller_waits_the_first_agent_rings_out_the_second_answers_and_both_hear_each_other() {
     let flows = flows_always_open();
     let server = server(&flows, 8);
-    server.add_agent("alice", "secret-a");
-    server.add_agent("bob", "secret-b");
+    server.add_agent("alice", "secret-a", "support");
+    server.add_agent("bob", "secret-b", "support");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 60);
     let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -195,7 +196,7 @@ fn a_caller_waits_the_first_agent_rings_out_the_second_answers_and_both_hear_eac
 fn a_waiting_caller_who_presses_the_callback_key_gets_a_callback_ticket() {
     let flows = flows_always_open();
     let server = server(&flows, 60);
-    server.add_agent("alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let quiet = silence(server.dir.path(), 60);
     let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 60));
@@ -269,7 +270,7 @@ fn dead_phone_is_hung_up(server: &Server, agent: &mut Baresip, agent_sees: &str)
 fn a_waiting_caller_whose_phone_goes_dead_is_hung_up_and_the_agent_stops_ringing() {
     let flows = flows_always_open();
     let server = server_with(&flows, 60, "rtp_timeout_seconds = 4", "");
-    server.add_agent("alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
@@ -283,7 +284,7 @@ fn a_waiting_caller_whose_phone_goes_dead_is_hung_up_and_the_agent_stops_ringing
 fn a_bridged_caller_whose_phone_goes_dead_is_hung_up_and_so_is_the_agent() {
     let flows = flows_always_open();
     let server = server_with(&flows, 60, "rtp_timeout_seconds = 8", "");
-    server.add_agent("bob", "secret-b");
+    server.add_agent("bob", "secret-b", "support");
     let quiet = silence(server.dir.path(), 60);
     let mut bob = agent_phone(&server, "bob", "secret-b", &quiet, true);
     let events = dead_phone_is_hung_up(&server, &mut bob, "CALL_ESTABLISHED");
@@ -306,7 +307,7 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
         "rtp_timeout_seconds = 0",
         "[sip]\nmax_call_seconds = 5\n",
     );
-    server.add_agent("alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
@@ -322,7 +323,7 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
 fn a_caller_who_hangs_up_while_waiting_and_calls_again_gets_their_place_back() {
     let flows = flows_always_open();
     let server = server(&flows, 60);
-    server.add_agent("alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -416,7 +417,7 @@ fn talk_through_callback(scenario: &str) -> Vec<f32> {
         customer.addr
     );
     let server = server_with(&flows, 60, "", &trunk);
-    server.add_agent("alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let events = watch_events(&server);
     let alice_mic = speaking(
         server.dir.path(),
@@ -509,7 +510,7 @@ fn a_callback_whose_customer_is_busy_goes_back_in_the_queue_until_its_attempts_a
         customer.addr
     );
     let server = server_with(&flows, 60, "", &trunk);
-    server.add_agent("alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 90);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -568,4 +569,59 @@ fn a_callback_whose_customer_is_busy_goes_back_in_the_queue_until_its_attempts_a
         "{}",
         server.log()
     );
+}
+
+#[test]
+fn metrics_show_a_waiting_caller_the_agent_ringing_and_then_the_abandon() {
+    let flows = flows_always_open();
+    let server = server(&flows, 60);
+    server.add_agent("alice", "secret-a", "support");
+    let quiet = silence(server.dir.path(), 60);
+    let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
+    let support = r#"{queue="support"}"#;
+    let waiting = format!("hotline_queue_waiting{support}");
+    let available = r#"hotline_agents{state="available"}"#;
+    let mut before = String::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            before = server.scrape();
+            sample(&before, available) == Some(1.0)
+        }),
+        "alice is not shown available:\n{before}"
+    );
+    assert_eq!(sample(&before, &waiting), Some(0.0), "{before}");
+    assert_eq!(sample(&before, "hotline_registrations_active"), Some(1.0));
+
+    let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 60));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    // alice's phone rings and she does not pick up: the caller waits.
+    assert!(
+        alice
+            .wait_event("CALL_INCOMING", Duration::from_secs(10))
+            .is_some()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let during = server.scrape();
+    assert_eq!(sample(&during, &waiting), Some(1.0), "{during}");
+    let longest = format!("hotline_queue_longest_wait_seconds{support}");
+    assert!(sample(&during, &longest) >= Some(1.0), "{during}");
+    let ringing = r#"hotline_agents{state="ringing"}"#;
+    assert_eq!(sample(&during, ringing), Some(1.0), "{during}");
+    assert_eq!(sample(&during, available), Some(0.0), "{during}");
+
+    hang_up(&mut caller);
+    let abandoned = format!("hotline_queue_abandoned_total{support}");
+    let mut after = String::new();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            after = server.scrape();
+            sample(&after, &abandoned) == Some(1.0)
+        }),
+        "no abandon counted:\n{after}"
+    );
+    assert_eq!(sample(&after, &waiting), Some(0.0), "{after}");
+    let answered = format!("hotline_queue_answered_total{support}");
+    assert_eq!(sample(&after, &answered), Some(0.0), "{after}");
+    assert!(!after.contains(&OLENA[1..]) && !after.contains("alice"));
 }

@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::metrics::sample;
 use support::peers::{Baresip, Linphone, pjsua_register, wait_for};
 use support::{Server, ServerOptions};
 
@@ -107,6 +108,11 @@ fn baresip_with_a_wrong_password_reports_registration_failure() {
     assert!(reason.contains("403 Forbidden"), "{failed}");
     assert_eq!(phone.count_events("REGISTER_OK"), 0);
     assert!(contacts(&server, "alice").is_empty());
+    // Counted as a failure; the challenge before it is not.
+    let scraped = server.scrape();
+    let forbidden = r#"hotline_register_failures_total{reason="forbidden"}"#;
+    assert_eq!(sample(&scraped, forbidden), Some(1.0), "{scraped}");
+    assert_eq!(sample(&scraped, "hotline_registrations_active"), Some(0.0));
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 
 use support::databases;
+use support::metrics::sample;
 use support::peers::sipp;
 use support::{Server, ServerOptions};
 
@@ -73,6 +74,12 @@ fn fifty_simultaneous_ticket_calls_give_fifty_tickets(server: &Server, kind: &st
         told, registered,
         "{kind}: each caller was read their own ticket"
     );
+    // With no CRM webhook configured, every ticket waits for delivery.
+    let scraped = server.scrape();
+    let pending = sample(&scraped, "hotline_tickets_pending");
+    assert_eq!(pending, Some(50.0), "{kind}: {scraped}");
+    let contained = r#"hotline_calls_total{outcome="ticket_registered"}"#;
+    assert_eq!(sample(&scraped, contained), Some(50.0), "{kind}: {scraped}");
 }
 
 /// Fifty calls within 20 ms from one address is a trunk's load, not a flood:

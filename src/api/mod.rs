@@ -5,8 +5,10 @@
 //! | route                        | needs      | personal data             |
 //! |------------------------------|------------|---------------------------|
 //! | `GET /health`                | nobody     | none                      |
+//! | `GET /openapi.json`          | nobody     | none                      |
 //! | `GET /status`                | monitor    | none                      |
 //! | `GET /report`                | monitor    | none                      |
+//! | `GET /metrics`               | monitor    | none (Prometheus text)    |
 //! | `GET /calls`                 | monitor    | masked per role ([`view`])|
 //! | `GET /queue`                 | monitor    | masked per role           |
 //! | `GET /queue/events`          | monitor    | masked per role           |
@@ -19,11 +21,17 @@
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser
-//! without a session to `/login`; JSON routes answer it 401.
+//! without a session to `/login`; JSON routes answer it 401. `GET
+//! /openapi.json` describes every JSON route of a role, with the role it
+//! needs ([`openapi`]); pages, their files, sign-in and the agent desktop
+//! are not in it.
 
 pub mod access;
 pub mod console;
 mod csv;
+mod error;
+mod metrics;
+mod openapi;
 mod queue;
 mod registrations;
 mod report;
@@ -32,10 +40,11 @@ mod view;
 use std::net::SocketAddr;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::call::Services;
+use crate::call::{CallRecord, Services, Status};
 use access::{Caller, Gate, Role};
 
 pub use queue::set_agent_state;
@@ -50,44 +59,40 @@ pub async fn serve(
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let needs =
-        |role: Role| axum::middleware::from_fn_with_state((gate.clone(), role), access::require);
     let pages = console::monitor_pages()
         .with_state(services.clone())
         .route_layer(axum::middleware::from_fn_with_state(
             (gate.clone(), Role::Monitor),
             access::require_page,
         ));
-    let monitor = Router::new()
-        .route("/status", get(status))
-        .route("/calls", get(calls))
-        .route("/report", get(report::report))
-        .route("/report.csv", get(report::report_csv))
-        .route("/console/whoami", get(console::whoami))
+    let monitor = OpenApiRouter::new()
+        .routes(routes!(status))
+        .routes(routes!(calls))
+        .routes(routes!(report::report))
+        .routes(routes!(report::report_csv))
+        .routes(routes!(console::whoami))
         .merge(queue::read_routes())
         .merge(console::monitor_routes())
         .with_state(services.clone())
         .layer(Extension(targets))
-        .route_layer(needs(Role::Monitor));
+        .merge(metrics::router(services.clone(), registrar.clone()));
     let supervisor = queue::write_routes()
         .with_state(services.clone())
-        .merge(registrations::router(registrar))
-        .route_layer(needs(Role::Supervisor));
+        .merge(registrations::router(registrar));
+    let admin = OpenApiRouter::new()
+        .routes(routes!(tokens))
+        .with_state(services.clone());
     let public = console::public_routes(gate.clone(), services.clone());
-    let agent = console::agent_routes(gate.clone()).with_state(services.clone());
-    let admin = Router::new()
-        .route("/tokens", get(tokens))
-        .with_state(services)
-        .route_layer(needs(Role::Admin));
-    let app = Router::new()
-        .route("/health", get(health))
-        .merge(public)
-        .merge(agent)
-        .merge(pages)
-        .merge(monitor)
-        .merge(supervisor)
-        .merge(admin)
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let agent = console::agent_routes(gate.clone()).with_state(services);
+    let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
+        .routes(routes!(health))
+        .merge(openapi::guarded(monitor, Role::Monitor, &gate))
+        .merge(openapi::guarded(supervisor, Role::Supervisor, &gate))
+        .merge(openapi::guarded(admin, Role::Admin, &gate))
+        .split_for_parts();
+    let app = app.merge(public).merge(agent).merge(pages);
+    let app =
+        openapi::serve_document(app, &document).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, app).await {
             tracing::error!(%error, "admin HTTP server stopped");
@@ -96,15 +101,24 @@ pub async fn serve(
     Ok(local)
 }
 
+/// Whether the server is up; needs no token.
+#[utoipa::path(get, path = "/health", responses(
+    (status = OK, description = "The server is up: `ok`.", body = String, content_type = "text/plain")
+))]
 async fn health() -> &'static str {
     "ok\n"
 }
 
-async fn status(State(services): State<Services>) -> Json<serde_json::Value> {
+/// Calls active and since start, the flows' versions and the SIP limits' counters.
+#[utoipa::path(get, path = "/status", responses((status = OK, body = Status)))]
+async fn status(State(services): State<Services>) -> Json<Status> {
     Json(services.status())
 }
 
 /// Calls in progress and the most recent finished ones, with the keys pressed.
+///
+/// Callers' numbers are masked below supervisor and typed digits below admin.
+#[utoipa::path(get, path = "/calls", responses((status = OK, body = Vec<CallRecord>)))]
 async fn calls(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
@@ -114,15 +128,21 @@ async fn calls(
     Json(calls)
 }
 
-/// The API tokens by name and role (no secrets), for admins.
+/// The API tokens by name and role, revoked ones too (no secrets).
+#[utoipa::path(get, path = "/tokens", responses(
+    (status = OK, body = Vec<access::store::ListedToken>),
+    (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = error::ApiError),
+))]
 async fn tokens(State(services): State<Services>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match access::store::list(services.db()).await {
         Ok(tokens) => Json(tokens).into_response(),
         Err(error) => {
             tracing::warn!(%error, "tokens not readable");
-            let body = serde_json::json!({ "error": "the database is not answering" });
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+            error::ApiError::answer(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not answering",
+            )
         }
     }
 }

@@ -7,46 +7,61 @@ use std::convert::Infallible;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
-use serde::Deserialize;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::access::Caller;
 use super::console::Targets;
+use super::error::{ApiError, Checked};
 use crate::call::Services;
-use crate::queue::AgentInput;
+use crate::queue::{AcdError, AgentInput};
 use crate::server::journal::Numbered;
+use crate::server::queue::{AgentChangeError, QueueSnapshot};
 
 /// The queue's routes that only read (monitor).
-pub fn read_routes() -> Router<Services> {
-    Router::new()
-        .route("/queue", get(snapshot))
-        .route("/queue/events", get(events))
+pub fn read_routes() -> OpenApiRouter<Services> {
+    OpenApiRouter::new()
+        .routes(routes!(snapshot))
+        .routes(routes!(events))
 }
 
 /// The queue's routes that change it (supervisor).
-pub fn write_routes() -> Router<Services> {
-    Router::new().route("/agents/{agent}/state", post(set_state))
+pub fn write_routes() -> OpenApiRouter<Services> {
+    OpenApiRouter::new().routes(routes!(set_state))
 }
 
+/// Agents with their states, and the callers waiting in each queue.
+///
+/// Callers' numbers and names are masked below supervisor.
+#[utoipa::path(get, path = "/queue", responses((status = OK, body = QueueSnapshot)))]
 async fn snapshot(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
 ) -> Json<serde_json::Value> {
-    let mut snapshot = services.queue().snapshot().await;
+    let mut snapshot = serde_json::to_value(services.queue().snapshot().await).unwrap_or_default();
     super::view::mask(caller.role, &mut snapshot);
     Json(snapshot)
 }
 
-/// Every queue event as it happens, one JSON object per `data:` line with
-/// its id (`id:`), masked for the caller's role, for as long as the
-/// caller's token is valid. A reader that reconnects with `Last-Event-ID`
-/// first gets what it missed (or a `gap` event when that is no longer
-/// kept). Once a second a `snapshot` event carries the queues and agents
-/// as `GET /queue` shows them, with each queue's target and ratings.
+/// Every queue event as it happens, as server-sent events.
+///
+/// One JSON object per `data:` line with its id (`id:`), masked for the
+/// caller's role, for as long as the caller's token or session is valid. A
+/// reader that reconnects with `Last-Event-ID` first gets what it missed (or
+/// a `gap` event when that is no longer kept). Once a second a `snapshot`
+/// event carries the queues and agents as `GET /queue` shows them, with each
+/// queue's target and ratings.
+#[utoipa::path(get, path = "/queue/events",
+    params(("Last-Event-ID" = Option<u64>, Header, description = "The id of the last event the reader saw; the stream starts after it.")),
+    responses(
+        (status = OK, description = "An endless stream of events.", body = String, content_type = "text/event-stream")
+    ))]
 async fn events(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
@@ -115,7 +130,7 @@ where
         let queue = services.queue().clone();
         let shape = shape.clone();
         async move {
-            let mut snapshot = queue.snapshot().await;
+            let mut snapshot = serde_json::to_value(queue.snapshot().await).unwrap_or_default();
             shape(&mut snapshot);
             Ok(Event::default()
                 .event("snapshot")
@@ -144,28 +159,62 @@ fn numbered(view: &impl Fn(&mut Value) -> bool, numbered: &Numbered) -> Option<E
 }
 
 /// `{"state": "login" | "logout" | "pause" | "unpause", "reason": "lunch"}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StateChange {
+    /// `login`, `logout`, `pause` or `unpause`; another is answered 400.
+    #[schema(value_type = StateName)]
     state: String,
+    /// Why the agent pauses; shown to supervisors.
     #[serde(default)]
     reason: Option<String>,
 }
 
+/// The states an agent can be asked to go to; only in the document, since
+/// the handler answers an unknown one itself (400, naming the valid ones).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum StateName {
+    Login,
+    Logout,
+    Pause,
+    Unpause,
+}
+
+/// The agent whose state changed.
+#[derive(Serialize, utoipa::ToSchema)]
+struct StateChanged {
+    agent: String,
+}
+
+/// Logs an agent in or out, pauses or unpauses them.
+#[utoipa::path(post, path = "/agents/{agent}/state",
+    params(("agent" = String, Path, description = "The agent's id, as in the configuration.")),
+    request_body = StateChange,
+    responses(
+        (status = OK, description = "The state changed.", body = StateChanged),
+        (status = BAD_REQUEST, description = "The body is not JSON, or names no state.", body = ApiError),
+        (status = NOT_FOUND, description = "No agent has this id.", body = ApiError),
+        (status = CONFLICT, description = "The change is not possible now, e.g. a pause while logged out.", body = ApiError),
+        (status = SERVICE_UNAVAILABLE, description = "The queue is not running.", body = ApiError),
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "The body is not sent as `application/json`.", body = ApiError),
+        (status = UNPROCESSABLE_ENTITY, description = "The JSON is not a state change.", body = ApiError),
+    ))]
 async fn set_state(
     State(services): State<Services>,
     Path(agent): Path<String>,
-    Json(change): Json<StateChange>,
-) -> (StatusCode, Json<serde_json::Value>) {
-    change_state(&services, &agent, change).await
+    Checked(Json(change)): Checked<Json<StateChange>>,
+) -> Response {
+    change_state(&services, agent, change).await
 }
 
 /// Changes `agent`'s state as asked; the answer says why not.
 pub(super) async fn change_state(
     services: &Services,
-    agent: &str,
+    agent: String,
     change: StateChange,
-) -> (StatusCode, Json<serde_json::Value>) {
+) -> Response {
     let input = match change.state.as_str() {
         "login" => AgentInput::Login,
         "logout" => AgentInput::Logout,
@@ -175,18 +224,19 @@ pub(super) async fn change_state(
         "unpause" => AgentInput::Unpause,
         other => {
             let error = format!("unknown state `{other}` (login, logout, pause, unpause)");
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(serde_json::json!({ "error": error })),
-            );
+            return ApiError::answer(StatusCode::BAD_REQUEST, error);
         }
     };
-    match services.queue().set_agent(agent, input).await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "agent": agent }))),
-        Err(error) => (
-            StatusCode::CONFLICT,
-            Json(serde_json::json!({ "error": error })),
-        ),
+    match services.queue().set_agent(&agent, input).await {
+        Ok(()) => Json(StateChanged { agent }).into_response(),
+        Err(error) => {
+            let status = match &error {
+                AgentChangeError::Refused(AcdError::UnknownAgent(_)) => StatusCode::NOT_FOUND,
+                AgentChangeError::Refused(_) => StatusCode::CONFLICT,
+                AgentChangeError::NotRunning => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            ApiError::answer(status, error.to_string())
+        }
     }
 }
 

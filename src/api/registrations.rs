@@ -2,28 +2,29 @@
 
 use std::time::Instant;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::server::registrar::RegistrarHandle;
 
 /// The routes of this file.
-pub fn router(registrar: RegistrarHandle) -> Router {
-    Router::new()
-        .route("/registrations", get(registrations))
+pub fn router(registrar: RegistrarHandle) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(registrations))
         .with_state(registrar)
 }
 
 /// A registered agent as admins see it.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 struct Registered {
     agent: String,
     devices: Vec<Device>,
 }
 
 /// One registered phone.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 struct Device {
     /// The Contact as the phone gave it.
     contact: String,
@@ -36,6 +37,8 @@ struct Device {
     user_agent: Option<String>,
 }
 
+/// Agents logged in, and their phones' addresses.
+#[utoipa::path(get, path = "/registrations", responses((status = OK, body = Vec<Registered>)))]
 async fn registrations(State(registrar): State<RegistrarHandle>) -> Json<Vec<Registered>> {
     let now = Instant::now();
     let registered = registrar

@@ -284,7 +284,9 @@ impl Answered {
                 tokio::spawn(async move {
                     let custom = &services.config().lookups;
                     let db = &services.0.db;
+                    let started = Instant::now();
                     let result = db.run_lookup(&name, &params, custom, limit).await;
+                    services.metrics().lookup_took("flow", started.elapsed());
                     let _ = answers.send(CrmAnswer::Lookup { name, result });
                 });
             }

@@ -10,7 +10,11 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
 use crate::flow::{Catalog, Flow, FlowRegistry, PromptCatalog, ReloadReport};
+use crate::metrics::Outcome;
 use crate::rtp::PromptStore;
 
 /// The live flows, shared by the watcher and every new call.
@@ -20,6 +24,8 @@ pub struct LiveFlows {
     dir: PathBuf,
     catalog: Arc<Catalog>,
     prompts: Arc<PromptStore>,
+    /// Flows published, files rejected and flows removed, for `/metrics`.
+    reloads: Family<Outcome, Counter>,
 }
 
 /// Why the flows could not be published at start-up.
@@ -41,12 +47,14 @@ impl LiveFlows {
         entry: &str,
         catalog: Catalog,
         prompts: Arc<PromptStore>,
+        reloads: Family<Outcome, Counter>,
     ) -> Result<LiveFlows, FlowsError> {
         let live = LiveFlows {
             registry: Arc::new(RwLock::new(FlowRegistry::new())),
             dir,
             catalog: Arc::new(catalog),
             prompts,
+            reloads,
         };
         let report = live.reload().map_err(|source| FlowsError::Read {
             dir: live.dir.clone(),
@@ -112,6 +120,14 @@ impl LiveFlows {
         for id in &report.removed {
             info!(flow = %id, "flow file removed; new calls cannot start it");
         }
+        let count = |outcome, n: usize| {
+            self.reloads
+                .get_or_create(&Outcome { outcome })
+                .inc_by(n as u64)
+        };
+        count("published", report.published.len());
+        count("rejected", report.rejected.len());
+        count("removed", report.removed.len());
         Ok(report)
     }
 

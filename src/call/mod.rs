@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::crm::Db;
 use crate::crm::calls::CallEnd;
 use crate::crm::customers::Customer;
+use crate::metrics::Metrics;
 use crate::rtp::PromptStore;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle, NewCall};
 use crate::sip::identity::{caller_number, mask_number, normalize_e164};
@@ -33,7 +34,22 @@ use crate::sip::ua::CallId;
 
 use log::{CallLog, DB_WAIT};
 pub use ports::PortPool;
-use recent::{CallRecord, RecentCalls};
+pub use recent::CallRecord;
+use recent::RecentCalls;
+
+/// Live figures of the server, as `GET /status` shows them.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Status {
+    /// Calls in progress.
+    pub calls_active: usize,
+    /// Calls since start.
+    pub calls_total: u64,
+    /// The version of each loaded flow, by flow id.
+    pub flows: std::collections::BTreeMap<String, String>,
+    /// What the SIP limits did since start.
+    #[schema(value_type = crate::server::limits::LimitStats)]
+    pub sip_limits: Arc<crate::server::limits::LimitStats>,
+}
 
 /// What every call shares.
 #[derive(Clone)]
@@ -60,6 +76,8 @@ struct Shared {
     total: AtomicU64,
     /// What the SIP limits refused, filled by the endpoint and the transport.
     sip_limits: Arc<crate::server::limits::LimitStats>,
+    /// The counters `/metrics` shows.
+    metrics: Metrics,
 }
 
 /// Why the server could not prepare its services.
@@ -83,6 +101,10 @@ impl Services {
     /// decoded or a missing say-engine word stops start-up, naming it.
     pub async fn start(config: &Config) -> Result<Services, StartError> {
         let db = Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
+        let metrics = Metrics {
+            media: crate::server::media::metrics().clone(),
+            ..Metrics::default()
+        };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         match &config.tickets.webhook {
             Some(webhook) => {
@@ -91,6 +113,7 @@ impl Services {
                     webhook.clone(),
                     Duration::from_secs(1),
                     stopped,
+                    metrics.ticket_deliveries.clone(),
                 );
                 tokio::spawn(worker);
             }
@@ -116,6 +139,7 @@ impl Services {
             &config.flows.entry,
             config.catalog(),
             Arc::clone(&prompts),
+            metrics.flow_reloads.clone(),
         )?;
         let watcher = flows.clone().watch(
             Duration::from_millis(config.flows.reload_ms),
@@ -139,24 +163,28 @@ impl Services {
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
             sip_limits: Arc::default(),
+            metrics,
         })))
     }
 
     /// Live figures for the admin API.
-    pub fn status(&self) -> serde_json::Value {
-        let flows: serde_json::Map<String, serde_json::Value> = self
-            .0
-            .flows
-            .versions()
-            .into_iter()
-            .map(|(id, version)| (id, serde_json::Value::String(version)))
-            .collect();
-        serde_json::json!({
-            "calls_active": self.0.active.load(Ordering::Relaxed),
-            "calls_total": self.0.total.load(Ordering::Relaxed),
-            "flows": flows,
-            "sip_limits": self.0.sip_limits.snapshot(),
-        })
+    pub fn status(&self) -> Status {
+        Status {
+            calls_active: self.0.active.load(Ordering::Relaxed),
+            calls_total: self.0.total.load(Ordering::Relaxed),
+            flows: self.0.flows.versions().into_iter().collect(),
+            sip_limits: Arc::clone(&self.0.sip_limits),
+        }
+    }
+
+    /// The counters `/metrics` shows that the shell's parts fill.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// Calls in progress.
+    pub fn calls_active(&self) -> u64 {
+        self.0.active.load(Ordering::Relaxed) as u64
     }
 
     /// The counters the SIP limits fill, shown in [`Services::status`].
@@ -206,6 +234,7 @@ impl Services {
                 attempts: config.queue.callback_attempts.max(1),
                 after: std::time::Duration::from_secs(config.queue.callback_retry_seconds),
             },
+            metrics: self.0.metrics.queue.clone(),
         };
         tokio::spawn(crate::server::queue::run(shell, inbox));
         Ok(())
@@ -282,7 +311,7 @@ pub async fn run(services: Services, call: NewCall) {
         // Both wait at most DB_WAIT, side by side: with the database gone the
         // caller rings DB_WAIT longer, not twice that.
         let (customer, record) = tokio::join!(
-            identify(&services.0.db, &caller),
+            identify(&services.0.db, &services.0.metrics, &caller),
             CallLog::start(&services.0.db, &hotline_id, &id, &caller),
         );
         if let Some(customer) = &customer {
@@ -296,6 +325,16 @@ pub async fn run(services: Services, call: NewCall) {
             .run()
             .await;
         info!(?outcome, "call finished");
+        let finished = crate::metrics::Outcome {
+            outcome: outcome.metric_label(),
+        };
+        services
+            .0
+            .metrics
+            .calls
+            .finished
+            .get_or_create(&finished)
+            .inc();
         record.finish(outcome.record()).await;
         services.0.recent.update(&id, |record| {
             record.ended_at = Some(chrono::Utc::now());
@@ -308,8 +347,11 @@ pub async fn run(services: Services, call: NewCall) {
 
 /// Finds the customer calling from `number`; a database that is down or slow
 /// makes the caller unknown, never holds up the call.
-async fn identify(db: &Db, number: &str) -> Option<Customer> {
-    match db.find_customer_by_phone(number, DB_WAIT).await {
+async fn identify(db: &Db, metrics: &Metrics, number: &str) -> Option<Customer> {
+    let started = std::time::Instant::now();
+    let found = db.find_customer_by_phone(number, DB_WAIT).await;
+    metrics.lookup_took("caller", started.elapsed());
+    match found {
         Ok(Some(customer)) => {
             info!(customer = %customer.id, "caller identified");
             Some(customer)
@@ -377,6 +419,21 @@ impl Outcome {
         }
     }
 
+    /// How the call ended, from a fixed set: the flow's outcome once one
+    /// ran to it, else `ended` or why the call was never answered.
+    fn metric_label(&self) -> &'static str {
+        match self {
+            Outcome::NotAcceptable => "not_acceptable",
+            Outcome::NoMedia => "no_media",
+            Outcome::NoFlow => "no_flow",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Ended { flow, .. } => match flow.as_ref().and_then(|f| f.outcome) {
+                Some(outcome) => outcome.label(),
+                None => "ended",
+            },
+        }
+    }
+
     fn record(&self) -> CallEnd {
         let flow = match self {
             Outcome::Ended { flow, .. } => flow.as_ref(),
@@ -438,8 +495,9 @@ impl Call {
         let socket = match self.services.0.ports.bind().await {
             Ok(socket) => socket,
             Err(error) => {
+                let stats = &self.services.0.sip_limits;
+                crate::server::limits::LimitStats::count(&stats.calls_overloaded);
                 if error == ports::PortError::NoDescriptor {
-                    let stats = &self.services.0.sip_limits;
                     crate::server::limits::LimitStats::count(&stats.descriptors_exhausted);
                 }
                 warn!(%error, "cannot answer");

@@ -9,7 +9,7 @@ use serde::Serialize;
 const KEPT: usize = 500;
 
 /// What an admin can see of one call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CallRecord {
     pub call_id: String,
     pub caller: String,
@@ -22,7 +22,7 @@ pub struct CallRecord {
 }
 
 /// One key press as recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DigitRecord {
     pub digit: char,
     /// `rfc4733`, `sip_info` or `in_band`.

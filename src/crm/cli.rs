@@ -102,8 +102,8 @@ pub async fn run_tickets(
                 return Ok(());
             };
             let (_stop, stop) = tokio::sync::watch::channel(false);
-            super::delivery::run_worker(db, webhook, std::time::Duration::from_millis(200), stop)
-                .await;
+            let every = std::time::Duration::from_millis(200);
+            super::delivery::run_worker(db, webhook, every, stop, Default::default()).await;
         }
     }
     Ok(())

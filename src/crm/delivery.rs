@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use rand::Rng;
 use serde::Deserialize;
 use sha2::Sha256;
@@ -18,6 +20,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::{Db, DbError, now_ms};
+use crate::metrics::Outcome;
 
 /// Where and how tickets are delivered (`[tickets.webhook]`).
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +94,18 @@ impl Db {
         client: &reqwest::Client,
         webhook: &WebhookSettings,
     ) -> Result<usize, DbError> {
+        self.deliver_due_counted(client, webhook, &Family::default())
+            .await
+    }
+
+    /// [`Db::deliver_due`], counting each POST's result (`delivered`,
+    /// `failed` or `dead`) into `results`.
+    pub async fn deliver_due_counted(
+        &self,
+        client: &reqwest::Client,
+        webhook: &WebhookSettings,
+        results: &Family<Outcome, Counter>,
+    ) -> Result<usize, DbError> {
         let now = now_ms();
         let due = sqlx::query(
             "SELECT ticket_id FROM ticket_outbox
@@ -104,7 +119,11 @@ impl Db {
         .await?;
         let webhook = Arc::new(webhook.clone());
         let mut running = JoinSet::new();
-        let mut pass = Pass::default();
+        let mut pass = Pass {
+            delivered: 0,
+            failure: None,
+            results,
+        };
         for row in due {
             let ticket_id: String = row.try_get("ticket_id")?;
             if running.len() >= webhook.concurrency.max(1)
@@ -121,12 +140,23 @@ impl Db {
         pass.finish()
     }
 
+    /// Tickets not yet delivered and not given up on, for `/metrics`.
+    pub async fn tickets_pending(&self) -> Result<u64, DbError> {
+        let count: i64 = sqlx::query(
+            "SELECT COUNT(*) AS pending FROM ticket_outbox WHERE delivered_at IS NULL AND dead = 0",
+        )
+        .fetch_one(self.pool())
+        .await?
+        .try_get("pending")?;
+        Ok(count.max(0) as u64)
+    }
+
     async fn deliver_one(
         &self,
         client: &reqwest::Client,
         webhook: &WebhookSettings,
         ticket_id: &str,
-    ) -> Result<bool, DbError> {
+    ) -> Result<Option<Delivery>, DbError> {
         let now = now_ms();
         let lease = now + webhook.timeout_ms as i64 * 2;
         let claimed = sqlx::query(
@@ -140,10 +170,10 @@ impl Db {
         .execute(self.pool())
         .await?;
         if claimed.rows_affected() != 1 {
-            return Ok(false); // another worker has it
+            return Ok(None); // another worker has it
         }
         let Some(ticket) = self.ticket_by_id(ticket_id).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let body = serde_json::to_vec(&ticket).unwrap_or_default();
         let result = client
@@ -168,7 +198,7 @@ impl Db {
                     .execute(self.pool())
                     .await?;
                 info!(ticket = %ticket.number, "ticket delivered to the CRM");
-                Ok(true)
+                Ok(Some(Delivery::Delivered))
             }
             Some(error) => {
                 let attempts: i32 =
@@ -198,28 +228,47 @@ impl Db {
                 .await?;
                 if dead {
                     warn!(ticket = %ticket.number, attempts, %error, "ticket moved to the dead letter state");
+                    Ok(Some(Delivery::Dead))
                 } else {
                     warn!(ticket = %ticket.number, attempts, %error, retry_in = ?delay, "ticket delivery failed");
+                    Ok(Some(Delivery::Failed))
                 }
-                Ok(false)
             }
         }
     }
 }
 
-/// The tally of one delivery pass: tickets delivered, and the first database
-/// failure (reported after every POST in flight has finished).
-#[derive(Default)]
-struct Pass {
-    delivered: usize,
-    failure: Option<DbError>,
+/// How one POST of a ticket went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Delivered,
+    /// Refused or unanswered; tried again after a backoff.
+    Failed,
+    /// Failed for the last allowed time: moved to the dead letter state.
+    Dead,
 }
 
-impl Pass {
-    fn count(&mut self, done: Result<Result<bool, DbError>, tokio::task::JoinError>) {
+/// The tally of one delivery pass: tickets delivered, and the first database
+/// failure (reported after every POST in flight has finished).
+struct Pass<'a> {
+    delivered: usize,
+    failure: Option<DbError>,
+    results: &'a Family<Outcome, Counter>,
+}
+
+impl Pass<'_> {
+    fn count(&mut self, done: Result<Result<Option<Delivery>, DbError>, tokio::task::JoinError>) {
+        if let Ok(Ok(Some(delivery))) = &done {
+            let outcome = match delivery {
+                Delivery::Delivered => "delivered",
+                Delivery::Failed => "failed",
+                Delivery::Dead => "dead",
+            };
+            self.results.get_or_create(&Outcome { outcome }).inc();
+        }
         match done {
-            Ok(Ok(true)) => self.delivered += 1,
-            Ok(Ok(false)) => {}
+            Ok(Ok(Some(Delivery::Delivered))) => self.delivered += 1,
+            Ok(Ok(_)) => {}
             Ok(Err(error)) => {
                 self.failure.get_or_insert(error);
             }
@@ -259,10 +308,11 @@ pub async fn run_worker(
     webhook: WebhookSettings,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    results: Family<Outcome, Counter>,
 ) {
     let client = reqwest::Client::new();
     loop {
-        if let Err(error) = db.deliver_due(&client, &webhook).await {
+        if let Err(error) = db.deliver_due_counted(&client, &webhook, &results).await {
             warn!(%error, "ticket delivery pass failed; will retry");
         }
         tokio::select! {

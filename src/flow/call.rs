@@ -158,6 +158,19 @@ pub enum Outcome {
     Abandoned,
 }
 
+impl Outcome {
+    /// The name the call records and metrics use (as serialised).
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::ContainedByIvr => "contained_by_ivr",
+            Outcome::TicketRegistered => "ticket_registered",
+            Outcome::ToAgent => "to_agent",
+            Outcome::Transferred => "transferred",
+            Outcome::Abandoned => "abandoned",
+        }
+    }
+}
+
 /// One call running through a flow.
 #[derive(Debug)]
 pub struct Call {

@@ -29,6 +29,7 @@ use crate::sip::{Header, Request, Response};
 
 use super::limits::{LimitStats, SourceLimiter, Verdict};
 use super::registrar::RegisterRequest;
+use crate::metrics::{Direction, SipMetrics};
 
 use super::transport::{Inbound, Outbound};
 
@@ -143,6 +144,7 @@ pub fn spawn(
     limits: EndpointLimits,
     handler: CallHandler,
     registrar: mpsc::Sender<RegisterRequest>,
+    metrics: SipMetrics,
 ) -> EndpointHandle {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let handle = EndpointHandle {
@@ -156,6 +158,7 @@ pub fn spawn(
         registrar,
         calls: HashMap::new(),
         handle: handle.clone(),
+        metrics,
     };
     tokio::spawn(endpoint.run(inbound, commands_rx));
     handle
@@ -169,6 +172,7 @@ struct Endpoint {
     registrar: mpsc::Sender<RegisterRequest>,
     calls: HashMap<CallId, CallEntry>,
     handle: EndpointHandle,
+    metrics: SipMetrics,
 }
 
 /// A call in progress as the endpoint routes it.
@@ -215,7 +219,11 @@ impl Endpoint {
             LimitStats::count(&self.limits.stats.dropped);
             return;
         }
-        match crate::sip::parse(&received.bytes) {
+        let parsed = crate::sip::parse(&received.bytes);
+        if let Ok(message) = &parsed {
+            self.metrics.count(message, Direction::Received);
+        }
+        match parsed {
             Ok(message) if verdict == Verdict::Reject => {
                 self.refuse_over_rate(message, received.remote).await
             }
@@ -226,9 +234,9 @@ impl Endpoint {
             Err(error) => {
                 debug!(%error, from = %received.remote.addr, "unparseable SIP message");
                 if let Some(response) = crate::sip::bad_request_for(&received.bytes, &error) {
-                    let bytes = Message::Response(response).to_bytes();
                     // A peer that cannot take our 400 gets nothing more.
-                    let _ = self.outbound.send(received.remote, bytes).await;
+                    self.send(received.remote, Message::Response(response))
+                        .await;
                 }
             }
         }
@@ -249,10 +257,13 @@ impl Endpoint {
         let mut busy = self.ua.stateless_response(&request, 503);
         let retry = self.limits.retry_after_seconds.to_string();
         busy.head.push_header("Retry-After", retry);
-        let _ = self
-            .outbound
-            .send(remote, Message::Response(busy).to_bytes())
-            .await;
+        self.send(remote, Message::Response(busy)).await;
+    }
+
+    /// Sends a message the user agent keeps no state for; a failure is the peer's loss.
+    async fn send(&mut self, remote: Remote, message: Message) {
+        self.metrics.count(&message, Direction::Sent);
+        let _ = self.outbound.send(remote, message.to_bytes()).await;
     }
 
     /// Logs what the limits refused, one line per source per interval.
@@ -300,6 +311,7 @@ impl Endpoint {
             let mut progressed = false;
             while let Some(transmit) = self.ua.poll_transmit() {
                 progressed = true;
+                self.metrics.count(&transmit.message, Direction::Sent);
                 let bytes = transmit.message.to_bytes();
                 if self.outbound.send(transmit.remote, bytes).await.is_err() {
                     self.ua.handle_send_failure(&transmit);
@@ -372,6 +384,7 @@ impl Endpoint {
         if let Err(error) = self.registrar.try_send(request) {
             let request = error.into_inner();
             warn!(from = %request.remote.addr, "registrar is busy; answering REGISTER 503");
+            self.metrics.register_failed("busy");
             let mut busy = Response::to_request(&request.request, 503);
             let retry = self.limits.retry_after_seconds.to_string();
             busy.head.push_header("Retry-After", retry);
@@ -382,6 +395,7 @@ impl Endpoint {
     fn incoming(&mut self, call: CallId, request: Request, offer: Option<Vec<u8>>, remote: Remote) {
         let now = Instant::now();
         if self.calls.len() >= self.limits.max_calls {
+            LimitStats::count(&self.limits.stats.calls_over_limit);
             warn!(
                 calls = self.calls.len(),
                 "call limit reached; answering 503"

@@ -30,6 +30,11 @@ mod workers;
 
 pub use bridge::{BridgeEnd, bridge, bridge_pair};
 
+/// The media workers' packet counts and lateness, for `/metrics`.
+pub fn metrics() -> &'static crate::metrics::MediaMetrics {
+    &workers::workers().metrics
+}
+
 /// What the call task can ask of its media.
 #[derive(Debug)]
 pub enum MediaCommand {

@@ -85,7 +85,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         })
     };
     let (registers, registers_rx) = registrar::channel();
-    let endpoint = endpoint::spawn(ua, inbound_rx, outbound, limits, handler, registers);
+    let sip_metrics = services.metrics().sip.clone();
+    let endpoint = endpoint::spawn(
+        ua,
+        inbound_rx,
+        outbound,
+        limits,
+        handler,
+        registers,
+        sip_metrics.clone(),
+    );
     // A pool of its own, so credential lookups never queue behind call records.
     let registrar_db = crate::crm::Db::open(&config.database.url)
         .await
@@ -95,6 +104,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         registrar_db,
         registers_rx,
         endpoint.clone(),
+        sip_metrics,
     )
     .await;
     let directory: queue::Directory = {

@@ -26,11 +26,26 @@ use crate::call::PortPool;
 use crate::crm::Db;
 use crate::flow::AgentContext;
 use crate::queue::{
-    Acd, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event, EventKind, Join,
-    KeptPlaces, OfferId, OfferResult,
+    Acd, AcdError, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event,
+    EventKind, Join, KeptPlaces, OfferId, OfferResult,
 };
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
+
+mod snapshot;
+use snapshot::AgentSeen;
+pub use snapshot::QueueSnapshot;
+
+/// Why an agent's state was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentChangeError {
+    /// The queue core refused: an unknown agent, or a change that makes no sense now.
+    #[error(transparent)]
+    Refused(AcdError),
+    /// The queue task is not running (no queue configured, or shutting down).
+    #[error("the queue is not running")]
+    NotRunning,
+}
 
 /// What a waiting caller's task hears from the queue.
 #[derive(Debug)]
@@ -90,11 +105,11 @@ enum Command {
     Agent {
         agent: String,
         input: AgentInput,
-        reply: Option<oneshot::Sender<Result<(), String>>>,
+        reply: Option<oneshot::Sender<Result<(), AcdError>>>,
     },
     AddAgent(AgentConfig),
     Ringing(OfferId, RingOutcome),
-    Snapshot(oneshot::Sender<serde_json::Value>),
+    Snapshot(oneshot::Sender<QueueSnapshot>),
     /// A callback whose customer was not reached goes back in the queue.
     RetryCallback {
         call: Box<WaitingCall>,
@@ -161,7 +176,7 @@ impl QueueHandle {
     }
 
     /// Changes an agent's state (log in, log out, pause, unpause); the error says why not.
-    pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), String> {
+    pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), AgentChangeError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Agent {
             agent: agent.to_owned(),
@@ -169,18 +184,20 @@ impl QueueHandle {
             reply: Some(reply),
         };
         if self.commands.send(command).is_err() {
-            return Err("the queue is not running".into());
+            return Err(AgentChangeError::NotRunning);
         }
-        answer
-            .await
-            .unwrap_or_else(|_| Err("the queue stopped".into()))
+        match answer.await {
+            Ok(result) => result.map_err(AgentChangeError::Refused),
+            Err(_) => Err(AgentChangeError::NotRunning),
+        }
     }
 
     /// Agents with their states and the callers waiting in each queue.
-    pub async fn snapshot(&self) -> serde_json::Value {
+    pub async fn snapshot(&self) -> QueueSnapshot {
         let (reply, answer) = oneshot::channel();
         let _ = self.commands.send(Command::Snapshot(reply));
-        answer.await.unwrap_or(serde_json::Value::Null)
+        // No queue running: no agents, no queues.
+        answer.await.unwrap_or_default()
     }
 
     /// The live stream of queue events and agents' screen-pop context, as
@@ -219,6 +236,8 @@ pub struct QueueShell {
     pub callback_retry: CallbackRetry,
     /// The number callbacks are placed from.
     pub callback_caller_id: String,
+    /// Where answers, abandons and waits are counted.
+    pub metrics: crate::metrics::QueueMetrics,
 }
 
 /// Callbacks whose customer did not answer (busy, no answer, unreachable)
@@ -286,13 +305,6 @@ struct QueueTask {
     log: mpsc::UnboundedSender<serde_json::Value>,
     /// What wallboards show of each agent beyond the core's state.
     seen: HashMap<String, AgentSeen>,
-}
-
-/// Since when an agent is in their state, and whose call they have.
-#[derive(Debug, Default)]
-struct AgentSeen {
-    since: chrono::DateTime<chrono::Utc>,
-    caller: Option<(String, Option<String>)>,
 }
 
 /// A caller the queue knows: whom to notify, and what to show the agent.
@@ -371,7 +383,7 @@ impl QueueTask {
                     result = self.shell.acd.handle_agent(now, &id, AgentInput::Login);
                 }
                 if let Some(reply) = reply {
-                    let _ = reply.send(result.map_err(|e| e.to_string()));
+                    let _ = reply.send(result);
                 } else if let Err(error) = result {
                     debug!(%error, agent = %agent, "agent input not taken");
                 }
@@ -664,6 +676,7 @@ impl QueueTask {
 
     /// Appends an event to the queue log and the live stream.
     fn record(&mut self, event: Event) {
+        self.shell.metrics.record(&event.kind);
         if let EventKind::Abandoned {
             caller,
             queue,
@@ -702,66 +715,15 @@ impl QueueTask {
         let _ = self.log.send(json);
     }
 
-    fn snapshot(&self) -> serde_json::Value {
-        let now = Instant::now();
-        let agents: Vec<serde_json::Value> = self
-            .shell
-            .acd
-            .agents()
-            .map(|a| {
-                let seen = self.seen.get(&a.id().0);
-                let since = seen.map_or(self.epoch_wall, |s| s.since.max(self.epoch_wall));
-                let caller = seen.and_then(|s| s.caller.as_ref());
-                serde_json::json!({
-                    "id": a.id().0,
-                    "state": a.state(),
-                    "registered": a.registered(),
-                    "calls_taken": a.calls_taken(),
-                    "since": since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    "wrap_up_left_ms": a
-                        .wrap_up_until()
-                        .map(|t| t.saturating_duration_since(now).as_millis() as u64),
-                    "call": caller.map(|(number, name)| serde_json::json!({
-                        "caller": number,
-                        "name": name,
-                    })),
-                })
-            })
-            .collect();
-        let queues: Vec<serde_json::Value> = self
-            .shell
-            .acd
-            .queue_names()
-            .map(|name| {
-                let waiting: Vec<serde_json::Value> = self
-                    .shell
-                    .acd
-                    .waiting(name)
-                    .into_iter()
-                    .map(|w| {
-                        let call = self.callers.get(&w.caller).map(|c| &c.call);
-                        serde_json::json!({
-                            "position": w.position,
-                            "number": call.map(|c| c.number.clone()),
-                            "name": call.and_then(|c| c.name.clone()),
-                            "waited_ms": now.saturating_duration_since(w.arrived).as_millis() as u64,
-                            "priority": w.priority,
-                            "callback": w.callback,
-                            "ringing": w.ringing,
-                        })
-                    })
-                    .collect();
-                let on_hold = || waiting.iter().filter(|w| w["callback"] != true);
-                serde_json::json!({
-                    "name": name,
-                    "on_hold": on_hold().count(),
-                    "longest_wait_ms": on_hold().filter_map(|w| w["waited_ms"].as_u64()).max(),
-                    "agents_available": self.shell.acd.available_agents(name),
-                    "waiting": waiting,
-                })
-            })
-            .collect();
-        serde_json::json!({ "agents": agents, "queues": queues })
+    fn snapshot(&self) -> QueueSnapshot {
+        let call = |caller: &CallerId| self.callers.get(caller).map(|w| &w.call);
+        QueueSnapshot::of(
+            &self.shell.acd,
+            call,
+            &self.seen,
+            self.epoch_wall,
+            Instant::now(),
+        )
     }
 }
 

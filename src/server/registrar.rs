@@ -19,6 +19,7 @@ use super::endpoint::{EndpointCommand, EndpointHandle};
 use crate::config::RegistrarSettings;
 use crate::crm::Db;
 use crate::crm::registrations::StoredRegistration;
+use crate::metrics::SipMetrics;
 use crate::registrar::{
     Action, Binding, FailureLimits, Lookup, Registrar, RegistrarConfig, RegistrarEvent,
 };
@@ -106,6 +107,7 @@ pub async fn spawn(
     db: Db,
     requests: mpsc::Receiver<RegisterRequest>,
     endpoint: EndpointHandle,
+    metrics: SipMetrics,
 ) -> RegistrarHandle {
     let handle = RegistrarHandle {
         bindings: Arc::default(),
@@ -122,6 +124,7 @@ pub async fn spawn(
         handle: handle.clone(),
         lookups: lookups_tx,
         writes,
+        metrics,
     };
     task.restore().await;
     tokio::spawn(task.run(requests, lookups_rx));
@@ -159,6 +162,7 @@ struct Task {
     handle: RegistrarHandle,
     lookups: mpsc::Sender<(String, Lookup)>,
     writes: Arc<Writes>,
+    metrics: SipMetrics,
 }
 
 impl Task {
@@ -213,6 +217,9 @@ impl Task {
             match action {
                 Action::Respond { tx, response } => {
                     log_refusal(&response);
+                    if let Some(reason) = crate::metrics::register_failure(response.status) {
+                        self.metrics.register_failed(reason);
+                    }
                     self.endpoint
                         .send(EndpointCommand::Respond(tx, Box::new(response)))
                         .await;

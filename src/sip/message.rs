@@ -156,7 +156,17 @@ pub struct Params(pub Vec<(String, Option<String>)>);
 
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        match self {
+            Method::Other(name) => f.write_str(name),
+            known => f.write_str(known.standard_name().unwrap_or_default()),
+        }
+    }
+}
+
+impl Method {
+    /// The name of a method this stack knows; `None` for an extension method.
+    pub fn standard_name(&self) -> Option<&'static str> {
+        Some(match self {
             Method::Invite => "INVITE",
             Method::Ack => "ACK",
             Method::Bye => "BYE",
@@ -171,12 +181,10 @@ impl fmt::Display for Method {
             Method::Refer => "REFER",
             Method::Message => "MESSAGE",
             Method::Publish => "PUBLISH",
-            Method::Other(name) => name,
+            Method::Other(_) => return None,
         })
     }
-}
 
-impl Method {
     /// The method for a request-line or CSeq token (methods are case-sensitive).
     pub fn from_token(token: &str) -> Method {
         match token {

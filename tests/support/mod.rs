@@ -5,6 +5,8 @@
 pub mod audio;
 pub mod browser;
 pub mod databases;
+pub mod http;
+pub mod metrics;
 pub mod peers;
 pub mod phone;
 pub mod receiver;
@@ -38,6 +40,8 @@ pub struct ServerOptions {
     pub flows: Option<PathBuf>,
     /// A database URL other than a fresh SQLite file.
     pub db: Option<String>,
+    /// Where the admin API listens instead of a free loopback port.
+    pub http: Option<SocketAddr>,
 }
 
 impl Server {
@@ -50,7 +54,7 @@ impl Server {
     pub fn start_with(options: ServerOptions) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let sip = free_udp_tcp_port();
-        let http = free_tcp_port();
+        let http = options.http.unwrap_or_else(free_tcp_port);
         let (rtp_min, rtp_max) = free_rtp_range();
         let config_path = dir.path().join("hotline.toml");
         let config = format!(
@@ -119,6 +123,22 @@ impl Server {
         self.db.clone()
     }
 
+    /// `hotline agents add LOGIN --password PASSWORD --skill SKILL=1`, named as the login.
+    pub fn add_agent(&self, login: &str, password: &str, skill: &str) {
+        let skill = format!("{skill}=1");
+        let args = [
+            "agents",
+            "add",
+            login,
+            "--name",
+            login,
+            "--password",
+            password,
+        ];
+        let added = self.cli(&[&args[..], &["--skill", &skill]].concat());
+        assert!(added.status.success(), "{added:?}");
+    }
+
     /// Runs a command such as `agents add …` with this server's configuration
     /// and database; its output.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
@@ -133,26 +153,6 @@ impl Server {
             .stdin(Stdio::null())
             .output()
             .expect("run hotline")
-    }
-
-    /// Adds an agent with the `support` skill from the command line.
-    pub fn add_agent(&self, login: &str, password: &str) {
-        let added = self.cli(&[
-            "agents",
-            "add",
-            login,
-            "--name",
-            login,
-            "--password",
-            password,
-            "--skill",
-            "support=1",
-        ]);
-        assert!(
-            added.status.success(),
-            "{}",
-            String::from_utf8_lossy(&added.stderr)
-        );
     }
 
     /// Kills the process (by PID) and waits for it.

@@ -2,8 +2,9 @@
 //!
 //! - While no token exists, only loopback peers are served (as admin), and
 //!   `serve` refuses to listen anywhere else until an admin token exists.
-//! - Once any token exists, every route but `/health` needs one: none or an
-//!   unknown one is 401, a role too low for the route is 403.
+//! - Once any token exists, every route but `/health` and `/openapi.json`
+//!   needs one: none or an unknown one is 401, a role too low for the route
+//!   is 403.
 //!
 //! The server keeps the active tokens in memory and reloads them every
 //! [`REFRESH`], so a revocation takes effect within that; while the database

@@ -127,8 +127,8 @@ async fn set_state(
     State(services): State<Services>,
     Extension(AgentLogin(login)): Extension<AgentLogin>,
     Json(change): Json<StateChange>,
-) -> (StatusCode, Json<Value>) {
-    change_state(&services, &login, change).await
+) -> Response {
+    change_state(&services, login, change).await
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub fn monitor_pages() -> Router<Services> {
 }
 
 /// The wallboard's figures of today (monitor); they expect the [`Targets`] as an extension.
-pub fn monitor_routes() -> Router<Services> {
+pub fn monitor_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
     today::routes()
 }
 
@@ -190,9 +190,19 @@ pub fn refused(message: &str) -> String {
     )
 }
 
-/// Who is signed in, for the pages' header.
-pub async fn whoami(Extension(caller): Extension<Caller>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "role": caller.role.as_str() }))
+/// The caller's role, as the pages' header shows it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct WhoAmI {
+    /// `monitor`, `supervisor` or `admin`.
+    role: &'static str,
+}
+
+/// Who is signed in (or whose token this is), for the pages' header.
+#[utoipa::path(get, path = "/console/whoami", responses((status = OK, body = WhoAmI)))]
+pub async fn whoami(Extension(caller): Extension<Caller>) -> axum::Json<WhoAmI> {
+    axum::Json(WhoAmI {
+        role: caller.role.as_str(),
+    })
 }
 
 fn escape_html(text: &str) -> String {

@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::super::error::{ApiError, Checked};
 use crate::call::Services;
 use crate::queue::ServiceLevel;
 use crate::report::{QueueFigures, ReportInput};
@@ -46,13 +48,15 @@ impl Targets {
 }
 
 /// The routes; they expect the [`Targets`] as an extension.
-pub(super) fn routes() -> Router<Services> {
-    Router::new().route("/console/today", get(today))
+pub(super) fn routes() -> OpenApiRouter<Services> {
+    OpenApiRouter::new().routes(routes!(today))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Zone {
-    /// The time zone whose day "today" is; default UTC.
+    /// The time zone whose day "today" is, e.g. `Europe/Kyiv`; default UTC.
+    #[param(schema_with = super::super::report::time_zone)]
     time_zone: Option<String>,
 }
 
@@ -66,22 +70,29 @@ struct QueueToday {
     rating: Option<super::rating::Rating>,
 }
 
+/// Today's figures for the wallboard: each queue's against its own
+/// service-level target (with a rating), and the IVR's calls and tickets.
+#[utoipa::path(get, path = "/console/today", params(Zone), responses(
+    (status = OK, description = "`queues`: each queue's figures, `target` and `rating`; `ivr`: calls, containment and tickets.", body = Object),
+    (status = BAD_REQUEST, description = "The time zone is not known.", body = ApiError),
+    (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
+))]
 async fn today(
     State(services): State<Services>,
     axum::Extension(targets): axum::Extension<Targets>,
-    Query(zone): Query<Zone>,
+    Checked(Query(zone)): Checked<Query<Zone>>,
 ) -> Response {
     let now = chrono::Utc::now();
     let (from_ms, to_ms) = match crate::report::period(None, None, zone.time_zone.as_deref(), now) {
         Ok(range) => range,
-        Err(error) => return (StatusCode::BAD_REQUEST, format!("{error}\n")).into_response(),
+        Err(error) => return ApiError::answer(StatusCode::BAD_REQUEST, error.to_string()),
     };
     let input = match services.db().report_input(from_ms, to_ms, 20).await {
         Ok(input) => input,
         Err(error) => {
             tracing::warn!(%error, "today's figures not readable");
             let message = "the database is not answering; figures will return when it does";
-            return (StatusCode::SERVICE_UNAVAILABLE, format!("{message}\n")).into_response();
+            return ApiError::answer(StatusCode::SERVICE_UNAVAILABLE, message);
         }
     };
     Json(figures(&input, &targets)).into_response()

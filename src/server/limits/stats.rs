@@ -3,28 +3,44 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the SIP limits did since start; shared by the endpoint, the transport and the API.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct LimitStats {
     /// Messages answered 503 for being over their source's rate.
+    #[schema(value_type = u64)]
     pub rejected: AtomicU64,
     /// Messages dropped unanswered, far over their source's rate.
+    #[schema(value_type = u64)]
     pub dropped: AtomicU64,
     /// Calls refused for their source's call limit.
+    #[schema(value_type = u64)]
     pub calls_refused: AtomicU64,
+    /// Calls refused for the server's call limit (`sip.max_calls`).
+    #[schema(value_type = u64)]
+    pub calls_over_limit: AtomicU64,
+    /// Calls refused for want of a media port or a file descriptor.
+    #[schema(value_type = u64)]
+    pub calls_overloaded: AtomicU64,
     /// Sources tracked by the rate limiter now.
+    #[schema(value_type = u64)]
     pub sources_tracked: AtomicU64,
     /// TCP connections open now.
+    #[schema(value_type = u64)]
     pub tcp_open: AtomicU64,
     /// TCP connections closed at once for a cap.
+    #[schema(value_type = u64)]
     pub tcp_refused: AtomicU64,
     /// TCP connections closed after their idle timeout.
+    #[schema(value_type = u64)]
     pub tcp_idle_closed: AtomicU64,
     /// TCP connections closed for not completing a message in time (the
     /// first after accept, or one begun).
+    #[schema(value_type = u64)]
     pub tcp_incomplete_closed: AtomicU64,
     /// Times a socket could not be opened or accepted because descriptors ran out.
+    #[schema(value_type = u64)]
     pub descriptors_exhausted: AtomicU64,
     /// The process's open-file limit, as raised at start.
+    #[schema(value_type = u64)]
     pub open_file_limit: AtomicU64,
 }
 
@@ -32,23 +48,6 @@ impl LimitStats {
     /// Adds one to a counter.
     pub fn count(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The figures as the admin API shows them.
-    pub fn snapshot(&self) -> serde_json::Value {
-        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        serde_json::json!({
-            "rejected": read(&self.rejected),
-            "dropped": read(&self.dropped),
-            "calls_refused": read(&self.calls_refused),
-            "sources_tracked": read(&self.sources_tracked),
-            "tcp_open": read(&self.tcp_open),
-            "tcp_refused": read(&self.tcp_refused),
-            "tcp_idle_closed": read(&self.tcp_idle_closed),
-            "tcp_incomplete_closed": read(&self.tcp_incomplete_closed),
-            "descriptors_exhausted": read(&self.descriptors_exhausted),
-            "open_file_limit": read(&self.open_file_limit),
-        })
     }
 }
 

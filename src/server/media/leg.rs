@@ -77,6 +77,12 @@ impl Leg {
         }
     }
 
+    /// RTP packets sent and received so far.
+    pub(super) fn packets(&self) -> (u64, u64) {
+        let stats = self.session.stats();
+        (stats.sent_packets, stats.receiver.received)
+    }
+
     /// When the leg next has work: its next frame or RTCP report.
     pub(super) fn due_at(&self) -> Instant {
         self.session.poll_timeout()

@@ -25,6 +25,7 @@ use tracing::error;
 
 use super::leg::Leg;
 use super::udp::Datagrams;
+use crate::metrics::MediaMetrics;
 
 /// The grid every leg's frames start on.
 const GRID: Duration = Duration::from_millis(1);
@@ -41,6 +42,8 @@ pub(super) fn workers() -> &'static Workers {
 pub(super) struct Workers {
     epoch: Instant,
     workers: Vec<WorkerHandle>,
+    /// What every worker's legs sent and received, and how late workers woke.
+    pub(super) metrics: MediaMetrics,
 }
 
 struct WorkerHandle {
@@ -51,6 +54,7 @@ struct WorkerHandle {
 impl Workers {
     fn start(count: usize) -> Workers {
         let epoch = Instant::now();
+        let metrics = MediaMetrics::default();
         let workers = (0..count.max(1))
             .map(|index| {
                 let (arrivals, receiver) = channel();
@@ -60,6 +64,7 @@ impl Workers {
                     legs: Vec::new(),
                     arrivals: receiver,
                     load: Arc::clone(&legs),
+                    metrics: metrics.clone(),
                 };
                 std::thread::Builder::new()
                     .name(format!("media-{index}"))
@@ -68,7 +73,11 @@ impl Workers {
                 WorkerHandle { arrivals, legs }
             })
             .collect();
-        Workers { epoch, workers }
+        Workers {
+            epoch,
+            workers,
+            metrics,
+        }
     }
 
     /// The first grid point at or after `now`: when a leg created now starts.
@@ -98,21 +107,32 @@ struct Worker {
     legs: Vec<Leg>,
     arrivals: Receiver<Leg>,
     load: Arc<AtomicUsize>,
+    metrics: MediaMetrics,
 }
 
 impl Worker {
     fn run(mut self) {
         let mut datagrams = Datagrams::new();
         loop {
-            let wake = self.legs.iter().map(Leg::due_at).min();
-            if !self.wait_for_legs(wake.map(|due| grid_ceil(self.epoch, due))) {
+            let wake = self
+                .legs
+                .iter()
+                .map(Leg::due_at)
+                .min()
+                .map(|due| grid_ceil(self.epoch, due));
+            if !self.wait_for_legs(wake) {
                 return;
             }
             let now = Instant::now();
+            if let Some(late) = wake.and_then(|wake| now.checked_duration_since(wake)) {
+                self.metrics.tick_lateness.observe(late.as_secs_f64());
+            }
             // In order, so each leg keeps its place within the burst of a grid point.
             let before = self.legs.len();
-            self.legs
-                .retain_mut(|leg| leg.due_at() > now || run_frame(leg, now, &mut datagrams));
+            let metrics = &self.metrics;
+            self.legs.retain_mut(|leg| {
+                leg.due_at() > now || run_frame(leg, now, &mut datagrams, metrics)
+            });
             self.load
                 .fetch_sub(before - self.legs.len(), Ordering::Relaxed);
         }
@@ -153,13 +173,24 @@ impl Worker {
 /// Runs one frame of a leg; false when it has ended. A leg that panics ends
 /// alone (its call sees the media channels close), not with its worker's
 /// other calls.
-fn run_frame(leg: &mut Leg, now: Instant, datagrams: &mut Datagrams) -> bool {
-    std::panic::catch_unwind(AssertUnwindSafe(|| leg.run_frame(now, datagrams))).unwrap_or_else(
-        |_| {
+fn run_frame(
+    leg: &mut Leg,
+    now: Instant,
+    datagrams: &mut Datagrams,
+    metrics: &MediaMetrics,
+) -> bool {
+    let (sent, received) = leg.packets();
+    let alive = std::panic::catch_unwind(AssertUnwindSafe(|| leg.run_frame(now, datagrams)))
+        .unwrap_or_else(|_| {
             error!("a call leg's media failed and was ended");
             false
-        },
-    )
+        });
+    let (sent_now, received_now) = leg.packets();
+    metrics.rtp_sent.inc_by(sent_now.saturating_sub(sent));
+    metrics
+        .rtp_received
+        .inc_by(received_now.saturating_sub(received));
+    alive
 }
 
 /// The first point of the grid (`epoch` + k × GRID) at or after `t`.

@@ -1,0 +1,96 @@
+//! `GET /metrics`: the server's figures in the Prometheus text format.
+//!
+//! The counters come from [`crate::metrics::Metrics`]; what is already known
+//! elsewhere is read now: calls in progress and the SIP limits' counters from
+//! the services, the queue from its snapshot, devices from the registrar and
+//! tickets pending from the database (left out when it does not answer in
+//! time, so a database outage never holds up a scrape).
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::call::Services;
+use crate::metrics::scrape::{self, Live, QueueNow};
+use crate::queue::AgentState;
+use crate::server::queue::QueueSnapshot;
+use crate::server::registrar::RegistrarHandle;
+
+/// How long the scrape waits for the database's count of pending tickets.
+const DB_WAIT: Duration = Duration::from_millis(500);
+
+/// The route of this file.
+pub fn router(services: Services, registrar: RegistrarHandle) -> OpenApiRouter {
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .with_state((services, registrar))
+}
+
+/// The server's figures in the Prometheus text format (version 0.0.4).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses((status = OK, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
+async fn metrics(
+    State((services, registrar)): State<(Services, RegistrarHandle)>,
+) -> impl IntoResponse {
+    let (snapshot, pending) = tokio::join!(
+        services.queue().snapshot(),
+        tokio::time::timeout(DB_WAIT, services.db().tickets_pending()),
+    );
+    let limits = services.sip_limit_stats();
+    let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    let mut live = Live {
+        calls_active: services.calls_active(),
+        calls_rejected: vec![
+            ("limit", read(&limits.calls_over_limit)),
+            ("source_limit", read(&limits.calls_refused)),
+            ("overload", read(&limits.calls_overloaded)),
+        ],
+        sip_limited: vec![
+            ("rejected", read(&limits.rejected)),
+            ("dropped", read(&limits.dropped)),
+        ],
+        tcp_connections: read(&limits.tcp_open),
+        registrations: registrar
+            .registered()
+            .iter()
+            .map(|(_, devices)| devices.len() as u64)
+            .sum(),
+        tickets_pending: pending.ok().and_then(Result::ok),
+        ..Live::default()
+    };
+    read_queue(&snapshot, &mut live);
+    let text = scrape::encode(services.metrics(), &live);
+    ([(header::CONTENT_TYPE, scrape::CONTENT_TYPE)], text)
+}
+
+/// Takes the queues' waiting callers and the agents' states from the queue's
+/// snapshot (counts only: the callers' numbers in it stay here).
+fn read_queue(snapshot: &QueueSnapshot, live: &mut Live) {
+    for queue in &snapshot.queues {
+        let longest_ms = queue.waiting.iter().map(|caller| caller.waited_ms).max();
+        live.queues.push(QueueNow {
+            name: queue.name.clone(),
+            waiting: queue.waiting.len() as u64,
+            longest_wait: Duration::from_millis(longest_ms.unwrap_or(0)),
+        });
+    }
+    for agent in &snapshot.agents {
+        let index = match agent.state {
+            AgentState::LoggedOut => 0,
+            AgentState::Available => 1,
+            AgentState::Ringing => 2,
+            AgentState::OnCall => 3,
+            AgentState::WrapUp => 4,
+            AgentState::Paused { .. } => 5,
+        };
+        live.agents[index] += 1;
+    }
+}
