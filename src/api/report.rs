@@ -108,6 +108,22 @@ impl Table {
             Table::Tickets => "tickets",
         }
     }
+
+    /// The table's columns.
+    fn header(self) -> &'static [&'static str] {
+        match self {
+            Table::Calls | Table::Queue | Table::Tickets => &["figure", "value"],
+            Table::Menu => &["node", "key", "count"],
+            Table::Agents => &[
+                "agent",
+                "offered",
+                "answered",
+                "missed",
+                "handled",
+                "talk_seconds",
+            ],
+        }
+    }
 }
 
 /// One table of the report of a period, as CSV (same figures as `GET /report`).
@@ -130,44 +146,21 @@ pub(super) async fn report_csv(
         Err(refusal) => return refusal,
     };
     let name = table.name();
-    let header = TABLES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or(&[][..], |(_, h)| *h);
     let disposition = format!("attachment; filename=\"hotline-{name}.csv\"");
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        csv::write(header, &rows(&report, name)),
+        csv::write(table.header(), &rows(&report, table)),
     )
         .into_response()
 }
 
-/// The report's tables and their columns.
-const TABLES: &[(&str, &[&str])] = &[
-    ("calls", &["figure", "value"]),
-    ("queue", &["figure", "value"]),
-    ("menu", &["node", "key", "count"]),
-    (
-        "agents",
-        &[
-            "agent",
-            "offered",
-            "answered",
-            "missed",
-            "handled",
-            "talk_seconds",
-        ],
-    ),
-    ("tickets", &["figure", "value"]),
-];
-
 /// A table's rows: the fields of a group of figures as `figure,value`
 /// (shares 0 to 1, times in milliseconds, empty when undefined, as in the
 /// JSON), or one row per menu choice or agent.
-fn rows(report: &Report, table: &str) -> Vec<Vec<String>> {
+fn rows(report: &Report, table: Table) -> Vec<Vec<String>> {
     let figures = |value: serde_json::Value| -> Vec<Vec<String>> {
         value
             .as_object()
@@ -187,15 +180,15 @@ fn rows(report: &Report, table: &str) -> Vec<Vec<String>> {
             .unwrap_or_default()
     };
     match table {
-        "calls" => figures(to_json(&report.calls)),
-        "queue" => figures(to_json(&report.queue)),
-        "tickets" => figures(to_json(&report.tickets)),
-        "menu" => report
+        Table::Calls => figures(to_json(&report.calls)),
+        Table::Queue => figures(to_json(&report.queue)),
+        Table::Tickets => figures(to_json(&report.tickets)),
+        Table::Menu => report
             .menu
             .iter()
             .map(|m| vec![m.node.clone(), m.key.clone(), m.count.to_string()])
             .collect(),
-        "agents" => report
+        Table::Agents => report
             .agents
             .iter()
             .map(|a| {
@@ -209,7 +202,6 @@ fn rows(report: &Report, table: &str) -> Vec<Vec<String>> {
                 ]
             })
             .collect(),
-        _ => Vec::new(),
     }
 }
 
