@@ -19,8 +19,8 @@
 //! - **agents**: offers rung, answered, missed (rang out, busy, declined or
 //!   unreachable; an offer withdrawn because someone else answered or the
 //!   caller left is not the agent's miss), calls handled and talk time.
-//! - **tickets**: registered in the period; open ones past their due time
-//!   (overdue) whenever they were registered.
+//! - **tickets**: registered in the period; open ones, and open ones past
+//!   their due time (overdue), whenever they were registered.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -118,6 +118,7 @@ pub struct AgentFigures {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TicketFigures {
     pub registered: u64,
+    pub open: u64,
     pub overdue: u64,
 }
 
@@ -131,14 +132,31 @@ pub fn compute(input: &ReportInput) -> Report {
         queue: queue_figures(&input.queue_events, input.service_level_seconds),
         menu: menu_choices(&input.calls),
         agents: agent_figures(&input.queue_events),
-        tickets: TicketFigures {
-            registered: input.tickets.iter().filter(|t| t.in_period).count() as u64,
-            overdue: input
-                .tickets
-                .iter()
-                .filter(|t| !CLOSED.contains(&t.status.as_str()) && t.due_at_ms < input.now_ms)
-                .count() as u64,
-        },
+        tickets: ticket_figures(&input.tickets, input.now_ms),
+    }
+}
+
+/// The queue figures of one queue: its own events, against its own target.
+pub fn queue_compute(input: &ReportInput, queue: &str, service_level_seconds: u64) -> QueueFigures {
+    let events: Vec<serde_json::Value> = input
+        .queue_events
+        .iter()
+        .filter(|e| e["queue"] == queue)
+        .cloned()
+        .collect();
+    queue_figures(&events, service_level_seconds)
+}
+
+fn ticket_figures(tickets: &[TicketFacts], now_ms: i64) -> TicketFigures {
+    let open = || {
+        tickets
+            .iter()
+            .filter(|t| !CLOSED.contains(&t.status.as_str()))
+    };
+    TicketFigures {
+        registered: tickets.iter().filter(|t| t.in_period).count() as u64,
+        open: open().count() as u64,
+        overdue: open().filter(|t| t.due_at_ms < now_ms).count() as u64,
     }
 }
 
@@ -414,8 +432,8 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "Tickets                registered {}, overdue {}",
-            self.tickets.registered, self.tickets.overdue
+            "Tickets                registered {}, open {}, overdue {}",
+            self.tickets.registered, self.tickets.open, self.tickets.overdue
         )
     }
 }
@@ -601,7 +619,7 @@ mod tests {
     }
 
     #[test]
-    fn overdue_tickets_are_open_ones_past_their_due_time() {
+    fn open_tickets_count_whenever_registered_and_overdue_ones_are_past_their_due_time() {
         let ticket = |status: &str, due_at_ms: i64, in_period: bool| TicketFacts {
             status: status.into(),
             due_at_ms,
@@ -621,9 +639,14 @@ mod tests {
             report.tickets,
             TicketFigures {
                 registered: 2,
+                open: 3,
                 overdue: 2
             }
         );
-        assert!(report.to_string().contains("registered 2, overdue 2"));
+        assert!(
+            report
+                .to_string()
+                .contains("registered 2, open 3, overdue 2")
+        );
     }
 }

@@ -13,24 +13,9 @@ use support::audio::{best_match, prompt_sequence, read_wav};
 use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
 use support::phone::{dial, hang_up, press, silence, speaking};
-use support::{Server, ServerOptions, repo_path};
+use support::{Server, ServerOptions, flows_always_open, repo_path};
 
 const OLENA: &str = "+380441234567";
-
-/// The demo flow, with the operator key always reaching the queue (the demo
-/// sends it to a callback outside business hours).
-fn flows_always_open() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
-    let open = demo.replacen(
-        "branch: { when: { open: support }, then: to_agent, else: after_hours }",
-        "goto: to_agent",
-        1,
-    );
-    assert_ne!(open, demo);
-    std::fs::write(dir.path().join("hotline.yaml"), open).unwrap();
-    dir
-}
 
 fn server(flows: &tempfile::TempDir, ring_timeout: u32) -> Server {
     server_with(flows, ring_timeout, "", "")
@@ -51,10 +36,6 @@ fn server_with(flows: &tempfile::TempDir, ring_timeout: u32, media: &str, config
         flows: Some(flows.path().to_owned()),
         ..ServerOptions::default()
     })
-}
-
-fn add_agent(server: &Server, login: &str, password: &str) {
-    server.add_agent(login, password, "support");
 }
 
 /// An agent's softphone registered with hotline; `answer` says whether it picks up by itself.
@@ -111,8 +92,8 @@ fn heard(phone: &Baresip) -> Vec<f32> {
 fn a_caller_waits_the_first_agent_rings_out_the_second_answers_and_both_hear_each_other() {
     let flows = flows_always_open();
     let server = server(&flows, 8);
-    add_agent(&server, "alice", "secret-a");
-    add_agent(&server, "bob", "secret-b");
+    server.add_agent("alice", "secret-a", "support");
+    server.add_agent("bob", "secret-b", "support");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 60);
     let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -215,7 +196,7 @@ fn a_caller_waits_the_first_agent_rings_out_the_second_answers_and_both_hear_eac
 fn a_waiting_caller_who_presses_the_callback_key_gets_a_callback_ticket() {
     let flows = flows_always_open();
     let server = server(&flows, 60);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let quiet = silence(server.dir.path(), 60);
     let _alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let mut caller = dial(&server, OLENA, &silence(server.dir.path(), 60));
@@ -289,7 +270,7 @@ fn dead_phone_is_hung_up(server: &Server, agent: &mut Baresip, agent_sees: &str)
 fn a_waiting_caller_whose_phone_goes_dead_is_hung_up_and_the_agent_stops_ringing() {
     let flows = flows_always_open();
     let server = server_with(&flows, 60, "rtp_timeout_seconds = 4", "");
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
@@ -303,7 +284,7 @@ fn a_waiting_caller_whose_phone_goes_dead_is_hung_up_and_the_agent_stops_ringing
 fn a_bridged_caller_whose_phone_goes_dead_is_hung_up_and_so_is_the_agent() {
     let flows = flows_always_open();
     let server = server_with(&flows, 60, "rtp_timeout_seconds = 8", "");
-    add_agent(&server, "bob", "secret-b");
+    server.add_agent("bob", "secret-b", "support");
     let quiet = silence(server.dir.path(), 60);
     let mut bob = agent_phone(&server, "bob", "secret-b", &quiet, true);
     let events = dead_phone_is_hung_up(&server, &mut bob, "CALL_ESTABLISHED");
@@ -326,7 +307,7 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
         "rtp_timeout_seconds = 0",
         "[sip]\nmax_call_seconds = 5\n",
     );
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let events = dead_phone_is_hung_up(&server, &mut alice, "CALL_INCOMING");
@@ -342,7 +323,7 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
 fn a_caller_who_hangs_up_while_waiting_and_calls_again_gets_their_place_back() {
     let flows = flows_always_open();
     let server = server(&flows, 60);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -436,7 +417,7 @@ fn talk_through_callback(scenario: &str) -> Vec<f32> {
         customer.addr
     );
     let server = server_with(&flows, 60, "", &trunk);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let events = watch_events(&server);
     let alice_mic = speaking(
         server.dir.path(),
@@ -529,7 +510,7 @@ fn a_callback_whose_customer_is_busy_goes_back_in_the_queue_until_its_attempts_a
         customer.addr
     );
     let server = server_with(&flows, 60, "", &trunk);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let events = watch_events(&server);
     let quiet = silence(server.dir.path(), 90);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
@@ -594,7 +575,7 @@ fn a_callback_whose_customer_is_busy_goes_back_in_the_queue_until_its_attempts_a
 fn metrics_show_a_waiting_caller_the_agent_ringing_and_then_the_abandon() {
     let flows = flows_always_open();
     let server = server(&flows, 60);
-    add_agent(&server, "alice", "secret-a");
+    server.add_agent("alice", "secret-a", "support");
     let quiet = silence(server.dir.path(), 60);
     let mut alice = agent_phone(&server, "alice", "secret-a", &quiet, false);
     let support = r#"{queue="support"}"#;

@@ -14,11 +14,21 @@
 //! | `GET /queue/events`          | monitor    | masked per role           |
 //! | `POST /agents/{agent}/state` | supervisor | -                         |
 //! | `GET /registrations`         | supervisor | agents' IP addresses      |
+//! | `GET /tokens`                | admin      | token names               |
+//! | `GET /login`, `POST /login`  | nobody     | -                         |
+//! | `GET /`, `GET /reports`      | monitor    | pages ([`console`])       |
+//! | `GET /console/today`         | monitor    | none                      |
+//! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
 //!
-//! Admin may do everything and sees typed digits. `GET /openapi.json`
-//! describes every other route, with the role it needs ([`openapi`]).
+//! Admin may do everything and sees typed digits. Pages send a browser
+//! without a session to `/login`; JSON routes answer it 401. `GET
+//! /openapi.json` describes every JSON route of a role, with the role it
+//! needs ([`openapi`]); pages, their files, sign-in and the agent desktop
+//! are not in it.
 
 pub mod access;
+pub mod console;
+mod csv;
 mod error;
 mod metrics;
 mod openapi;
@@ -45,24 +55,42 @@ pub async fn serve(
     services: Services,
     registrar: crate::server::registrar::RegistrarHandle,
     gate: Gate,
+    targets: console::Targets,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    let pages = console::monitor_pages()
+        .with_state(services.clone())
+        .route_layer(axum::middleware::from_fn_with_state(
+            (gate.clone(), Role::Monitor),
+            access::require_page,
+        ));
     let monitor = OpenApiRouter::new()
         .routes(routes!(status))
         .routes(routes!(calls))
         .routes(routes!(report::report))
+        .routes(routes!(report::report_csv))
+        .routes(routes!(console::whoami))
         .merge(queue::read_routes())
+        .merge(console::monitor_routes())
         .with_state(services.clone())
+        .layer(Extension(targets))
         .merge(metrics::router(services.clone(), registrar.clone()));
     let supervisor = queue::write_routes()
-        .with_state(services)
+        .with_state(services.clone())
         .merge(registrations::router(registrar));
+    let admin = OpenApiRouter::new()
+        .routes(routes!(tokens))
+        .with_state(services.clone());
+    let public = console::public_routes(gate.clone(), services.clone());
+    let agent = console::agent_routes(gate.clone()).with_state(services);
     let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(health))
         .merge(openapi::guarded(monitor, Role::Monitor, &gate))
         .merge(openapi::guarded(supervisor, Role::Supervisor, &gate))
+        .merge(openapi::guarded(admin, Role::Admin, &gate))
         .split_for_parts();
+    let app = app.merge(public).merge(agent).merge(pages);
     let app =
         openapi::serve_document(app, &document).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
@@ -98,4 +126,23 @@ async fn calls(
     let mut calls = serde_json::to_value(services.recent_calls()).unwrap_or_default();
     view::mask(caller.role, &mut calls);
     Json(calls)
+}
+
+/// The API tokens by name and role, revoked ones too (no secrets).
+#[utoipa::path(get, path = "/tokens", responses(
+    (status = OK, body = Vec<access::store::ListedToken>),
+    (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = error::ApiError),
+))]
+async fn tokens(State(services): State<Services>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match access::store::list(services.db()).await {
+        Ok(tokens) => Json(tokens).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "tokens not readable");
+            error::ApiError::answer(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "the database is not answering",
+            )
+        }
+    }
 }

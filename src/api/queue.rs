@@ -5,20 +5,23 @@
 use std::convert::Infallible;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio_stream::StreamExt;
-use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::{BroadcastStream, IntervalStream};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::access::Caller;
+use super::console::Targets;
 use super::error::{ApiError, Checked};
 use crate::call::Services;
 use crate::queue::{AcdError, AgentInput};
+use crate::server::journal::Numbered;
 use crate::server::queue::{AgentChangeError, QueueSnapshot};
 
 /// The queue's routes that only read (monitor).
@@ -48,32 +51,117 @@ async fn snapshot(
 
 /// Every queue event as it happens, as server-sent events.
 ///
-/// One JSON object per `data:` line, masked for the caller's role, for as
-/// long as the caller's token is valid.
-#[utoipa::path(get, path = "/queue/events", responses(
-    (status = OK, description = "An endless stream of events.", body = String, content_type = "text/event-stream")
-))]
+/// One JSON object per `data:` line with its id (`id:`), masked for the
+/// caller's role, for as long as the caller's token or session is valid. A
+/// reader that reconnects with `Last-Event-ID` first gets what it missed (or
+/// a `gap` event when that is no longer kept). Once a second a `snapshot`
+/// event carries the queues and agents as `GET /queue` shows them, with each
+/// queue's target and ratings.
+#[utoipa::path(get, path = "/queue/events",
+    params(("Last-Event-ID" = Option<u64>, Header, description = "The id of the last event the reader saw; the stream starts after it.")),
+    responses(
+        (status = OK, description = "An endless stream of events.", body = String, content_type = "text/event-stream")
+    ))]
 async fn events(
     State(services): State<Services>,
     Extension(caller): Extension<Caller>,
-) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    Extension(targets): Extension<Targets>,
+    headers: HeaderMap,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>> + use<>> {
     let role = caller.role;
-    let stream = BroadcastStream::new(services.queue().subscribe())
-        // A revoked token's stream ends at the next event.
-        .take_while(move |_| caller.still_admitted())
-        .filter_map(move |item| {
-            // A subscriber too slow to keep up misses events rather than holding up the queue.
-            let mut json = item.ok()?;
-            super::view::mask(role, &mut json);
-            Some(Ok(Event::default().data(json.to_string())))
-        });
+    let reader = Reader {
+        event: move |json: &mut Value| {
+            super::view::mask(role, json);
+            true
+        },
+        snapshot: move |snapshot: &mut Value| {
+            super::console::rating::rate_live(snapshot, &targets);
+            super::view::mask(role, snapshot);
+        },
+        // A revoked token's stream ends within a second.
+        admitted: move || caller.still_admitted(),
+    };
+    stream(services, &headers, reader)
+}
+
+/// How one reader sees the event stream.
+pub(super) struct Reader<E, S, A> {
+    /// Masks an event for the reader; false leaves it out.
+    pub event: E,
+    /// Shapes and masks the snapshot for the reader.
+    pub snapshot: S,
+    /// Whether the reader may still read; the stream ends once not.
+    pub admitted: A,
+}
+
+/// The event stream for `reader`: what it missed since its `Last-Event-ID`
+/// (or a `gap` event), live events with their ids, and a snapshot each second.
+pub(super) fn stream<E, S, A>(
+    services: Services,
+    headers: &HeaderMap,
+    reader: Reader<E, S, A>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>> + use<E, S, A>>
+where
+    E: Fn(&mut Value) -> bool + Clone + Send + Sync + 'static,
+    S: Fn(&mut Value) + Clone + Send + Sync + 'static,
+    A: Fn() -> bool + Send + 'static,
+{
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let (replay, live) = services.queue().subscribe(last);
+    let gap = replay
+        .gap
+        .then(|| Ok::<_, Infallible>(Event::default().event("gap").data("{}")));
+    let view = reader.event.clone();
+    let replayed = replay
+        .events
+        .into_iter()
+        .filter_map(move |n| numbered(&view, &n).map(Ok::<_, Infallible>));
+    let view = reader.event;
+    // A subscriber too slow to keep up misses events rather than holding up the queue.
+    let live =
+        BroadcastStream::new(live).filter_map(move |item| numbered(&view, &item.ok()?).map(Ok));
+    let mut every_second = tokio::time::interval(SNAPSHOT_EVERY);
+    every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let shape = reader.snapshot;
+    let snapshots = IntervalStream::new(every_second).then(move |_| {
+        let queue = services.queue().clone();
+        let shape = shape.clone();
+        async move {
+            let mut snapshot = serde_json::to_value(queue.snapshot().await).unwrap_or_default();
+            shape(&mut snapshot);
+            Ok(Event::default()
+                .event("snapshot")
+                .data(snapshot.to_string()))
+        }
+    });
+    let admitted = reader.admitted;
+    let stream = tokio_stream::iter(gap.into_iter().chain(replayed))
+        .chain(live)
+        .merge(snapshots)
+        .take_while(move |_| admitted());
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// How often the event stream carries a snapshot.
+const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The SSE event of a numbered queue event, as `view` lets the reader see it.
+fn numbered(view: &impl Fn(&mut Value) -> bool, numbered: &Numbered) -> Option<Event> {
+    let mut json = (*numbered.event).clone();
+    view(&mut json).then(|| {
+        Event::default()
+            .id(numbered.id.to_string())
+            .data(json.to_string())
+    })
 }
 
 /// `{"state": "login" | "logout" | "pause" | "unpause", "reason": "lunch"}`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct StateChange {
+pub(super) struct StateChange {
     /// `login`, `logout`, `pause` or `unpause`; another is answered 400.
     #[schema(value_type = StateName)]
     state: String,
@@ -117,6 +205,15 @@ async fn set_state(
     State(services): State<Services>,
     Path(agent): Path<String>,
     Checked(Json(change)): Checked<Json<StateChange>>,
+) -> Response {
+    change_state(&services, agent, change).await
+}
+
+/// Changes `agent`'s state as asked; the answer says why not.
+pub(super) async fn change_state(
+    services: &Services,
+    agent: String,
+    change: StateChange,
 ) -> Response {
     let input = match change.state.as_str() {
         "login" => AgentInput::Login,

@@ -1,14 +1,16 @@
-//! `GET /report`: the contact-centre report of a period, as JSON.
+//! `GET /report`: the contact-centre report of a period, as JSON, and
+//! `GET /report.csv?table=…`: one of its tables for a spreadsheet.
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::openapi::schema::{
     KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
 };
 
+use super::csv;
 use super::error::{ApiError, Checked};
 use crate::call::Services;
 use crate::report::Report;
@@ -53,7 +55,7 @@ fn day_or_time() -> Schema {
 }
 
 /// Every IANA time zone name the server knows.
-fn time_zone() -> Schema {
+pub(super) fn time_zone() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
@@ -70,32 +72,167 @@ pub(super) async fn report(
     State(services): State<Services>,
     Checked(Query(period)): Checked<Query<Period>>,
 ) -> Response {
+    match compute(&services, &period).await {
+        Ok(report) => Json(report).into_response(),
+        Err(refusal) => refusal,
+    }
+}
+
+/// Which table of the report a CSV holds.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct TableChoice {
+    /// `calls`, `queue`, `menu`, `agents` or `tickets`.
+    #[param(inline)]
+    table: Table,
+}
+
+/// The report's tables, as CSV files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Table {
+    Calls,
+    Queue,
+    Menu,
+    Agents,
+    Tickets,
+}
+
+impl Table {
+    fn name(self) -> &'static str {
+        match self {
+            Table::Calls => "calls",
+            Table::Queue => "queue",
+            Table::Menu => "menu",
+            Table::Agents => "agents",
+            Table::Tickets => "tickets",
+        }
+    }
+
+    /// The table's columns.
+    fn header(self) -> &'static [&'static str] {
+        match self {
+            Table::Calls | Table::Queue | Table::Tickets => &["figure", "value"],
+            Table::Menu => &["node", "key", "count"],
+            Table::Agents => &[
+                "agent",
+                "offered",
+                "answered",
+                "missed",
+                "handled",
+                "talk_seconds",
+            ],
+        }
+    }
+}
+
+/// One table of the report of a period, as CSV (same figures as `GET /report`).
+#[utoipa::path(get, path = "/report.csv", params(Period, TableChoice), responses(
+    (status = OK, description = "The table, a header line first.", body = String, content_type = "text/csv"),
+    (status = BAD_REQUEST, description = "The period, the table or a parameter cannot be read.", body = ApiError),
+    (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
+))]
+pub(super) async fn report_csv(
+    State(services): State<Services>,
+    uri: Uri,
+    Checked(Query(period)): Checked<Query<Period>>,
+) -> Response {
+    let table = match Query::<TableChoice>::try_from_uri(&uri) {
+        Ok(Query(choice)) => choice.table,
+        Err(refusal) => return ApiError::answer(refusal.status(), refusal.body_text()),
+    };
+    let report = match compute(&services, &period).await {
+        Ok(report) => report,
+        Err(refusal) => return refusal,
+    };
+    let name = table.name();
+    let disposition = format!("attachment; filename=\"hotline-{name}.csv\"");
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv::write(table.header(), &rows(&report, table)),
+    )
+        .into_response()
+}
+
+/// A table's rows: the fields of a group of figures as `figure,value`
+/// (shares 0 to 1, times in milliseconds, empty when undefined, as in the
+/// JSON), or one row per menu choice or agent.
+fn rows(report: &Report, table: Table) -> Vec<Vec<String>> {
+    let figures = |value: serde_json::Value| -> Vec<Vec<String>> {
+        value
+            .as_object()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .map(|(name, v)| {
+                        let v = if v.is_null() {
+                            String::new()
+                        } else {
+                            v.to_string()
+                        };
+                        vec![name.clone(), v]
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match table {
+        Table::Calls => figures(to_json(&report.calls)),
+        Table::Queue => figures(to_json(&report.queue)),
+        Table::Tickets => figures(to_json(&report.tickets)),
+        Table::Menu => report
+            .menu
+            .iter()
+            .map(|m| vec![m.node.clone(), m.key.clone(), m.count.to_string()])
+            .collect(),
+        Table::Agents => report
+            .agents
+            .iter()
+            .map(|a| {
+                vec![
+                    a.agent.clone(),
+                    a.offered.to_string(),
+                    a.answered.to_string(),
+                    a.missed.to_string(),
+                    a.handled.to_string(),
+                    (a.talk_ms / 1000).to_string(),
+                ]
+            })
+            .collect(),
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+/// The report of the period asked for, or the answer that says why not.
+async fn compute(services: &Services, period: &Period) -> Result<Report, Response> {
     if period.service_level_seconds > MAX_SERVICE_LEVEL_SECONDS {
         let error = format!("service_level_seconds is at most {MAX_SERVICE_LEVEL_SECONDS} (a day)");
-        return ApiError::answer(StatusCode::BAD_REQUEST, error);
+        return Err(ApiError::answer(StatusCode::BAD_REQUEST, error));
     }
-    let (from_ms, to_ms) = match crate::report::period(
+    let (from_ms, to_ms) = crate::report::period(
         period.from.as_deref(),
         period.to.as_deref(),
         period.time_zone.as_deref(),
         chrono::Utc::now(),
-    ) {
-        Ok(range) => range,
-        Err(error) => return ApiError::answer(StatusCode::BAD_REQUEST, error.to_string()),
-    };
-    match services
+    )
+    .map_err(|error| ApiError::answer(StatusCode::BAD_REQUEST, error.to_string()))?;
+    let input = services
         .db()
         .report_input(from_ms, to_ms, period.service_level_seconds)
         .await
-    {
-        Ok(input) => Json(crate::report::compute(&input)).into_response(),
-        Err(error) => {
+        .map_err(|error| {
             // The database's own words stay in the log.
             tracing::warn!(%error, "report: cannot read the database");
             ApiError::answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the database cannot be read now; try again later",
             )
-        }
-    }
+        })?;
+    Ok(crate::report::compute(&input))
 }

@@ -47,12 +47,10 @@ impl Db {
         let closed = CLOSED.map(|status| format!("'{status}'")).join(", ");
         let tickets = sqlx::query(&format!(
             "SELECT status, due_at, created_at FROM tickets
-             WHERE (created_at >= $1 AND created_at < $2)
-                OR (due_at < $3 AND status NOT IN ({closed}))"
+             WHERE (created_at >= $1 AND created_at < $2) OR status NOT IN ({closed})"
         ))
         .bind(from_ms)
         .bind(to_ms)
-        .bind(now)
         .fetch_all(self.pool())
         .await?
         .iter()

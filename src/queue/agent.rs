@@ -113,6 +113,11 @@ impl Agent {
         self.calls_taken
     }
 
+    /// When the agent's wrap-up ends, while they are in wrap-up.
+    pub fn wrap_up_until(&self) -> Option<Instant> {
+        self.wrap_up_until
+    }
+
     /// When the agent's last call ended.
     pub fn last_call_ended(&self) -> Option<Instant> {
         self.last_call_ended

@@ -80,6 +80,27 @@ pub struct QueueConfig {
     /// What a caller gets when no agent serving the queue is logged in.
     #[serde(default)]
     pub on_no_agents: LimitAction,
+    /// The target wallboards colour the queue's figures against.
+    #[serde(default)]
+    pub service_level: ServiceLevel,
+}
+
+/// A service-level target: `percent` of callers answered within `seconds`
+/// (`service_level = { percent = 80, seconds = 20 }`, the common "80/20").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLevel {
+    pub percent: u8,
+    pub seconds: u32,
+}
+
+impl Default for ServiceLevel {
+    fn default() -> Self {
+        ServiceLevel {
+            percent: 80,
+            seconds: 20,
+        }
+    }
 }
 
 /// From `after_seconds` of waiting on, agents up to `max_level` serve the caller.
@@ -194,6 +215,12 @@ fn compile_queue(
     }
     if queue.announce_every_seconds == Some(0) {
         return Err(fault(queue, "announce_every_seconds must be above zero"));
+    }
+    if queue.service_level.percent > 100 || queue.service_level.seconds == 0 {
+        return Err(fault(
+            queue,
+            "service_level needs a percent of 0 to 100 and seconds above zero",
+        ));
     }
     // Zero would expire a caller again on every overflow into the queue.
     if queue.max_wait_seconds == Some(0) {

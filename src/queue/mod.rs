@@ -73,7 +73,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 pub use agent::{Agent, AgentId, AgentInput, AgentState, NO_ANSWER};
-pub use config::{AcdConfig, AgentConfig, ConfigError, EscalationStep, LimitAction, QueueConfig};
+pub use config::{
+    AcdConfig, AgentConfig, ConfigError, EscalationStep, LimitAction, QueueConfig, ServiceLevel,
+};
 pub use entry::{CallerId, Join, WaitingCaller};
 pub use estimate::{MAX_RELATIVE_ERROR, MAX_SAMPLES, MIN_SAMPLES, SLACK, STALL_FACTOR, WINDOW};
 pub use events::{Action, Event, EventKind, Limit, OfferId, OfferOutcome, OfferResult};
@@ -338,6 +340,19 @@ impl Acd {
     /// The queues' names, as configured.
     pub fn queue_names(&self) -> impl Iterator<Item = &str> {
         self.queues.iter().map(|q| q.spec.name.as_str())
+    }
+
+    /// Agents free to take a call from `queue` now: available, registered
+    /// and with the queue's skills.
+    pub fn available_agents(&self, queue: &str) -> usize {
+        let Some(&q) = self.queue_index.get(queue) else {
+            return 0;
+        };
+        let spec = &self.queues[q].spec;
+        self.agents
+            .iter()
+            .filter(|a| a.state == AgentState::Available && a.registered && a.serves(spec, &[]))
+            .count()
     }
 
     /// The callers waiting in `queue`, next to be served first; none for an unknown queue.

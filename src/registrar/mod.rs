@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
 pub use bindings::Binding;
+pub(crate) use limiter::FailureLimiter;
 pub use limiter::FailureLimits;
 pub use target::{is_public, send_target};
 
@@ -28,7 +29,6 @@ use crate::sip::digest::{Algorithm, Credentials, CredentialsError, DigestAuth, D
 use crate::sip::message::{Header, Method, Request, Response};
 use crate::sip::transaction::{Remote, ServerTxId};
 use bindings::BindingLimits;
-use limiter::FailureLimiter;
 use request::{Change, Refusal, Register};
 
 /// Settings of the registrar.

@@ -8,6 +8,7 @@ pub mod agent_leg;
 mod agents;
 pub mod callback;
 pub mod endpoint;
+pub mod journal;
 pub mod limits;
 pub mod locator;
 pub mod media;
@@ -134,9 +135,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         services.queue().clone(),
     ));
 
-    let http = crate::api::serve(config.http.listen, services.clone(), registrar, gate)
-        .await
-        .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
+    let targets = crate::api::console::Targets::of(&config.queues);
+    let http = crate::api::serve(
+        config.http.listen,
+        services.clone(),
+        registrar,
+        gate,
+        targets,
+    )
+    .await
+    .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 
     info!(sip = %local, http = %http, "{config}");
     // The line tests and scripts wait for; it carries the bound addresses.

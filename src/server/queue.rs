@@ -13,12 +13,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::agent_leg::{self, AgentLeg, RingOutcome, RingRequest, RingTarget};
 use super::callback::{self, CallbackOutcome, CallbackRequest};
 use super::endpoint::EndpointHandle;
+use super::journal::{EventStream, Numbered, Replay};
 use super::locator::Locator;
 use super::media::MediaOptions;
 use crate::call::PortPool;
@@ -34,6 +35,7 @@ use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
 mod snapshot;
+use snapshot::AgentSeen;
 pub use snapshot::QueueSnapshot;
 
 /// Why an agent's state was not changed.
@@ -84,7 +86,7 @@ pub struct WaitingCall {
 pub struct QueueHandle {
     commands: mpsc::UnboundedSender<Command>,
     next_caller: Arc<AtomicU64>,
-    events: broadcast::Sender<serde_json::Value>,
+    events: EventStream,
 }
 
 /// A caller's place in the queue, until it is given back by `leave` or the call ends.
@@ -200,9 +202,13 @@ impl QueueHandle {
         answer.await.unwrap_or_default()
     }
 
-    /// The live stream of queue events and agents' screen-pop context, as JSON.
-    pub fn subscribe(&self) -> broadcast::Receiver<serde_json::Value> {
-        self.events.subscribe()
+    /// The live stream of queue events and agents' screen-pop context, as
+    /// numbered JSON; with the id a reader saw last, what came after it.
+    pub fn subscribe(
+        &self,
+        last: Option<u64>,
+    ) -> (Replay, tokio::sync::broadcast::Receiver<Numbered>) {
+        self.events.subscribe(last)
     }
 }
 
@@ -249,11 +255,10 @@ pub struct CallbackRetry {
 /// The queue's handle, and the receiving end the task is started with.
 pub fn channel() -> (QueueHandle, QueueInbox) {
     let (commands, inbox) = mpsc::unbounded_channel();
-    let (events, _) = broadcast::channel(1024);
     let handle = QueueHandle {
         commands,
         next_caller: Arc::new(AtomicU64::new(1)),
-        events,
+        events: EventStream::new(),
     };
     (handle.clone(), QueueInbox { inbox, handle })
 }
@@ -276,6 +281,7 @@ pub async fn run(shell: QueueShell, inbox: QueueInbox) {
         answered: HashMap::new(),
         epoch_wall,
         log,
+        seen: HashMap::new(),
     };
     let mut inbox = inbox.inbox;
     loop {
@@ -303,6 +309,8 @@ struct QueueTask {
     /// The queue log's writer: a slow database never holds up the queue,
     /// and loses no line.
     log: RecordWriter,
+    /// What wallboards show of each agent beyond the core's state.
+    seen: HashMap<String, AgentSeen>,
 }
 
 /// A caller the queue knows: whom to notify, and what to show the agent.
@@ -562,7 +570,9 @@ impl QueueTask {
             params: Params::default(),
         };
         let context = screen_pop(call, &agent.0, callback);
-        let _ = self.handle.events.send(context.clone());
+        self.seen.entry(agent.0.clone()).or_default().caller =
+            Some((call.number.clone(), call.name.clone()));
+        self.handle.events.publish(context.clone());
         self.log.send(Record::queue_event(&context));
         let (cancel_tx, cancel) = oneshot::channel();
         self.ringing.insert(offer, cancel_tx);
@@ -597,7 +607,7 @@ impl QueueTask {
         };
         let number = call.as_ref().map(|c| c.number.clone()).unwrap_or_default();
         info!(caller = caller.0, agent = %agent.0, "a callback is handed to the agent");
-        let _ = self.handle.events.send(serde_json::json!({
+        self.handle.events.publish(serde_json::json!({
             "event": "callback_due",
             "agent": agent.0,
             "number": number,
@@ -637,7 +647,7 @@ impl QueueTask {
                 CallbackOutcome::AgentLeft => "agent_left".to_owned(),
                 CallbackOutcome::NotReached(why) => format!("not_reached: {why}"),
             };
-            let _ = handle.events.send(serde_json::json!({
+            handle.events.publish(serde_json::json!({
                 "event": "callback_ended",
                 "agent": agent.0,
                 "number": number,
@@ -700,13 +710,26 @@ impl QueueTask {
             );
         }
         debug!(event = %json, "queue");
-        let _ = self.handle.events.send(json.clone());
+        if let EventKind::AgentStateChanged { agent, state } = &event.kind {
+            let seen = self.seen.entry(agent.0.clone()).or_default();
+            seen.since = at;
+            if !matches!(state, AgentState::Ringing | AgentState::OnCall) {
+                seen.caller = None;
+            }
+        }
+        self.handle.events.publish(json.clone());
         self.log.send(Record::queue_event(&json));
     }
 
     fn snapshot(&self) -> QueueSnapshot {
         let call = |caller: &CallerId| self.callers.get(caller).map(|w| &w.call);
-        QueueSnapshot::of(&self.shell.acd, call, Instant::now())
+        QueueSnapshot::of(
+            &self.shell.acd,
+            call,
+            &self.seen,
+            self.epoch_wall,
+            Instant::now(),
+        )
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod audio;
+pub mod browser;
 pub mod databases;
 pub mod http;
 pub mod metrics;
@@ -177,6 +178,21 @@ pub fn hotline(args: &[&str]) -> (bool, String) {
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     (output.status.success(), text)
+}
+
+/// The demo flow, with the operator key always reaching the queue (the demo
+/// sends it to a callback outside business hours).
+pub fn flows_always_open() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).expect("demo flow");
+    let open = demo.replacen(
+        "branch: { when: { open: support }, then: to_agent, else: after_hours }",
+        "goto: to_agent",
+        1,
+    );
+    assert_ne!(open, demo);
+    std::fs::write(dir.path().join("hotline.yaml"), open).expect("write flow");
+    dir
 }
 
 /// A path inside the repository.

@@ -7,9 +7,10 @@ use super::token::{self, TokenHash};
 use crate::crm::{Db, DbError, new_id, now_ms};
 
 /// A token as listed: no secret, not even its hash.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ListedToken {
     pub name: String,
+    /// `monitor`, `supervisor` or `admin`.
     pub role: String,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,

@@ -31,6 +31,8 @@ fn wrap_up_ends_with_the_agent_available_and_offered_again() {
     rig.end_call("anna");
     assert_eq!(rig.state("anna"), AgentState::WrapUp);
     assert_eq!(rig.acd.poll_timeout(), Some(rig.secs(110.0)));
+    let anna = rig.acd.agent(&AgentId::from("anna")).unwrap();
+    assert_eq!(anna.wrap_up_until(), Some(rig.secs(110.0)));
     assert!(offers(&rig.at(109.9)).is_empty());
     let (_, caller, agent) = one_offer(&rig.at(110.0));
     assert_eq!((caller, agent.as_str()), (2, "anna"));
@@ -210,4 +212,27 @@ fn agent_state_changes_are_logged() {
         .collect();
     use AgentState::*;
     assert_eq!(states, [Available, Ringing, OnCall, WrapUp]);
+}
+
+#[test]
+fn only_logged_in_free_agents_count_as_available_for_a_queue() {
+    let mut rig = Rig::new(CONFIG);
+    assert_eq!(rig.acd.available_agents("support"), 0);
+    rig.login(&["anna", "boris"]);
+    assert_eq!(rig.acd.available_agents("support"), 2);
+    let (offer, _, agent) = one_offer(&rig.join(1, "support"));
+    assert_eq!(rig.acd.available_agents("support"), 1);
+    rig.report(offer, OfferResult::Answered);
+    rig.agent(
+        &other(&agent),
+        AgentInput::Pause {
+            reason: "lunch".into(),
+        },
+    );
+    assert_eq!(rig.acd.available_agents("support"), 0);
+    assert_eq!(rig.acd.available_agents("sales"), 0);
+}
+
+fn other(agent: &str) -> String {
+    if agent == "anna" { "boris" } else { "anna" }.to_owned()
 }

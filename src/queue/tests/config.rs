@@ -157,3 +157,25 @@ fn joining_an_unknown_queue_is_refused() {
         Err(AcdError::UnknownQueue("nowhere".into()))
     );
 }
+
+#[test]
+fn a_service_level_target_is_80_in_20_unless_set_and_must_make_sense() {
+    let queue = |target: &str| {
+        format!("[[queues]]\nname = \"support\"\nstrategy = \"round_robin\"\n{target}")
+    };
+    let config: AcdConfig = toml::from_str(&queue("")).expect("parses");
+    let target = config.queues[0].service_level;
+    assert_eq!((target.percent, target.seconds), (80, 20));
+    let config: AcdConfig =
+        toml::from_str(&queue("service_level = { percent = 90, seconds = 15 }")).expect("parses");
+    assert_eq!(config.queues[0].service_level.seconds, 15);
+    for wrong in [
+        "service_level = { percent = 101, seconds = 20 }",
+        "service_level = { percent = 80, seconds = 0 }",
+    ] {
+        assert!(
+            queue_fault(&queue(wrong)).contains("service_level"),
+            "{wrong}"
+        );
+    }
+}

@@ -1,0 +1,62 @@
+// Shared by the console's browser tests: Debian's chromium driven headless
+// by playwright-core (which downloads no browser), a fresh profile each run.
+import { chromium } from 'playwright-core';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** A browser context on a fresh profile; downloads allowed. */
+export async function open() {
+  const profile = mkdtempSync(join(tmpdir(), 'hotline-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    acceptDownloads: true,
+    viewport: { width: 1366, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  context.setDefaultTimeout(20_000);
+  return context;
+}
+
+/** Signs in at `base` with `token`; the page, on the wallboard. */
+export async function signIn(context, base, token) {
+  const page = context.pages()[0] ?? await context.newPage();
+  await page.goto(`${base}/login`);
+  await page.fill('#token', token);
+  await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+  return page;
+}
+
+/** Tells the Rust test something happened (one line on stdout). */
+export function say(line) {
+  process.stdout.write(`${line}\n`);
+}
+
+/** Waits for the Rust test to send `line` on stdin. */
+const input = createInterface({ input: process.stdin });
+const lines = [];
+const waiting = [];
+input.on('line', (line) => {
+  const next = waiting.shift();
+  if (next) next(line); else lines.push(line);
+});
+export function heard() {
+  return lines.length ? Promise.resolve(lines.shift()) : new Promise((resolve) => waiting.push(resolve));
+}
+
+/** Runs a test body; any failure is printed and ends the process with 1. */
+export async function run(body) {
+  const context = await open();
+  try {
+    await body(context);
+    await context.close();
+    process.exit(0);
+  } catch (error) {
+    say(`FAIL ${error.stack ?? error}`);
+    await context.close().catch(() => {});
+    process.exit(1);
+  }
+}
