@@ -123,10 +123,20 @@ fn the_console_signs_in_follows_a_call_live_and_reports_it() {
     let run = caller.join().unwrap();
     assert!(run.success, "{}\n{}", run.output, server.log());
 
-    // The reports page's CSV says what `hotline calls report --json` says.
-    let report = server.cli(&["calls", "report", "--json"]);
-    assert!(report.status.success(), "{report:?}");
-    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    // The reports page's CSV says what `hotline calls report --json` says,
+    // once the call's record is written (records are committed in batches).
+    let report_now = || {
+        let report = server.cli(&["calls", "report", "--json"]);
+        assert!(report.status.success(), "{report:?}");
+        serde_json::from_slice::<serde_json::Value>(&report.stdout).unwrap()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || report_now()["calls"]["to_agent"]
+            == 1),
+        "the call is not reported as handed to an agent: {}",
+        report_now()
+    );
+    let report = report_now();
     let mut page = BrowserScript::start("report.mjs", &[&base, &monitor, &shots]);
     let bad = page.next(wait);
     assert!(bad.contains("`2026-13-45` is neither a date"), "{bad}");
