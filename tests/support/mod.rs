@@ -253,8 +253,16 @@ impl Server {
         )
         .expect("request");
         std::thread::spawn(move || {
+            // Named events (the once-a-second `snapshot`, a `gap`) are not
+            // queue events: only unnamed ones are passed on.
+            let mut named = false;
             for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if let Some(data) = line.strip_prefix("data: ")
+                if line.is_empty() {
+                    named = false;
+                } else if line.starts_with("event:") {
+                    named = true;
+                } else if let Some(data) = line.strip_prefix("data: ")
+                    && !named
                     && let Ok(json) = serde_json::from_str(data)
                 {
                     seen(json);
