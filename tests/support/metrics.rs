@@ -188,10 +188,12 @@ impl Prometheus {
             child,
             _dir: dir,
         };
-        let ready = super::peers::wait_for(std::time::Duration::from_secs(20), || {
-            std::net::TcpStream::connect(addr).is_ok()
+        // Its port opens before its storage is ready; until then the query
+        // API answers 503, so wait for `/-/ready`.
+        let ready = super::peers::wait_for(std::time::Duration::from_secs(30), || {
+            std::net::TcpStream::connect(addr).is_ok() && get(addr, "/-/ready", None).status == 200
         });
-        assert!(ready, "prometheus did not start");
+        assert!(ready, "prometheus did not become ready");
         prometheus
     }
 
