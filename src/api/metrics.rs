@@ -17,7 +17,6 @@ use utoipa_axum::routes;
 
 use crate::call::Services;
 use crate::metrics::scrape::{self, Live, QueueNow};
-use crate::queue::AgentState;
 use crate::server::queue::QueueSnapshot;
 use crate::server::registrar::RegistrarHandle;
 
@@ -87,14 +86,6 @@ fn read_queue(snapshot: &QueueSnapshot, live: &mut Live) {
         });
     }
     for agent in &snapshot.agents {
-        let index = match agent.state {
-            AgentState::LoggedOut => 0,
-            AgentState::Available => 1,
-            AgentState::Ringing => 2,
-            AgentState::OnCall => 3,
-            AgentState::WrapUp => 4,
-            AgentState::Paused { .. } => 5,
-        };
-        live.agents[index] += 1;
+        live.agents[scrape::agent_state_index(&agent.state)] += 1;
     }
 }

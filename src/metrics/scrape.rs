@@ -26,6 +26,19 @@ pub const AGENT_STATES: [&str; 6] = [
     "paused",
 ];
 
+/// Where `state` is counted in [`AGENT_STATES`].
+pub fn agent_state_index(state: &crate::queue::AgentState) -> usize {
+    use crate::queue::AgentState;
+    match state {
+        AgentState::LoggedOut => 0,
+        AgentState::Available => 1,
+        AgentState::Ringing => 2,
+        AgentState::OnCall => 3,
+        AgentState::WrapUp => 4,
+        AgentState::Paused { .. } => 5,
+    }
+}
+
 /// What is read from the running server when scraped.
 #[derive(Debug, Default)]
 pub struct Live {
