@@ -332,7 +332,7 @@ fn keys_typed_during_the_ticket_confirmation_reach_the_next_menu() {
 }
 
 #[test]
-fn menu_to_queue_to_agent_then_caller_hangs_up_gives_the_agent_wrap_up() {
+fn a_waiting_caller_hears_the_position_then_music_until_an_agent_answers() {
     let mut sim = waiting();
     sim.advance(ms(20_000));
     sim.core.handle_queue(
@@ -428,33 +428,6 @@ fn the_agent_hanging_up_hangs_up_the_caller() {
         [Command::AgentCallEnded {
             agent: "ann".into()
         }]
-    );
-}
-
-#[test]
-fn while_agents_ring_out_one_after_another_the_caller_keeps_waiting_with_music() {
-    // The queue rings an agent who does not answer and offers the call to
-    // the next; the caller hears nothing of it until one answers.
-    let mut sim = waiting();
-    sim.advance(ms(15_000));
-    assert_eq!(
-        sim.commands(),
-        [],
-        "a ringing agent is the queue's business"
-    );
-    assert!(matches!(sim.core.phase(), Phase::Waiting { .. }));
-    sim.core.handle_queue(
-        sim.now,
-        QueueNotice::Connect {
-            agent: "bob".into(),
-        },
-    );
-    assert!(has(&sim.commands(), &Command::Bridge));
-    assert_eq!(
-        sim.core.phase(),
-        &Phase::Bridged {
-            agent: Some("bob".into())
-        }
     );
 }
 
@@ -700,5 +673,193 @@ fn the_announcement_names_the_place_the_wait_in_minutes_and_the_callback_key() {
         announcement("en", 1, None, None).len(),
         2,
         "no estimate when it is not sure"
+    );
+}
+
+/// The call core and the queue core (ACD) back to back, as the queue task
+/// and the drive loop wire them: the caller's `JoinQueue` joins the ACD,
+/// the ACD's `Connect` reaches the caller, `AgentCallEnded` ends the agent's call.
+struct Pair {
+    sim: Sim,
+    acd: crate::queue::Acd,
+    caller: crate::queue::CallerId,
+}
+
+impl Pair {
+    /// A caller in the queue `support`, served by `ann` and `bob` (ann first).
+    fn new() -> (Pair, Vec<crate::queue::Action>) {
+        let config = r#"
+            wrap_up_seconds = 10
+            [[queues]]
+            name = "support"
+            strategy = "round_robin"
+            ring_timeout_seconds = 15
+            [[agents]]
+            id = "ann"
+            [[agents]]
+            id = "bob"
+        "#;
+        let mut sim = Sim::answered();
+        let config = toml::from_str(config).unwrap_or_else(|e| panic!("{e}"));
+        let mut acd = crate::queue::Acd::new(config, sim.now).unwrap();
+        for agent in ["ann", "bob"] {
+            let id = crate::queue::AgentId(agent.into());
+            acd.handle_agent(sim.now, &id, crate::queue::AgentInput::Login)
+                .unwrap();
+        }
+        let commands = sim.choose('2');
+        let caller = crate::queue::CallerId(1);
+        for command in commands {
+            if let Command::JoinQueue {
+                queue,
+                priority,
+                skills,
+                waited,
+                ..
+            } = command
+            {
+                let join = crate::queue::Join {
+                    caller,
+                    queue,
+                    priority,
+                    waited_before: waited,
+                    skills,
+                };
+                acd.handle_join(sim.now, join).unwrap();
+            }
+        }
+        let mut pair = Pair { sim, acd, caller };
+        let actions = pair.actions();
+        (pair, actions)
+    }
+
+    fn actions(&mut self) -> Vec<crate::queue::Action> {
+        std::iter::from_fn(|| self.acd.poll_action()).collect()
+    }
+
+    fn state(&self, agent: &str) -> crate::queue::AgentState {
+        self.acd
+            .agent(&crate::queue::AgentId(agent.into()))
+            .unwrap()
+            .state()
+            .clone()
+    }
+
+    /// Moves both cores' clocks by `by`.
+    fn advance(&mut self, by: Duration) -> Vec<crate::queue::Action> {
+        self.sim.advance(by);
+        if self.acd.poll_timeout().is_some_and(|at| at <= self.sim.now) {
+            self.acd.handle_timeout(self.sim.now);
+        }
+        self.actions()
+    }
+
+    /// Hands the ACD's actions for this caller to the call core, as the queue task does.
+    fn deliver(&mut self, actions: Vec<crate::queue::Action>) -> Vec<Command> {
+        for action in actions {
+            match action {
+                crate::queue::Action::Connect { caller, agent, .. } if caller == self.caller => {
+                    let notice = QueueNotice::Connect { agent: agent.0 };
+                    self.sim.core.handle_queue(self.sim.now, notice);
+                }
+                crate::queue::Action::Announce {
+                    caller,
+                    position,
+                    estimated_wait,
+                    ..
+                } if caller == self.caller => {
+                    let notice = QueueNotice::Announce {
+                        position,
+                        estimated_wait,
+                    };
+                    self.sim.core.handle_queue(self.sim.now, notice);
+                }
+                _ => {}
+            }
+        }
+        let commands = self.sim.commands();
+        for command in &commands {
+            if let Command::AgentCallEnded { agent } = command {
+                let agent = crate::queue::AgentId(agent.clone());
+                self.acd.handle_call_ended(self.sim.now, &agent).unwrap();
+            }
+        }
+        commands
+    }
+}
+
+/// The offer of the actions, to `agent`.
+fn offer_to(actions: &[crate::queue::Action], agent: &str) -> crate::queue::OfferId {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            crate::queue::Action::Offer {
+                offer, agent: to, ..
+            } if to.0 == agent => Some(*offer),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("an offer to {agent} in {actions:?}"))
+}
+
+#[test]
+fn menu_to_queue_to_agent_answers_then_caller_hangs_up_and_the_agent_wraps_up() {
+    let (mut pair, actions) = Pair::new();
+    let offer = offer_to(&actions, "ann");
+    assert_eq!(pair.state("ann"), crate::queue::AgentState::Ringing);
+    pair.advance(ms(4000));
+    pair.acd
+        .handle_offer_result(pair.sim.now, offer, crate::queue::OfferResult::Answered)
+        .unwrap();
+    let actions = pair.actions();
+    let commands = pair.deliver(actions);
+    assert!(has(&commands, &Command::Bridge), "{commands:?}");
+    assert_eq!(pair.state("ann"), crate::queue::AgentState::OnCall);
+    pair.advance(ms(90_000));
+    let commands = pair.sim.hang_up();
+    assert!(has(&commands, &FAR_HANGUP));
+    let agent = crate::queue::AgentId("ann".into());
+    for command in &commands {
+        if let Command::AgentCallEnded { agent: ended } = command {
+            assert_eq!(ended, "ann");
+            pair.acd.handle_call_ended(pair.sim.now, &agent).unwrap();
+        }
+    }
+    assert_eq!(pair.state("ann"), crate::queue::AgentState::WrapUp);
+    pair.advance(ms(10_000));
+    assert_eq!(
+        pair.state("ann"),
+        crate::queue::AgentState::Available,
+        "after the wrap-up"
+    );
+    assert!(pair.sim.core.is_ended());
+}
+
+#[test]
+fn an_agent_who_rings_out_is_passed_over_for_the_next_while_the_caller_hears_music() {
+    let (mut pair, actions) = Pair::new();
+    let first = offer_to(&actions, "ann");
+    let actions = pair.advance(ms(15_000));
+    assert!(
+        actions.iter().any(
+            |a| matches!(a, crate::queue::Action::CancelOffer { offer, .. } if *offer == first)
+        ),
+        "ann rang out: {actions:?}"
+    );
+    let second = offer_to(&actions, "bob");
+    let commands = pair.deliver(actions);
+    assert!(!has(&commands, &Command::Bridge), "the caller still waits");
+    assert!(matches!(pair.sim.core.phase(), Phase::Waiting { .. }));
+    pair.advance(ms(2000));
+    pair.acd
+        .handle_offer_result(pair.sim.now, second, crate::queue::OfferResult::Answered)
+        .unwrap();
+    let actions = pair.actions();
+    let commands = pair.deliver(actions);
+    assert!(has(&commands, &Command::Bridge), "{commands:?}");
+    assert_eq!(
+        pair.sim.core.phase(),
+        &Phase::Bridged {
+            agent: Some("bob".into())
+        }
     );
 }
