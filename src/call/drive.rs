@@ -154,9 +154,9 @@ impl Drive {
                 estimated_wait,
             },
             Some(QueueNotice::Connect { agent, leg }) => {
-                let prompts = Arc::clone(&self.services.0.prompts);
+                let prompts = Some(Arc::clone(&self.services.0.prompts));
                 let endpoint = self.leg_endpoint();
-                let leg = SipLeg::answered(*leg, endpoint.clone(), Arc::clone(&prompts));
+                let leg = SipLeg::answered(*leg, endpoint.clone(), prompts.clone());
                 around.far = Some(OutgoingLeg::connected(leg, endpoint, prompts));
                 around.queue = None;
                 CoreNotice::Connect { agent }
@@ -372,7 +372,7 @@ impl Drive {
             })
             .await
         };
-        let prompts = Arc::clone(&self.services.0.prompts);
+        let prompts = Some(Arc::clone(&self.services.0.prompts));
         OutgoingLeg::new(Box::pin(ringing), cancel, early, endpoint, prompts)
     }
 

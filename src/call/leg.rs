@@ -21,10 +21,11 @@ use crate::server::media::MediaHandle;
 /// Which leg of a call a signal comes from or a command goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LegId {
-    /// The caller's leg: the call that came in and runs the flow.
+    /// The call's first leg: the caller, whose call came in and runs the
+    /// flow; in a callback, the agent's phone that took it.
     Caller,
-    /// The far leg hotline connects the caller to: an agent's phone or a
-    /// transfer target. At most one at a time.
+    /// The far leg hotline connects the first to: an agent's phone, a
+    /// transfer target, a customer called back. At most one at a time.
     Far,
 }
 
@@ -89,7 +90,9 @@ pub enum LegCommand {
 ///
 /// Bridging two legs is the media workers' business, not the signalling's:
 /// both legs' media run there whatever their transport, so a leg only hands
-/// out its [`MediaHandle`]. The SIP implementation is `super::sip_leg`.
+/// out its [`MediaHandle`]. The SIP implementations are in `super::sip_leg`:
+/// `SipLeg` for a dialog that is up, `OutgoingLeg` for a call hotline
+/// places (agent, transfer target, customer called back) from its first ring.
 pub trait Leg: Send {
     /// The leg's media on the media workers, once it runs.
     fn media(&self) -> Option<&MediaHandle>;

@@ -2,8 +2,13 @@
 //!
 //! [`Services`] holds what every call shares (configuration, RTP ports,
 //! prompts, the recent-calls view); [`run`] is the task of one call, from
-//! INVITE to hang-up.
+//! INVITE to hang-up. What a call does is decided by [`core::CallCore`], a
+//! sans-IO state machine over transport-neutral legs ([`leg`]); one drive
+//! loop per call (`drive.rs`) runs it over the SIP legs of [`sip_leg`].
+//! A callback (agent and customer, no caller) is [`callback_core`], driven
+//! the same way by `server/callback.rs`.
 
+pub mod callback_core;
 pub mod core;
 mod drive;
 pub mod flows;
@@ -12,7 +17,7 @@ mod log;
 mod ports;
 mod prompts;
 pub mod recent;
-mod sip_leg;
+pub mod sip_leg;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -41,7 +41,8 @@ pub struct SipLeg {
     options: MediaOptions,
     media: Option<MediaHandle>,
     media_events: Option<mpsc::UnboundedReceiver<MediaEvent>>,
-    prompts: Arc<PromptStore>,
+    /// Where prompts are found; `None` for a leg hotline plays nothing to.
+    prompts: Option<Arc<PromptStore>>,
     /// Signals made by commands (a playback with nothing to play), given out first.
     pending: VecDeque<LegSignal>,
 }
@@ -62,6 +63,7 @@ pub struct Incoming {
 impl SipLeg {
     /// The caller's leg of an incoming call, before the answer.
     pub fn incoming(call: Incoming, options: MediaOptions, prompts: Arc<PromptStore>) -> SipLeg {
+        let prompts = Some(prompts);
         SipLeg {
             call: call.call,
             endpoint: call.endpoint,
@@ -79,7 +81,11 @@ impl SipLeg {
     }
 
     /// An outgoing call that was answered, its media running.
-    pub fn answered(leg: AgentLeg, endpoint: EndpointHandle, prompts: Arc<PromptStore>) -> SipLeg {
+    pub fn answered(
+        leg: AgentLeg,
+        endpoint: EndpointHandle,
+        prompts: Option<Arc<PromptStore>>,
+    ) -> SipLeg {
         SipLeg {
             call: leg.call,
             endpoint,
@@ -220,7 +226,10 @@ impl Leg for SipLeg {
                 barge_in,
                 looping,
             } => {
-                let audio = super::prompts::resolve(&self.prompts, &prompts);
+                let audio = match &self.prompts {
+                    Some(store) => super::prompts::resolve(store, &prompts),
+                    None => Vec::new(),
+                };
                 let sent = match (&self.media, audio.is_empty()) {
                     (Some(media), false) => {
                         let play = MediaCommand::Play {
@@ -317,7 +326,7 @@ pub struct OutgoingLeg {
     early_media: Option<MediaHandle>,
     answered: Option<SipLeg>,
     endpoint: EndpointHandle,
-    prompts: Arc<PromptStore>,
+    prompts: Option<Arc<PromptStore>>,
     /// The outcome is known; nothing more comes before the answer's leg.
     done: bool,
 }
@@ -330,7 +339,7 @@ impl OutgoingLeg {
         cancel: oneshot::Sender<()>,
         early: mpsc::UnboundedReceiver<MediaHandle>,
         endpoint: EndpointHandle,
-        prompts: Arc<PromptStore>,
+        prompts: Option<Arc<PromptStore>>,
     ) -> OutgoingLeg {
         OutgoingLeg {
             ringing: Some(ringing),
@@ -348,7 +357,7 @@ impl OutgoingLeg {
     pub fn connected(
         leg: SipLeg,
         endpoint: EndpointHandle,
-        prompts: Arc<PromptStore>,
+        prompts: Option<Arc<PromptStore>>,
     ) -> OutgoingLeg {
         let (_, early) = mpsc::unbounded_channel();
         OutgoingLeg {
@@ -420,7 +429,7 @@ impl Leg for OutgoingLeg {
                 self.done = true;
                 match outcome {
                     RingOutcome::Answered(leg) => {
-                        self.answered = Some(SipLeg::answered(*leg, self.endpoint.clone(), Arc::clone(&self.prompts)));
+                        self.answered = Some(SipLeg::answered(*leg, self.endpoint.clone(), self.prompts.clone()));
                         Some(LegSignal::Answered)
                     }
                     RingOutcome::Refused(result) => Some(LegSignal::Refused { status: refused_status(result) }),
