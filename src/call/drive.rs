@@ -22,6 +22,7 @@ use crate::crm::self_service::FlowTicket;
 use crate::dtmf::DigitSource;
 use crate::flow::{self, LookupFailure, TicketFailure, TicketNumber, Value, Values};
 use crate::server::agent_leg::{self, RingOutcome, RingRequest};
+use crate::server::endpoint::EndpointHandle;
 use crate::server::media::{self, MediaOptions};
 use crate::server::queue::{Membership, QueueNotice, WaitingCall};
 use crate::sip::message::{Header, NameAddr, Params};
@@ -49,15 +50,18 @@ enum Wake {
     Timer,
 }
 
-/// One incoming call's shell around its core.
-pub(super) struct Drive {
+/// One incoming call's shell around its core, over the caller's leg `C`
+/// (any transport); the legs it places are SIP calls on `endpoint`.
+pub(super) struct Drive<C: Leg> {
     pub services: Services,
     pub log: super::CallLog,
     pub caller: Caller,
     pub id: CallId,
     /// hotline's own id of the call: the call record's id, the key of its tickets.
     pub hotline_id: String,
-    pub leg: SipLeg,
+    pub leg: C,
+    /// The SIP endpoint agents and transfer targets are called on.
+    pub endpoint: EndpointHandle,
     pub core: CallCore,
 }
 
@@ -68,7 +72,7 @@ struct Around {
     answers: mpsc::UnboundedSender<Answer>,
 }
 
-impl Drive {
+impl<C: Leg> Drive<C> {
     /// Runs the call to its end; returns how it ended.
     pub async fn run(mut self) -> Outcome {
         let (answers, mut answered) = mpsc::unbounded_channel();
@@ -129,7 +133,7 @@ impl Drive {
                 Wake::Timer => self.core.handle_timeout(now),
             }
         }
-        self.leg.shut_down_media().await;
+        self.leg.close_media().await;
         if let Some(far) = around.far.take() {
             far.finish().await;
         }
@@ -155,7 +159,7 @@ impl Drive {
             },
             Some(QueueNotice::Connect { agent, leg }) => {
                 let prompts = Some(Arc::clone(&self.services.0.prompts));
-                let endpoint = self.leg_endpoint();
+                let endpoint = self.endpoint.clone();
                 let leg = SipLeg::answered(*leg, endpoint.clone(), prompts.clone());
                 around.far = Some(OutgoingLeg::connected(leg, endpoint, prompts));
                 around.queue = None;
@@ -339,7 +343,7 @@ impl Drive {
         let (cancel, cancelled) = oneshot::channel();
         let (early_tx, early) = mpsc::unbounded_channel();
         let services = self.services.clone();
-        let endpoint = self.leg_endpoint();
+        let endpoint = self.endpoint.clone();
         let number = self.caller.number.clone();
         let ring_endpoint = endpoint.clone();
         let ringing = async move {
@@ -374,10 +378,6 @@ impl Drive {
         };
         let prompts = Some(Arc::clone(&self.services.0.prompts));
         OutgoingLeg::new(Box::pin(ringing), cancel, early, endpoint, prompts)
-    }
-
-    fn leg_endpoint(&self) -> crate::server::endpoint::EndpointHandle {
-        self.leg.endpoint().clone()
     }
 }
 

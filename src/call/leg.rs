@@ -97,6 +97,12 @@ pub trait Leg: Send {
     /// The leg's media on the media workers, once it runs.
     fn media(&self) -> Option<&MediaHandle>;
 
+    /// The audio codec the leg's media runs (e.g. `PCMU`), for the call's record.
+    fn codec(&self) -> Option<&'static str>;
+
+    /// Ends the leg's media; the leg's signalling is left as it is.
+    fn close_media(&mut self) -> impl Future<Output = ()> + Send;
+
     /// Carries out one command; a leg that is gone ignores it.
     fn command(&mut self, command: LegCommand) -> impl Future<Output = ()> + Send;
 

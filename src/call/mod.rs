@@ -623,7 +623,7 @@ impl Call {
         let leg = sip_leg::SipLeg::incoming(
             sip_leg::Incoming {
                 call: self.id.clone(),
-                endpoint: self.endpoint,
+                endpoint: self.endpoint.clone(),
                 signals: self.signals,
                 sdp,
                 socket,
@@ -641,6 +641,7 @@ impl Call {
             id: self.id,
             hotline_id: self.hotline_id,
             leg,
+            endpoint: self.endpoint,
             core,
         }
         .run()

@@ -102,23 +102,6 @@ impl SipLeg {
         }
     }
 
-    /// The SIP endpoint the dialog lives on.
-    pub fn endpoint(&self) -> &EndpointHandle {
-        &self.endpoint
-    }
-
-    /// The codec the leg's media runs, once it runs.
-    pub fn codec(&self) -> Option<&'static str> {
-        self.negotiated.map(|n| n.codec.encoding_name())
-    }
-
-    /// Ends the leg's media (a final stats report follows on the workers).
-    pub async fn shut_down_media(&mut self) {
-        if let Some(media) = self.media.take() {
-            media.send(MediaCommand::Shutdown).await;
-        }
-    }
-
     /// Starts media on what was agreed, and reports the leg answered; a
     /// failure ends the call.
     async fn start_media(&mut self) {
@@ -200,6 +183,16 @@ impl SipLeg {
 impl Leg for SipLeg {
     fn media(&self) -> Option<&MediaHandle> {
         self.media.as_ref()
+    }
+
+    fn codec(&self) -> Option<&'static str> {
+        self.negotiated.map(|n| n.codec.encoding_name())
+    }
+
+    async fn close_media(&mut self) {
+        if let Some(media) = self.media.take() {
+            media.send(MediaCommand::Shutdown).await;
+        }
     }
 
     async fn command(&mut self, command: LegCommand) {
@@ -385,7 +378,7 @@ impl OutgoingLeg {
             leg.hang_up(&self.endpoint).await;
         }
         if let Some(mut leg) = self.answered.take() {
-            leg.shut_down_media().await;
+            leg.close_media().await;
         }
     }
 }
@@ -395,6 +388,16 @@ impl Leg for OutgoingLeg {
         match &self.answered {
             Some(leg) => leg.media(),
             None => self.early_media.as_ref(),
+        }
+    }
+
+    fn codec(&self) -> Option<&'static str> {
+        self.answered.as_ref().and_then(Leg::codec)
+    }
+
+    async fn close_media(&mut self) {
+        if let Some(leg) = &mut self.answered {
+            leg.close_media().await;
         }
     }
 

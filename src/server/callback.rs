@@ -195,7 +195,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
     };
     info!(number = %masked, ?outcome, "callback over");
     if let Some(mut agent) = agent {
-        agent.shut_down_media().await;
+        agent.close_media().await;
     }
     customer.finish().await;
     outcome
