@@ -2,16 +2,22 @@
 //!
 //! [`Services`] holds what every call shares (configuration, RTP ports,
 //! prompts, the recent-calls view); [`run`] is the task of one call, from
-//! INVITE to hang-up.
+//! INVITE to hang-up. What a call does is decided by [`core::CallCore`], a
+//! sans-IO state machine over transport-neutral legs ([`leg`]); one drive
+//! loop per call (`drive.rs`) runs it over the SIP legs of [`sip_leg`].
+//! A callback (agent and customer, no caller) is [`callback_core`], driven
+//! the same way by `server/callback.rs`.
 
-mod answered;
+pub mod callback_core;
+pub mod core;
+mod drive;
 pub mod flows;
+pub mod leg;
 mod log;
 mod ports;
 mod prompts;
 pub mod recent;
-mod transfer;
-mod waiting;
+pub mod sip_leg;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -25,12 +31,14 @@ use crate::config::Config;
 use crate::crm::Db;
 use crate::crm::calls::CallEnd;
 use crate::crm::customers::Customer;
+use crate::flow::CallContext;
 use crate::metrics::Metrics;
 use crate::rtp::PromptStore;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle, NewCall};
 use crate::sip::identity::{caller_number, mask_number, normalize_e164};
 use crate::sip::sdp::{LocalMedia, SdpSession};
 use crate::sip::ua::CallId;
+use rand::Rng;
 
 use crate::crm::writer::{RecordWriter, WriterSettings};
 use crate::server::admission::{LookupGauge, SetupLoad};
@@ -597,45 +605,47 @@ impl Call {
             None => (sdp.offer(), None),
         };
 
-        self.command(EndpointCommand::Ring(self.id.clone())).await;
-        let delay = Duration::from_millis(self.services.config().sip.answer_delay_ms);
-        if let Some(outcome) = self.ring_for(delay).await {
-            return outcome;
-        }
-        self.command(EndpointCommand::Answer(self.id.clone(), body))
-            .await;
-        answered::Answered {
+        let config = self.services.config();
+        let settings = self::core::Settings {
+            answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
+            max_duration: Duration::from_secs(config.sip.max_call_seconds),
+            callback_key: config.queue.callback_key.chars().next(),
+            music: config.queue.music.clone(),
+            default_language: config.audio.default_language.clone(),
+        };
+        let context = CallContext {
+            caller: self.caller.number.clone(),
+            customer: self.caller.customer.as_ref().map(|c| c.id.clone()),
+            language: self.caller.customer.as_ref().map(|c| c.language.clone()),
+            now_utc: chrono::Utc::now(),
+            split_roll: rand::rng().random_range(0..100),
+        };
+        let leg = sip_leg::SipLeg::incoming(
+            sip_leg::Incoming {
+                call: self.id.clone(),
+                endpoint: self.endpoint.clone(),
+                signals: self.signals,
+                sdp,
+                socket,
+                negotiated,
+                answer: body,
+            },
+            crate::server::media::MediaOptions::from(&config.media),
+            Arc::clone(&self.services.0.prompts),
+        );
+        let core = self::core::CallCore::new(std::time::Instant::now(), settings, flow, context);
+        drive::Drive {
             services: self.services,
             log: self.log,
             caller: self.caller,
-            flow,
             id: self.id,
             hotline_id: self.hotline_id,
-            signals: self.signals,
+            leg,
             endpoint: self.endpoint,
-            sdp,
-            socket: Some(socket),
-            negotiated,
+            core,
         }
         .run()
         .await
-    }
-
-    /// Rings for `delay`, unless the caller gives up first.
-    async fn ring_for(&mut self, delay: Duration) -> Option<Outcome> {
-        let deadline = tokio::time::sleep(delay);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut deadline => return None,
-                signal = self.signals.recv() => match signal {
-                    Some(CallSignal::Cancelled) => return Some(Outcome::Cancelled),
-                    Some(CallSignal::Ended { reason }) => return Some(Outcome::ended(reason)),
-                    Some(_) => {}
-                    None => return Some(Outcome::ended("endpoint stopped")),
-                },
-            }
-        }
     }
 
     async fn command(&self, command: EndpointCommand) {

@@ -7,23 +7,25 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
 use crate::call::PortPool;
+use crate::call::callback_core::CallbackCore;
+use crate::call::core::Command;
+use crate::call::leg::{Leg, LegId, LegSignal};
+use crate::call::sip_leg::{OutgoingLeg, SipLeg};
 use crate::rtp::Prompt;
-use crate::server::agent_leg::{self, AgentLeg, RingOutcome, RingRequest};
-use crate::server::endpoint::{CallSignal, EndpointHandle};
+use crate::server::agent_leg::{self, AgentLeg, RingRequest};
+use crate::server::endpoint::EndpointHandle;
 use crate::server::locator::Locator;
-use crate::server::media::{self, MediaCommand, MediaEvent, MediaOptions};
+use crate::server::media::{self, MediaCommand, MediaOptions};
 use crate::sip::digest::ClientCredentials;
 use crate::sip::identity::mask_number;
 use crate::sip::message::{NameAddr, Params};
 
-/// How long the customer's phone may ring.
-const RING_LIMIT: Duration = Duration::from_secs(30);
 /// The playback id of the ringback tone the agent hears meanwhile.
 const RINGBACK: u64 = u64::MAX - 1;
 
@@ -68,16 +70,7 @@ pub struct CallbackRequest {
     pub locator: Locator,
 }
 
-/// How a callback went.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CallbackOutcome {
-    /// The customer answered and talked to the agent.
-    Talked,
-    /// The customer could not be reached (why, for the event stream).
-    NotReached(String),
-    /// The agent hung up before the customer answered.
-    AgentLeft,
-}
+pub use crate::call::callback_core::CallbackOutcome;
 
 /// The URI to dial for `number`: the template with `{number}` replaced by
 /// the number's dialable characters; None when there are none.
@@ -95,7 +88,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         number,
         dial,
         caller_id,
-        mut agent,
+        agent,
         endpoint,
         ports,
         media_ip,
@@ -130,7 +123,7 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         params: Params::default(),
     };
     let (cancel, cancelled) = oneshot::channel();
-    let (early_tx, mut early_media) = mpsc::unbounded_channel();
+    let (early_tx, early_media) = mpsc::unbounded_channel();
     let ringing = agent_leg::ring(RingRequest {
         agent: "customer".into(),
         targets: vec![target],
@@ -144,98 +137,81 @@ pub async fn call_back(request: CallbackRequest) -> CallbackOutcome {
         auth,
         early_media: Some(early_tx),
     });
-    tokio::pin!(ringing);
-    let limit = tokio::time::sleep(RING_LIMIT);
-    tokio::pin!(limit);
-    let mut cancel = Some(cancel);
-    let mut agent_left = false;
-    let mut early_bridged = false;
-    let customer = loop {
-        tokio::select! {
-            outcome = &mut ringing => break outcome,
-            // The network's ringback or announcement: the agent hears it
-            // instead of ours, through the bridge the answer keeps.
-            Some(early) = early_media.recv(), if !early_bridged => {
-                early_bridged = media::bridge(&agent.media, &early).await;
-                info!(number = %masked, "early media from the customer's network");
-            }
-            signal = agent.signals.recv(), if !agent_left => match signal {
-                Some(CallSignal::Ended { .. }) | None => {
-                    agent_left = true;
-                    if let Some(cancel) = cancel.take() {
-                        let _ = cancel.send(());
+    let mut customer = OutgoingLeg::new(
+        Box::pin(ringing),
+        cancel,
+        early_media,
+        endpoint.clone(),
+        None,
+    );
+    let mut agent = Some(SipLeg::answered(*agent, endpoint, None));
+    let mut core = CallbackCore::new(Instant::now());
+    let outcome = loop {
+        while let Some(command) = core.poll_command() {
+            match command {
+                Command::Leg(LegId::Caller, command) => {
+                    if let Some(agent) = &mut agent {
+                        agent.command(command).await;
                     }
                 }
-                Some(CallSignal::ReOffer { sdp }) => agent.answer_reoffer(&endpoint, &sdp).await,
-                Some(_) => {}
-            },
-            _ = &mut limit, if cancel.is_some() => {
-                if let Some(cancel) = cancel.take() {
-                    let _ = cancel.send(());
+                Command::Leg(LegId::Far, command) => customer.command(command).await,
+                Command::Bridge => {
+                    if let (Some(a), Some(c)) =
+                        (agent.as_ref().and_then(Leg::media), customer.media())
+                    {
+                        media::bridge(a, c).await;
+                    }
                 }
+                _ => {}
             }
         }
+        if let Some(outcome) = core.outcome() {
+            break outcome.clone();
+        }
+        let deadline = core.poll_timeout();
+        let (leg, signal) = tokio::select! {
+            signal = agent_signal(&mut agent) => (LegId::Caller, signal),
+            Some(signal) = customer.next_signal() => (LegId::Far, Some(signal)),
+            _ = sleep_until(deadline) => {
+                core.handle_timeout(Instant::now());
+                continue;
+            }
+        };
+        let signal = signal.unwrap_or_else(|| {
+            // The agent's leg has nothing more to say: as if it hung up.
+            agent = None;
+            LegSignal::Ended {
+                reason: "gone".into(),
+            }
+        });
+        if (leg, &signal) == (LegId::Far, &LegSignal::Ringing { early_media: true }) {
+            info!(number = %masked, "early media from the customer's network");
+        }
+        let answered = (leg, &signal) == (LegId::Far, &LegSignal::Answered);
+        core.handle_leg(Instant::now(), leg, signal);
+        if answered && core.outcome().is_none() {
+            info!(number = %masked, "customer called back and bridged to the agent");
+        }
     };
-    let mut customer = match customer {
-        RingOutcome::Answered(customer) if !agent_left => customer,
-        RingOutcome::Answered(customer) => {
-            customer.hang_up(&endpoint).await;
-            agent.hang_up(&endpoint).await;
-            return CallbackOutcome::AgentLeft;
-        }
-        _ if agent_left => {
-            agent.hang_up(&endpoint).await;
-            return CallbackOutcome::AgentLeft;
-        }
-        RingOutcome::Refused(result) => {
-            info!(number = %masked, ?result, "the customer did not answer the callback");
-            agent.hang_up(&endpoint).await;
-            return CallbackOutcome::NotReached(format!("{result:?}").to_lowercase());
-        }
-        RingOutcome::Withdrawn => {
-            info!(number = %masked, "the customer's phone rang out");
-            agent.hang_up(&endpoint).await;
-            return CallbackOutcome::NotReached("noanswer".into());
-        }
-    };
-    if !early_bridged {
-        media::bridge(&agent.media, &customer.media).await;
+    info!(number = %masked, ?outcome, "callback over");
+    if let Some(mut agent) = agent {
+        agent.close_media().await;
     }
-    info!(number = %masked, "customer called back and bridged to the agent");
-    talk(&mut agent, &mut customer, &endpoint).await;
-    agent.hang_up(&endpoint).await;
-    customer.hang_up(&endpoint).await;
-    CallbackOutcome::Talked
+    customer.finish().await;
+    outcome
 }
 
-/// Carries the bridged call until either side hangs up or goes silent.
-async fn talk(agent: &mut AgentLeg, customer: &mut AgentLeg, endpoint: &EndpointHandle) {
-    let (mut agent_media, mut customer_media) = (true, true);
-    loop {
-        tokio::select! {
-            signal = agent.signals.recv() => match signal {
-                Some(CallSignal::Ended { .. }) | None => return,
-                Some(CallSignal::ReOffer { sdp }) => agent.answer_reoffer(endpoint, &sdp).await,
-                Some(_) => {}
-            },
-            signal = customer.signals.recv() => match signal {
-                Some(CallSignal::Ended { .. }) | None => return,
-                Some(CallSignal::ReOffer { sdp }) => customer.answer_reoffer(endpoint, &sdp).await,
-                Some(_) => {}
-            },
-            event = agent.media_events.recv(), if agent_media => match event {
-                Some(MediaEvent::RtpTimeout { .. }) => return,
-                Some(MediaEvent::Digit(digit)) => customer.media.relay_digit(digit).await,
-                Some(_) => {}
-                None => agent_media = false,
-            },
-            event = customer.media_events.recv(), if customer_media => match event {
-                Some(MediaEvent::RtpTimeout { .. }) => return,
-                Some(MediaEvent::Digit(digit)) => agent.media.relay_digit(digit).await,
-                Some(_) => {}
-                None => customer_media = false,
-            },
-        }
+async fn agent_signal(agent: &mut Option<SipLeg>) -> Option<LegSignal> {
+    match agent {
+        Some(agent) => agent.next_signal().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }
 
