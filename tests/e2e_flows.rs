@@ -7,39 +7,15 @@ mod support;
 
 use std::time::Duration;
 
-use support::audio::{best_match, prompt_sequence, read_wav};
+use support::audio::{
+    assert_heard, assert_not_heard, best_match, heard, prompt_sequence, read_wav,
+};
 use support::peers::Baresip;
 use support::phone::{dial, hang_up, press, silence};
 use support::{Server, ServerOptions, hotline, repo_path};
 
 const OLENA: &str = "+380441234567";
 const KEY_GAP: Duration = Duration::from_millis(400);
-
-/// What the phone heard in its call.
-fn heard(phone: &Baresip) -> Vec<f32> {
-    let recording = phone
-        .recording()
-        .unwrap_or_else(|| panic!("no recording:\n{}", phone.history()));
-    read_wav(&recording).0
-}
-
-/// Asserts the phone heard the prompts `ids` of `language` back to back.
-fn assert_heard(phone: &Baresip, language: &str, ids: &[&str]) {
-    let expected = prompt_sequence(language, ids);
-    let heard = heard(phone);
-    let score = best_match(&expected, &heard);
-    assert!(
-        score >= 0.95,
-        "{ids:?} not heard cleanly: correlation {score:.4} over {:.1} s heard",
-        heard.len() as f32 / 8000.0
-    );
-}
-
-/// Asserts the phone did not hear the prompt `id` of `language`.
-fn assert_not_heard(phone: &Baresip, language: &str, id: &str) {
-    let score = best_match(&prompt_sequence(language, &[id]), &heard(phone));
-    assert!(score < 0.6, "{id} was heard: correlation {score:.4}");
-}
 
 /// The tickets in the server's database, as `hotline tickets list --json` prints them.
 fn tickets(server: &Server) -> Vec<serde_json::Value> {

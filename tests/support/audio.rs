@@ -90,3 +90,29 @@ pub fn prompt_sequence(language: &str, ids: &[&str]) -> Vec<f32> {
         .flat_map(|id| read_wav(&super::repo_path(&format!("audio/{language}/{id}.wav"))).0)
         .collect()
 }
+
+/// What the phone heard in its call.
+pub fn heard(phone: &super::peers::Baresip) -> Vec<f32> {
+    let recording = phone
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", phone.history()));
+    read_wav(&recording).0
+}
+
+/// Asserts the phone heard the prompts `ids` of `language` back to back.
+pub fn assert_heard(phone: &super::peers::Baresip, language: &str, ids: &[&str]) {
+    let expected = prompt_sequence(language, ids);
+    let heard = heard(phone);
+    let score = best_match(&expected, &heard);
+    assert!(
+        score >= 0.95,
+        "{ids:?} not heard cleanly: correlation {score:.4} over {:.1} s heard",
+        heard.len() as f32 / 8000.0
+    );
+}
+
+/// Asserts the phone did not hear the prompt `id` of `language`.
+pub fn assert_not_heard(phone: &super::peers::Baresip, language: &str, id: &str) {
+    let score = best_match(&prompt_sequence(language, &[id]), &heard(phone));
+    assert!(score < 0.6, "{id} was heard: correlation {score:.4}");
+}

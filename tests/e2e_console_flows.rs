@@ -1,0 +1,185 @@
+//! The console's flows page in a real browser (Debian's chromium, headless,
+//! driven by playwright-core) against a server whose directory watcher runs
+//! every 200 ms: a monitor is refused; an admin types an error and sees it at
+//! its line; publishes a new greeting while a baresip call is in progress,
+//! and that call keeps the old version while the next call hears the new one;
+//! then rolls back. The directory and the live flows agree after each step,
+//! so the watcher does not undo what the console published.
+
+mod support;
+
+use std::time::Duration;
+
+use support::audio::{assert_heard, assert_not_heard};
+use support::browser::{BrowserScript, screenshots};
+use support::http::{add_token, get};
+use support::peers::wait_for;
+use support::phone::{dial, hang_up, press, silence};
+use support::{Server, ServerOptions, hotline, repo_path};
+
+const OLENA: &str = "+380441234567";
+
+/// The live version of flow `hotline`, as `/status` says.
+fn live(server: &Server, token: &str) -> String {
+    let status = get(server.http, "/status", Some(token));
+    assert_eq!(status.status, 200, "{}", status.body);
+    status.json()["flows"]["hotline"]
+        .as_str()
+        .expect("hotline is live")
+        .to_owned()
+}
+
+/// The calls in the server's database, newest first.
+fn calls(server: &Server) -> Vec<serde_json::Value> {
+    let (ok, out) = hotline(&["calls", "--db", &server.db_url(), "list", "--json"]);
+    assert!(ok, "{out}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+#[test]
+fn an_admin_sees_errors_at_their_line_publishes_without_disturbing_a_call_and_rolls_back() {
+    let flows = tempfile::tempdir().unwrap();
+    let file = flows.path().join("hotline.yaml");
+    let original = std::fs::read_to_string(repo_path("ivr-flows/hotline.yaml")).unwrap();
+    std::fs::write(&file, &original).unwrap();
+    let server = Server::start_with(ServerOptions {
+        flows: Some(flows.path().to_owned()),
+        config: "[flows]\nreload_ms = 200\n".into(),
+        ..ServerOptions::default()
+    });
+    let admin = add_token(&server, "admin", "admin");
+    let monitor = add_token(&server, "wallboard", "monitor");
+    assert!(
+        wait_for(Duration::from_secs(10), || get(
+            server.http,
+            "/status",
+            None
+        )
+        .status
+            == 401),
+        "the server did not take up the tokens"
+    );
+    let first = live(&server, &admin);
+
+    // The error an admin makes: a menu item going to a node that does not exist.
+    let broken = original.replacen("goto: balance", "goto: nowhere", 1);
+    let broken_line = broken
+        .lines()
+        .position(|l| l.contains("goto: nowhere"))
+        .unwrap()
+        + 1;
+    // The change an admin publishes: the after-hours notice instead of the greeting.
+    let changed = original.replacen(
+        "play: { prompts: [hotline/greeting], next: identify }",
+        "play: { prompts: [hotline/after_hours], next: identify }",
+        1,
+    );
+    assert_ne!(changed, original);
+    let broken_file = server.dir.path().join("broken.yaml.txt");
+    let changed_file = server.dir.path().join("changed.yaml.txt");
+    std::fs::write(&broken_file, &broken).unwrap();
+    std::fs::write(&changed_file, &changed).unwrap();
+
+    let base = format!("http://{}", server.http);
+    let shots = screenshots();
+    let mut page = BrowserScript::start(
+        "flows.mjs",
+        &[
+            &base,
+            &admin,
+            &monitor,
+            &shots,
+            &broken_file.display().to_string(),
+            &changed_file.display().to_string(),
+        ],
+    );
+    let wait = Duration::from_secs(30);
+    assert_eq!(page.next(wait), "monitor page 403 publish 403");
+    assert_eq!(page.next(wait), format!("live {first}"));
+    let tests = page.next(wait);
+    assert!(
+        tests.starts_with("tests All ") && tests.ends_with(" tests passed."),
+        "{tests}"
+    );
+
+    let problem = page.next(wait);
+    assert!(
+        problem.starts_with(&format!("problem line={broken_line} column=")),
+        "{problem} (expected line {broken_line})"
+    );
+    assert!(
+        problem.contains(&format!("gutter={broken_line} publish_disabled=true")),
+        "{problem}"
+    );
+    assert!(problem.contains("nowhere"), "{problem}");
+    // The broken text was only checked, never published.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+    assert_eq!(live(&server, &admin), first);
+
+    // The flow's own tests expect the greeting: the page says which one fails.
+    let tests = page.next(wait);
+    assert!(tests.contains("failed"), "{tests}");
+    assert!(tests.contains("hotline/greeting"), "{tests}");
+    // An unknown caller (no CRM fixture) hears the flow's default language.
+    let simulated = page.next(wait);
+    assert!(
+        simulated.starts_with("simulated play [en] hotline/after_hours"),
+        "{simulated}"
+    );
+    assert_eq!(page.next(wait), "ready to publish");
+
+    // A call in progress when the admin publishes.
+    let mic = silence(server.dir.path(), 40);
+    let mut in_progress = dial(&server, OLENA, &mic);
+    page.cue();
+    let published = page.next(wait);
+    assert!(
+        published.starts_with("Published: hotline.yaml@"),
+        "{published}"
+    );
+    let second = live(&server, &admin);
+    assert_ne!(second, first);
+    assert!(published.contains(&second), "{published}");
+    // The directory holds what is live, and the watcher leaves it so.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), changed);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(live(&server, &admin), second, "{}", server.log());
+
+    press(&mut in_progress, "1", Duration::from_millis(400));
+    std::thread::sleep(Duration::from_secs(7));
+    hang_up(&mut in_progress);
+    assert_heard(&in_progress, "uk", &["hotline/greeting"]);
+    assert_heard(&in_progress, "uk", &["hotline/balance_is"]);
+    assert_not_heard(&in_progress, "uk", "hotline/after_hours");
+
+    let mic = silence(server.dir.path(), 40);
+    let mut next = dial(&server, OLENA, &mic);
+    std::thread::sleep(Duration::from_secs(7));
+    hang_up(&mut next);
+    assert_heard(&next, "uk", &["hotline/after_hours"]);
+    assert_not_heard(&next, "uk", "hotline/greeting");
+    let recorded = || calls(&server);
+    assert!(
+        wait_for(Duration::from_secs(5), || recorded().len() == 2),
+        "{:?}",
+        recorded()
+    );
+    let recorded = recorded();
+    assert_eq!(
+        recorded[1]["flow_version"], first,
+        "the first call kept its version"
+    );
+    assert_eq!(recorded[0]["flow_version"], second);
+
+    page.cue();
+    let rolled_back = page.next(wait);
+    assert_eq!(
+        rolled_back,
+        format!("rolled back {first} · live/admin {second}/admin {first}/flows directory")
+    );
+    assert!(page.finish(wait));
+    assert_eq!(live(&server, &admin), first);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(live(&server, &admin), first, "{}", server.log());
+}
