@@ -4,7 +4,8 @@
 //! its line; publishes a new greeting while a baresip call is in progress,
 //! and that call keeps the old version while the next call hears the new one;
 //! then rolls back. The directory and the live flows agree after each step,
-//! so the watcher does not undo what the console published.
+//! so the watcher does not undo what the console published. Then a monitor
+//! filters the reports page's calls list and downloads it as CSV.
 
 mod support;
 
@@ -182,4 +183,58 @@ fn an_admin_sees_errors_at_their_line_publishes_without_disturbing_a_call_and_ro
     assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
     std::thread::sleep(Duration::from_millis(1000));
     assert_eq!(live(&server, &admin), first, "{}", server.log());
+
+    the_calls_list_and_its_csv_say_what_the_database_says(&server, &monitor, &recorded);
+}
+
+/// A monitor filters today's calls by the outcome of the first call (its
+/// menu served the caller), on the reports page and in its CSV.
+fn the_calls_list_and_its_csv_say_what_the_database_says(
+    server: &Server,
+    monitor: &str,
+    recorded: &[serde_json::Value],
+) {
+    let outcome = recorded[1]["flow_outcome"].as_str().unwrap().to_owned();
+    let expected: Vec<&serde_json::Value> = recorded
+        .iter()
+        .filter(|c| c["flow_outcome"] == outcome.as_str())
+        .collect();
+    let base = format!("http://{}", server.http);
+    let wait = Duration::from_secs(30);
+    let mut page = BrowserScript::start("lists.mjs", &[&base, monitor, &screenshots(), &outcome]);
+    assert_eq!(
+        page.next(wait),
+        format!("unfiltered total {}", recorded.len())
+    );
+    let filtered = page.next(wait);
+    let (total, rows) = filtered
+        .strip_prefix("filtered total ")
+        .and_then(|rest| rest.split_once(": "))
+        .unwrap_or_else(|| panic!("{filtered}"));
+    assert_eq!(total, expected.len().to_string(), "{filtered}");
+    let rows: Vec<Vec<&str>> = rows.split(" ; ").map(|r| r.split('|').collect()).collect();
+    assert_eq!(rows.len(), expected.len(), "{filtered}");
+    for (row, call) in rows.iter().zip(&expected) {
+        assert_eq!(row[0], call["started_at"].as_str().unwrap());
+        assert_eq!(row[2], outcome);
+        // A monitor sees the caller's number masked, as the logs show it.
+        assert_ne!(row[1], OLENA);
+        assert!(row[1].starts_with("+38044"), "{filtered}");
+    }
+    let saved = page.next(wait);
+    assert!(page.finish(wait));
+    let csv = std::fs::read_to_string(saved.trim_start_matches("csv ")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "started_at,ended_at,caller,customer_id,flow_outcome,outcome,flow_version,path"
+    );
+    assert_eq!(lines.len(), expected.len() + 1, "{csv}");
+    for (line, row) in lines[1..].iter().zip(&rows) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[0], row[0], "{csv}");
+        // The number begins with `+`, so it is defused for spreadsheets.
+        assert_eq!(cells[2], format!("'{}", row[1]), "{csv}");
+        assert_eq!(cells[4], outcome, "{csv}");
+    }
 }

@@ -20,6 +20,7 @@
 //! | `GET /login`, `POST /login`  | nobody     | -                         |
 //! | `GET /`, `GET /reports`      | monitor    | pages ([`console`])       |
 //! | `GET /console/today`         | monitor    | none                      |
+//! | `GET /console/calls`, `/console/tickets` (and `.csv`) | monitor | masked per role |
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser

@@ -414,6 +414,17 @@ async fn publish_source(services: &Services, caller: &Caller, source: String) ->
     };
     let (id, version) = (flow.id().to_owned(), flow.version().clone());
     let flows = services.flows();
+    // Already live: nothing to write, and no new publication to record.
+    if flows
+        .get(&id)
+        .is_some_and(|live| *live.version() == version)
+    {
+        return Json(Published {
+            id,
+            version: version.0,
+        })
+        .into_response();
+    }
     let taken = flows.versions().into_iter().find_map(|(other, _)| {
         let live = flows.get(&other)?;
         (other != id && live.file() == compiled.target).then_some(other)

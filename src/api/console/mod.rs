@@ -6,6 +6,7 @@
 mod agent;
 mod flow_versions;
 mod flows;
+mod lists;
 mod publish;
 pub mod rating;
 mod today;
@@ -60,7 +61,7 @@ pub fn admin_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
 
 /// The wallboard's figures of today (monitor); they expect the [`Targets`] as an extension.
 pub fn monitor_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
-    today::routes()
+    today::routes().merge(lists::routes())
 }
 
 const LOGIN: &str = include_str!("assets/login.html");
@@ -91,6 +92,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "agent.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/agent.js"),
+    ),
+    (
+        "lists.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/lists.js"),
     ),
     (
         "flows.js",

@@ -1,6 +1,7 @@
 // The reports page: `GET /report` for a period as tables and charts, each
 // table downloadable as CSV from `GET /report.csv` (same figures, same code).
 import { el, barChart, duration, percent } from '/console/figures.js';
+import { showLists } from '/console/lists.js';
 
 const form = document.getElementById('period');
 const zoneInput = document.getElementById('time_zone');
@@ -51,6 +52,7 @@ async function show(event) {
     return;
   }
   error.textContent = '';
+  showLists(query());
   const report = await answer.json();
   const outcomes = ['contained_by_ivr', 'ticket_registered', 'to_agent', 'transferred', 'abandoned_in_ivr', 'other']
     .map((name) => [name.replaceAll('_', ' '), report.calls[name]]);
