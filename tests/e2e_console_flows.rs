@@ -206,6 +206,30 @@ fn the_calls_list_and_its_csv_say_what_the_database_says(
         page.next(wait),
         format!("unfiltered total {}", recorded.len())
     );
+    // The chart of calls per hour counts the calls in the hour they started.
+    let per_hour = page.next(wait);
+    if let Some(hours) = per_hour.strip_prefix("per hour in UTC: ") {
+        let mut expected_hours = std::collections::BTreeMap::<String, usize>::new();
+        for call in recorded {
+            let hour = &call["started_at"].as_str().unwrap()[11..13];
+            *expected_hours.entry(format!("{hour}:00")).or_default() += 1;
+        }
+        let expected_hours: Vec<String> = expected_hours
+            .iter()
+            .map(|(hour, n)| format!("{hour}={n}"))
+            .collect();
+        assert_eq!(hours, expected_hours.join(" "));
+    } else {
+        let counted: usize = per_hour
+            .split_once(": ")
+            .map(|(_, bars)| {
+                bars.split(' ')
+                    .filter_map(|b| b.split_once('=')?.1.parse::<usize>().ok())
+                    .sum()
+            })
+            .unwrap_or_default();
+        assert_eq!(counted, recorded.len(), "{per_hour}");
+    }
     let filtered = page.next(wait);
     let (total, rows) = filtered
         .strip_prefix("filtered total ")

@@ -16,7 +16,7 @@ use support::{Server, ServerOptions};
 
 /// Every route of the JSON API, with the role the design gives it; pages,
 /// their files, sign-in and the agent desktop are not in the document.
-const ROUTES: [(&str, &str, Option<&str>); 24] = [
+const ROUTES: [(&str, &str, Option<&str>); 25] = [
     ("get", "/health", None),
     ("get", "/status", Some("monitor")),
     ("get", "/calls", Some("monitor")),
@@ -31,6 +31,7 @@ const ROUTES: [(&str, &str, Option<&str>); 24] = [
     ("get", "/console/calls.csv", Some("monitor")),
     ("get", "/console/tickets", Some("monitor")),
     ("get", "/console/tickets.csv", Some("monitor")),
+    ("get", "/console/series", Some("monitor")),
     ("post", "/agents/{agent}/state", Some("supervisor")),
     ("get", "/registrations", Some("supervisor")),
     ("get", "/tokens", Some("admin")),

@@ -21,6 +21,7 @@
 //! | `GET /`, `GET /reports`      | monitor    | pages ([`console`])       |
 //! | `GET /console/today`         | monitor    | none                      |
 //! | `GET /console/calls`, `/console/tickets` (and `.csv`) | monitor | masked per role |
+//! | `GET /console/series`        | monitor    | none                      |
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser

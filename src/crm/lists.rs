@@ -195,3 +195,19 @@ impl Db {
         Ok((total as u64, tickets))
     }
 }
+
+impl Db {
+    /// When each call of `[from_ms, to_ms)` started, in Unix milliseconds.
+    pub async fn call_starts(&self, from_ms: i64, to_ms: i64) -> Result<Vec<i64>, DbError> {
+        let rows =
+            sqlx::query("SELECT started_at FROM calls WHERE started_at >= $1 AND started_at < $2")
+                .bind(from_ms)
+                .bind(to_ms)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|row| row.try_get("started_at"))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+}

@@ -1,5 +1,6 @@
 // The reports page's calls list as a monitor reads it: every call of today,
-// then only those of one outcome, and that list's CSV.
+// its calls per hour chart, then only the calls of one outcome, and that
+// list's CSV.
 // Arguments: base URL, token, screenshot directory, the outcome to filter by.
 import { run, say, signIn } from './browser.mjs';
 
@@ -16,6 +17,11 @@ run(async (context) => {
   await page.goto(`${base}/reports`);
   await page.waitForSelector('[data-list=calls]');
   say(`unfiltered total ${await page.getAttribute('#calls-rows .pager', 'data-total')}`);
+  await page.waitForSelector('[data-chart=calls-per-hour] svg');
+  const bars = await page.$$eval('[data-chart=calls-per-hour] svg text', (texts) => texts.map((t) => t.textContent));
+  const hours = [];
+  for (let i = 0; i < bars.length; i += 2) if (bars[i + 1] !== '0') hours.push(`${bars[i]}=${bars[i + 1]}`);
+  say(`per hour in ${await page.inputValue('#time_zone')}: ${hours.join(' ')}`);
 
   await page.selectOption('#calls-outcome', outcome);
   await Promise.all([

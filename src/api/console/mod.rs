@@ -9,6 +9,7 @@ mod flows;
 mod lists;
 mod publish;
 pub mod rating;
+mod series;
 mod today;
 
 use std::net::SocketAddr;
@@ -61,7 +62,9 @@ pub fn admin_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
 
 /// The wallboard's figures of today (monitor); they expect the [`Targets`] as an extension.
 pub fn monitor_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
-    today::routes().merge(lists::routes())
+    today::routes()
+        .merge(lists::routes())
+        .merge(series::routes())
 }
 
 const LOGIN: &str = include_str!("assets/login.html");

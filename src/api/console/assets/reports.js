@@ -65,6 +65,23 @@ async function show(event) {
     table('agents', 'Agents', ['agent', 'offered', 'answered', 'missed', 'handled', 'talk time'],
       report.agents.map((a) => [a.agent, a.offered, a.answered, a.missed, a.handled, duration(a.talk_ms)])),
     table('tickets', 'Tickets', ['figure', 'value'], figures(report.tickets)));
+  showSeries();
+}
+
+/** Charts of the period over time: calls per hour of the day, and per day calls and service level. */
+async function showSeries() {
+  const answer = await fetch(`/console/series?${query()}`);
+  if (!answer.ok) return;
+  const series = await answer.json();
+  const chart = (name, title, pairs) => el('section', { class: 'table', 'data-chart': name },
+    el('h2', {}, title), barChart(title, pairs));
+  const hour = (h) => `${String(h).padStart(2, '0')}:00`;
+  document.getElementById('tables').append(
+    chart('calls-per-hour', 'Calls per hour of the day', series.calls_per_hour.map((n, h) => [hour(h), n])),
+    chart('calls-per-day', 'Calls per day', series.days.map((d) => [d.day, d.calls])),
+    chart('service-level-per-day', 'Service level per day (%)', series.days.map((d) => [
+      d.service_level === null ? `${d.day} (no queue)` : d.day,
+      d.service_level === null ? 0 : Math.round(d.service_level * 100)])));
 }
 
 form.addEventListener('submit', show);
