@@ -142,11 +142,11 @@ async fn calls(
 ) -> Response {
     let (page, per_page) = match paging(query.page, query.per_page) {
         Ok(paging) => paging,
-        Err(refusal) => return refusal,
+        Err(error) => return bad_request(error),
     };
     let filter = match call_filter(&query, (page as i64 - 1) * per_page as i64, per_page as i64) {
         Ok(filter) => filter,
-        Err(refusal) => return refusal,
+        Err(error) => return bad_request(error),
     };
     match services.db().filtered_calls(&filter).await {
         Ok((total, calls)) => masked(
@@ -174,12 +174,12 @@ async fn calls_csv(
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<CallsQuery>>,
 ) -> Response {
-    if let Err(refusal) = paging(query.page, query.per_page) {
-        return refusal;
+    if let Err(error) = paging(query.page, query.per_page) {
+        return bad_request(error);
     }
     let filter = match call_filter(&query, 0, CSV_ROWS) {
         Ok(filter) => filter,
-        Err(refusal) => return refusal,
+        Err(error) => return bad_request(error),
     };
     match services.db().filtered_calls(&filter).await {
         Ok((_, calls)) => csv_answer(&caller, "calls", &CALL_COLUMNS, &calls),
@@ -202,11 +202,11 @@ async fn tickets(
 ) -> Response {
     let (page, per_page) = match paging(query.page, query.per_page) {
         Ok(paging) => paging,
-        Err(refusal) => return refusal,
+        Err(error) => return bad_request(error),
     };
     let filter = match ticket_filter(&query, (page as i64 - 1) * per_page as i64, per_page as i64) {
         Ok(filter) => filter,
-        Err(refusal) => return refusal,
+        Err(error) => return bad_request(error),
     };
     match services.db().filtered_tickets(&filter).await {
         Ok((total, tickets)) => masked(
@@ -234,12 +234,12 @@ async fn tickets_csv(
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<TicketsQuery>>,
 ) -> Response {
-    if let Err(refusal) = paging(query.page, query.per_page) {
-        return refusal;
+    if let Err(error) = paging(query.page, query.per_page) {
+        return bad_request(error);
     }
     let filter = match ticket_filter(&query, 0, CSV_ROWS) {
         Ok(filter) => filter,
-        Err(refusal) => return refusal,
+        Err(error) => return bad_request(error),
     };
     match services.db().filtered_tickets(&filter).await {
         Ok((_, tickets)) => csv_answer(&caller, "tickets", &TICKET_COLUMNS, &tickets),
@@ -271,34 +271,36 @@ const TICKET_COLUMNS: [&str; 9] = [
 ];
 
 /// The page asked for and its size; out of range is refused, not guessed at.
-fn paging(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), Response> {
+fn paging(page: Option<u32>, per_page: Option<u32>) -> Result<(u32, u32), String> {
     let (page, per_page) = (page.unwrap_or(1), per_page.unwrap_or(50));
     if !(1..=1_000_000).contains(&page) {
-        let error = "page counts from 1 (at most 1000000)";
-        return Err(ApiError::answer(StatusCode::BAD_REQUEST, error));
+        return Err("page counts from 1 (at most 1000000)".into());
     }
     if !(1..=500).contains(&per_page) {
-        let error = "per_page is 1 to 500";
-        return Err(ApiError::answer(StatusCode::BAD_REQUEST, error));
+        return Err("per_page is 1 to 500".into());
     }
     Ok((page, per_page))
+}
+
+/// The answer to a query that cannot be read.
+fn bad_request(error: String) -> Response {
+    ApiError::answer(StatusCode::BAD_REQUEST, error)
 }
 
 fn period(
     from: &Option<String>,
     to: &Option<String>,
     time_zone: &Option<String>,
-) -> Result<(i64, i64), Response> {
+) -> Result<(i64, i64), String> {
     crate::report::period(
         from.as_deref(),
         to.as_deref(),
         time_zone.as_deref(),
         chrono::Utc::now(),
     )
-    .map_err(|error| ApiError::answer(StatusCode::BAD_REQUEST, error))
 }
 
-fn call_filter(query: &CallsQuery, offset: i64, limit: i64) -> Result<CallFilter, Response> {
+fn call_filter(query: &CallsQuery, offset: i64, limit: i64) -> Result<CallFilter, String> {
     let (from_ms, to_ms) = period(&query.from, &query.to, &query.time_zone)?;
     Ok(CallFilter {
         from_ms,
@@ -309,7 +311,7 @@ fn call_filter(query: &CallsQuery, offset: i64, limit: i64) -> Result<CallFilter
     })
 }
 
-fn ticket_filter(query: &TicketsQuery, offset: i64, limit: i64) -> Result<TicketFilter, Response> {
+fn ticket_filter(query: &TicketsQuery, offset: i64, limit: i64) -> Result<TicketFilter, String> {
     let (from_ms, to_ms) = period(&query.from, &query.to, &query.time_zone)?;
     fn given(text: &Option<String>) -> Option<&str> {
         text.as_deref().map(str::trim).filter(|t| !t.is_empty())

@@ -89,7 +89,7 @@ mod tests {
         write_atomically(&target, "id: y").unwrap();
         assert_eq!(
             crate::flow::flow_files(dir.path()).unwrap(),
-            [target.clone()]
+            std::slice::from_ref(&target)
         );
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "id: y");
         assert!(!temporary.exists());
