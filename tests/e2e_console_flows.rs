@@ -11,11 +11,11 @@ mod support;
 
 use std::time::Duration;
 
-use support::audio::{assert_heard, assert_not_heard};
+use support::audio::the_call_keeps_its_version_and_the_next_hears_the_new_one;
 use support::browser::{BrowserScript, screenshots};
 use support::http::{add_token, get};
 use support::peers::wait_for;
-use support::phone::{dial, hang_up, press, silence};
+use support::phone::{dial, silence};
 use support::{Server, ServerOptions, hotline, repo_path};
 
 const OLENA: &str = "+380441234567";
@@ -131,7 +131,7 @@ fn an_admin_sees_errors_at_their_line_publishes_without_disturbing_a_call_and_ro
 
     // A call in progress when the admin publishes.
     let mic = silence(server.dir.path(), 40);
-    let mut in_progress = dial(&server, OLENA, &mic);
+    let in_progress = dial(&server, OLENA, &mic);
     page.cue();
     let published = page.next(wait);
     assert!(
@@ -146,19 +146,7 @@ fn an_admin_sees_errors_at_their_line_publishes_without_disturbing_a_call_and_ro
     std::thread::sleep(Duration::from_millis(1000));
     assert_eq!(live(&server, &admin), second, "{}", server.log());
 
-    press(&mut in_progress, "1", Duration::from_millis(400));
-    std::thread::sleep(Duration::from_secs(7));
-    hang_up(&mut in_progress);
-    assert_heard(&in_progress, "uk", &["hotline/greeting"]);
-    assert_heard(&in_progress, "uk", &["hotline/balance_is"]);
-    assert_not_heard(&in_progress, "uk", "hotline/after_hours");
-
-    let mic = silence(server.dir.path(), 40);
-    let mut next = dial(&server, OLENA, &mic);
-    std::thread::sleep(Duration::from_secs(7));
-    hang_up(&mut next);
-    assert_heard(&next, "uk", &["hotline/after_hours"]);
-    assert_not_heard(&next, "uk", "hotline/greeting");
+    the_call_keeps_its_version_and_the_next_hears_the_new_one(&server, in_progress, OLENA);
     let recorded = || calls(&server);
     assert!(
         wait_for(Duration::from_secs(5), || recorded().len() == 2),

@@ -87,7 +87,7 @@ impl Db {
     /// The calls matching `filter`, newest first, and how many match in all.
     pub async fn filtered_calls(
         &self,
-        filter: &CallFilter,
+        filter: CallFilter,
     ) -> Result<(u64, Vec<ListedCall>), DbError> {
         let known = FLOW_OUTCOMES.map(|o| format!("'{o}'")).join(", ");
         let condition = match filter.outcome.as_deref() {
@@ -106,7 +106,7 @@ impl Db {
             }
         }
         let count = format!("SELECT COUNT(*) AS n {matching}");
-        let total: i64 = bind(&count, filter)
+        let total: i64 = bind(&count, &filter)
             .fetch_one(self.pool())
             .await?
             .try_get("n")?;
@@ -116,7 +116,7 @@ impl Db {
             filter.limit.max(0),
             filter.offset.max(0)
         );
-        let rows = bind(&select, filter).fetch_all(self.pool()).await?;
+        let rows = bind(&select, &filter).fetch_all(self.pool()).await?;
         let calls = rows
             .iter()
             .map(|row| {
@@ -138,7 +138,7 @@ impl Db {
     /// The tickets matching `filter`, newest first, and how many match in all.
     pub async fn filtered_tickets(
         &self,
-        filter: &TicketFilter,
+        filter: TicketFilter,
     ) -> Result<(u64, Vec<ListedTicket>), DbError> {
         let now = now_ms();
         let closed = CLOSED.map(|s| format!("'{s}'")).join(", ");
@@ -163,7 +163,7 @@ impl Db {
             query
         }
         let count = format!("SELECT COUNT(*) AS n {matching}");
-        let total: i64 = bind(&count, filter)
+        let total: i64 = bind(&count, &filter)
             .fetch_one(self.pool())
             .await?
             .try_get("n")?;
@@ -173,7 +173,7 @@ impl Db {
             filter.limit.max(0),
             filter.offset.max(0)
         );
-        let rows = bind(&select, filter).fetch_all(self.pool()).await?;
+        let rows = bind(&select, &filter).fetch_all(self.pool()).await?;
         let tickets = rows
             .iter()
             .map(|row| {

@@ -140,26 +140,18 @@ async fn calls(
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<CallsQuery>>,
 ) -> Response {
-    let (page, per_page) = match paging(query.page, query.per_page) {
-        Ok(paging) => paging,
-        Err(error) => return bad_request(error),
+    let read = |offset, limit| {
+        Ok(services
+            .db()
+            .filtered_calls(call_filter(&query, offset, limit)?))
     };
-    let filter = match call_filter(&query, (page as i64 - 1) * per_page as i64, per_page as i64) {
-        Ok(filter) => filter,
-        Err(error) => return bad_request(error),
+    let page = |total, page, per_page, calls| CallsPage {
+        total,
+        page,
+        per_page,
+        calls,
     };
-    match services.db().filtered_calls(&filter).await {
-        Ok((total, calls)) => masked(
-            &caller,
-            CallsPage {
-                total,
-                page,
-                per_page,
-                calls,
-            },
-        ),
-        Err(error) => unavailable(error),
-    }
+    answer(&caller, (query.page, query.per_page), None, read, page).await
 }
 
 /// The same calls as CSV, every page (at most 100 000 rows), masked alike;
@@ -174,17 +166,13 @@ async fn calls_csv(
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<CallsQuery>>,
 ) -> Response {
-    if let Err(error) = paging(query.page, query.per_page) {
-        return bad_request(error);
-    }
-    let filter = match call_filter(&query, 0, CSV_ROWS) {
-        Ok(filter) => filter,
-        Err(error) => return bad_request(error),
+    let read = |offset, limit| {
+        Ok(services
+            .db()
+            .filtered_calls(call_filter(&query, offset, limit)?))
     };
-    match services.db().filtered_calls(&filter).await {
-        Ok((_, calls)) => csv_answer(&caller, "calls", &CALL_COLUMNS, &calls),
-        Err(error) => unavailable(error),
-    }
+    let csv = Some(("calls", &CALL_COLUMNS[..]));
+    answer(&caller, (query.page, query.per_page), csv, read, no_page).await
 }
 
 /// The tickets registered in a period, newest first, filtered.
@@ -200,26 +188,18 @@ async fn tickets(
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<TicketsQuery>>,
 ) -> Response {
-    let (page, per_page) = match paging(query.page, query.per_page) {
-        Ok(paging) => paging,
-        Err(error) => return bad_request(error),
+    let read = |offset, limit| {
+        Ok(services
+            .db()
+            .filtered_tickets(ticket_filter(&query, offset, limit)?))
     };
-    let filter = match ticket_filter(&query, (page as i64 - 1) * per_page as i64, per_page as i64) {
-        Ok(filter) => filter,
-        Err(error) => return bad_request(error),
+    let page = |total, page, per_page, tickets| TicketsPage {
+        total,
+        page,
+        per_page,
+        tickets,
     };
-    match services.db().filtered_tickets(&filter).await {
-        Ok((total, tickets)) => masked(
-            &caller,
-            TicketsPage {
-                total,
-                page,
-                per_page,
-                tickets,
-            },
-        ),
-        Err(error) => unavailable(error),
-    }
+    answer(&caller, (query.page, query.per_page), None, read, page).await
 }
 
 /// The same tickets as CSV, every page (at most 100 000 rows), masked alike;
@@ -234,18 +214,50 @@ async fn tickets_csv(
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<TicketsQuery>>,
 ) -> Response {
-    if let Err(error) = paging(query.page, query.per_page) {
-        return bad_request(error);
-    }
-    let filter = match ticket_filter(&query, 0, CSV_ROWS) {
-        Ok(filter) => filter,
+    let read = |offset, limit| {
+        Ok(services
+            .db()
+            .filtered_tickets(ticket_filter(&query, offset, limit)?))
+    };
+    let csv = Some(("tickets", &TICKET_COLUMNS[..]));
+    answer(&caller, (query.page, query.per_page), csv, read, no_page).await
+}
+
+/// Reads the page asked for (or, for a CSV file named `csv`, every row) with
+/// `read(offset, limit)`, and answers it masked for the caller's role.
+async fn answer<R, S, Rows>(
+    caller: &Caller,
+    (page, per_page): (Option<u32>, Option<u32>),
+    csv: Option<(&str, &[&str])>,
+    read: impl FnOnce(i64, i64) -> Result<Rows, String>,
+    page_of: impl FnOnce(u64, u32, u32, Vec<R>) -> S,
+) -> Response
+where
+    R: Serialize,
+    S: Serialize,
+    Rows: std::future::Future<Output = Result<(u64, Vec<R>), crate::crm::DbError>>,
+{
+    let (page, per_page) = match paging(page, per_page) {
+        Ok(paging) => paging,
         Err(error) => return bad_request(error),
     };
-    match services.db().filtered_tickets(&filter).await {
-        Ok((_, tickets)) => csv_answer(&caller, "tickets", &TICKET_COLUMNS, &tickets),
-        Err(error) => unavailable(error),
+    let (offset, limit) = match csv {
+        Some(_) => (0, CSV_ROWS),
+        None => ((page as i64 - 1) * per_page as i64, per_page as i64),
+    };
+    let rows = match read(offset, limit) {
+        Ok(rows) => rows.await,
+        Err(error) => return bad_request(error),
+    };
+    match (rows, csv) {
+        (Ok((_, rows)), Some((name, columns))) => csv_answer(caller, name, columns, &rows),
+        (Ok((total, rows)), None) => masked(caller, page_of(total, page, per_page, rows)),
+        (Err(error), _) => unavailable(error),
     }
 }
+
+/// A CSV file has no pages.
+fn no_page<R>(_: u64, _: u32, _: u32, _: Vec<R>) {}
 
 const CALL_COLUMNS: [&str; 8] = [
     "started_at",
