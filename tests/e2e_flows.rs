@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use support::audio::{
     assert_heard, assert_not_heard, best_match, heard, prompt_sequence, read_wav,
+    the_call_keeps_its_version_and_the_next_hears_the_new_one,
 };
 use support::peers::Baresip;
 use support::phone::{dial, hang_up, press, silence};

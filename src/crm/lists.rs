@@ -169,7 +169,7 @@ impl Db {
             .try_get("n")?;
         let select = format!(
             "SELECT number, kind, status, priority, phone, customer_id, created_at, due_at
-             {matching} ORDER BY created_at DESC, id LIMIT {} OFFSET {}",
+             {matching} ORDER BY created_at DESC, seq DESC LIMIT {} OFFSET {}",
             filter.limit.max(0),
             filter.offset.max(0)
         );
@@ -209,5 +209,91 @@ impl Db {
             .map(|row| row.try_get("started_at"))
             .collect::<Result<_, sqlx::Error>>()
             .map_err(DbError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::crm::tickets::{NewTicket, demo_ticket_types};
+
+    #[tokio::test]
+    async fn tickets_filter_by_kind_status_and_overdue_a_page_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("lists.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let types = demo_ticket_types();
+        let mut numbers = Vec::new();
+        for (call, kind, field) in [
+            ("c1", "line_repair", None),
+            ("c2", "line_repair", None),
+            ("c3", "callback", Some(("callback_number", "+380441234567"))),
+        ] {
+            let request = NewTicket {
+                call_id: call.into(),
+                kind: kind.into(),
+                customer_id: None,
+                phone: "+380441234567".into(),
+                fields: field
+                    .map(|(k, v)| BTreeMap::from([(k.to_owned(), v.to_owned())]))
+                    .unwrap_or_default(),
+            };
+            numbers.push(db.register_ticket(&request, &types).await.unwrap().number);
+        }
+        // The first repair is past due; the callback was closed though past due.
+        for (number, status) in [(&numbers[0], "open"), (&numbers[2], "closed")] {
+            sqlx::query("UPDATE tickets SET due_at = 1, status = $1 WHERE number = $2")
+                .bind(status)
+                .bind(number)
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        let all = TicketFilter {
+            from_ms: 0,
+            to_ms: now_ms() + 1,
+            kind: None,
+            status: None,
+            overdue: false,
+            offset: 0,
+            limit: 50,
+        };
+        let listed = |filter: TicketFilter| {
+            let db = db.clone();
+            async move {
+                let (total, rows) = db.filtered_tickets(filter).await.unwrap();
+                let numbers: Vec<String> = rows.into_iter().map(|t| t.ticket).collect();
+                (total, numbers)
+            }
+        };
+        let repairs = TicketFilter {
+            kind: Some("line_repair".into()),
+            ..all.clone()
+        };
+        assert_eq!(
+            listed(repairs.clone()).await,
+            (2, vec![numbers[1].clone(), numbers[0].clone()])
+        );
+        let second_page = TicketFilter {
+            offset: 1,
+            limit: 1,
+            ..repairs
+        };
+        assert_eq!(listed(second_page).await, (2, vec![numbers[0].clone()]));
+        let overdue = TicketFilter {
+            overdue: true,
+            ..all.clone()
+        };
+        assert_eq!(listed(overdue).await, (1, vec![numbers[0].clone()]));
+        let closed = TicketFilter {
+            status: Some("closed".into()),
+            ..all.clone()
+        };
+        assert_eq!(listed(closed).await, (1, vec![numbers[2].clone()]));
+        let (_, rows) = db.filtered_tickets(all).await.unwrap();
+        let overdue: Vec<bool> = rows.iter().map(|t| t.overdue).collect();
+        assert_eq!(overdue, [false, false, true], "newest first");
     }
 }
