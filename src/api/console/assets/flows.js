@@ -157,7 +157,10 @@ function goTo(line, column) {
   source.setSelectionRange(offset, offset);
 }
 
-source.addEventListener('input', changed);
+source.addEventListener('input', () => {
+  if (!editingWhat.textContent.endsWith(', edited')) editingWhat.textContent += ', edited';
+  changed();
+});
 
 document.getElementById('upload').addEventListener('change', async (event) => {
   const file = event.target.files[0];
