@@ -333,8 +333,8 @@ fn instant(text: &str, end: bool, zone: chrono_tz::Tz) -> Result<i64, String> {
 }
 
 /// When `day` begins in `zone` (its first valid moment, should midnight be
-/// skipped by a clock change).
-fn day_start(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> i64 {
+/// skipped by a clock change), in Unix milliseconds.
+pub fn day_start(day: chrono::NaiveDate, zone: chrono_tz::Tz) -> i64 {
     use chrono::TimeZone;
     let midnight = day.and_time(chrono::NaiveTime::MIN);
     (0..4)

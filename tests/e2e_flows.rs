@@ -7,39 +7,16 @@ mod support;
 
 use std::time::Duration;
 
-use support::audio::{best_match, prompt_sequence, read_wav};
+use support::audio::{
+    assert_heard, assert_not_heard, best_match, heard, prompt_sequence, read_wav,
+    the_call_keeps_its_version_and_the_next_hears_the_new_one,
+};
 use support::peers::Baresip;
 use support::phone::{dial, hang_up, press, silence};
 use support::{Server, ServerOptions, hotline, repo_path};
 
 const OLENA: &str = "+380441234567";
 const KEY_GAP: Duration = Duration::from_millis(400);
-
-/// What the phone heard in its call.
-fn heard(phone: &Baresip) -> Vec<f32> {
-    let recording = phone
-        .recording()
-        .unwrap_or_else(|| panic!("no recording:\n{}", phone.history()));
-    read_wav(&recording).0
-}
-
-/// Asserts the phone heard the prompts `ids` of `language` back to back.
-fn assert_heard(phone: &Baresip, language: &str, ids: &[&str]) {
-    let expected = prompt_sequence(language, ids);
-    let heard = heard(phone);
-    let score = best_match(&expected, &heard);
-    assert!(
-        score >= 0.95,
-        "{ids:?} not heard cleanly: correlation {score:.4} over {:.1} s heard",
-        heard.len() as f32 / 8000.0
-    );
-}
-
-/// Asserts the phone did not hear the prompt `id` of `language`.
-fn assert_not_heard(phone: &Baresip, language: &str, id: &str) {
-    let score = best_match(&prompt_sequence(language, &[id]), &heard(phone));
-    assert!(score < 0.6, "{id} was heard: correlation {score:.4}");
-}
 
 /// The tickets in the server's database, as `hotline tickets list --json` prints them.
 fn tickets(server: &Server) -> Vec<serde_json::Value> {
@@ -187,7 +164,7 @@ fn a_flow_published_during_a_call_leaves_that_call_alone_and_serves_the_next() {
     let first_version = server.get_json("/status")["flows"]["hotline"].clone();
 
     let mic = silence(server.dir.path(), 40);
-    let mut first = dial(&server, OLENA, &mic);
+    let first = dial(&server, OLENA, &mic);
     // The new version greets with the after-hours notice instead of the greeting.
     let changed = original.replacen(
         "play: { prompts: [hotline/greeting], next: identify }",
@@ -204,20 +181,7 @@ fn a_flow_published_during_a_call_leaves_that_call_alone_and_serves_the_next() {
         server.log()
     );
     // The first call still runs its own version: its menu and balance work.
-    std::thread::sleep(Duration::from_millis(1500));
-    press(&mut first, "1", KEY_GAP);
-    std::thread::sleep(Duration::from_secs(7));
-    hang_up(&mut first);
-    assert_heard(&first, "uk", &["hotline/greeting"]);
-    assert_heard(&first, "uk", &["hotline/balance_is"]);
-    assert_not_heard(&first, "uk", "hotline/after_hours");
-
-    let mic = silence(server.dir.path(), 40);
-    let mut second = dial(&server, OLENA, &mic);
-    std::thread::sleep(Duration::from_secs(7));
-    hang_up(&mut second);
-    assert_heard(&second, "uk", &["hotline/after_hours"]);
-    assert_not_heard(&second, "uk", "hotline/greeting");
+    the_call_keeps_its_version_and_the_next_hears_the_new_one(&server, first, OLENA);
 
     let calls = calls(&server);
     assert_eq!(calls.len(), 2);

@@ -16,7 +16,7 @@ use support::{Server, ServerOptions};
 
 /// Every route of the JSON API, with the role the design gives it; pages,
 /// their files, sign-in and the agent desktop are not in the document.
-const ROUTES: [(&str, &str, Option<&str>); 13] = [
+const ROUTES: [(&str, &str, Option<&str>); 25] = [
     ("get", "/health", None),
     ("get", "/status", Some("monitor")),
     ("get", "/calls", Some("monitor")),
@@ -27,14 +27,29 @@ const ROUTES: [(&str, &str, Option<&str>); 13] = [
     ("get", "/queue/events", Some("monitor")),
     ("get", "/console/today", Some("monitor")),
     ("get", "/console/whoami", Some("monitor")),
+    ("get", "/console/calls", Some("monitor")),
+    ("get", "/console/calls.csv", Some("monitor")),
+    ("get", "/console/tickets", Some("monitor")),
+    ("get", "/console/tickets.csv", Some("monitor")),
+    ("get", "/console/series", Some("monitor")),
     ("post", "/agents/{agent}/state", Some("supervisor")),
     ("get", "/registrations", Some("supervisor")),
     ("get", "/tokens", Some("admin")),
+    ("get", "/flows/live", Some("admin")),
+    ("get", "/flows/{flow}/versions/{version}", Some("admin")),
+    ("post", "/flows/check", Some("admin")),
+    ("post", "/flows/test", Some("admin")),
+    ("post", "/flows/simulate", Some("admin")),
+    ("post", "/flows/publish", Some("admin")),
+    ("post", "/flows/{flow}/rollback", Some("admin")),
 ];
 
 #[test]
 fn the_api_passes_a_conformance_run_against_its_own_document() {
+    // A copy of the demo flow: the flows routes may write into the directory.
+    let flows = support::flows_always_open();
     let server = Server::start_with(ServerOptions {
+        flows: Some(flows.path().to_owned()),
         config: "[registrar]\nalgorithms = [\"MD5\"]\n\n[[queues]]\nname = \"support\"\n\
                  strategy = \"longest_idle\"\nskills = [\"support\"]\n"
             .into(),
@@ -84,7 +99,10 @@ fn the_api_passes_a_conformance_run_against_its_own_document() {
 
     // The roles the document names are the ones the server enforces.
     for (method, path, role) in ROUTES {
-        let path = path.replace("{agent}", "alice");
+        let path = path
+            .replace("{agent}", "alice")
+            .replace("{flow}", "hotline")
+            .replace("{version}", "hotline.yaml@000000000000");
         let body = if method == "post" {
             r#"{"state":"login"}"#
         } else {

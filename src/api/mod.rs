@@ -15,9 +15,13 @@
 //! | `POST /agents/{agent}/state` | supervisor | -                         |
 //! | `GET /registrations`         | supervisor | agents' IP addresses      |
 //! | `GET /tokens`                | admin      | token names               |
+//! | `GET /flows/…`, `POST /flows/…` | admin  | flow sources, publishers  |
+//! | `GET /flows` (page)          | admin      | page ([`console`])        |
 //! | `GET /login`, `POST /login`  | nobody     | -                         |
 //! | `GET /`, `GET /reports`      | monitor    | pages ([`console`])       |
 //! | `GET /console/today`         | monitor    | none                      |
+//! | `GET /console/calls`, `/console/tickets` (and `.csv`) | monitor | masked per role |
+//! | `GET /console/series`        | monitor    | none                      |
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser
@@ -65,6 +69,12 @@ pub async fn serve(
             (gate.clone(), Role::Monitor),
             access::require_page,
         ));
+    let admin_pages = console::admin_pages()
+        .with_state(services.clone())
+        .route_layer(axum::middleware::from_fn_with_state(
+            (gate.clone(), Role::Admin),
+            access::require_page,
+        ));
     let monitor = OpenApiRouter::new()
         .routes(routes!(status))
         .routes(routes!(calls))
@@ -81,6 +91,7 @@ pub async fn serve(
         .merge(registrations::router(registrar));
     let admin = OpenApiRouter::new()
         .routes(routes!(tokens))
+        .merge(console::admin_routes())
         .with_state(services.clone());
     let public = console::public_routes(gate.clone(), services.clone());
     let agent = console::agent_routes(gate.clone()).with_state(services);
@@ -90,7 +101,11 @@ pub async fn serve(
         .merge(openapi::guarded(supervisor, Role::Supervisor, &gate))
         .merge(openapi::guarded(admin, Role::Admin, &gate))
         .split_for_parts();
-    let app = app.merge(public).merge(agent).merge(pages);
+    let app = app
+        .merge(public)
+        .merge(agent)
+        .merge(pages)
+        .merge(admin_pages);
     let app =
         openapi::serve_document(app, &document).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {

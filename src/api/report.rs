@@ -42,7 +42,7 @@ fn default_service_level() -> u64 {
 const MAX_SERVICE_LEVEL_SECONDS: u64 = 86_400;
 
 /// A date or an RFC 3339 time, as [`crate::report::period`] reads them.
-fn day_or_time() -> Schema {
+pub(super) fn day_or_time() -> Schema {
     let string = |format| {
         ObjectBuilder::new()
             .schema_type(Type::String)

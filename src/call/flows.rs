@@ -86,6 +86,16 @@ impl LiveFlows {
             .get(id)
     }
 
+    /// The directory the watcher reads; the console publishes into it.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// What flows may refer to, for checking a flow before it is published.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     /// Ids and versions of the live flows.
     pub fn versions(&self) -> Vec<(String, String)> {
         let registry = self

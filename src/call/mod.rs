@@ -313,6 +313,16 @@ impl Services {
         &self.0.config
     }
 
+    /// The live flows, for the console's flows page (publish, roll back).
+    pub fn flows(&self) -> &flows::LiveFlows {
+        &self.0.flows
+    }
+
+    /// The prompts directory, whose texts the flow simulator shows.
+    pub fn audio_dir(&self) -> &std::path::Path {
+        &self.0.config.audio.dir
+    }
+
     /// The CRM database.
     pub fn db(&self) -> &Db {
         &self.0.db

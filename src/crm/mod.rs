@@ -11,6 +11,7 @@ pub mod calls;
 pub mod cli;
 pub mod customers;
 pub mod delivery;
+pub mod lists;
 pub mod lookups;
 pub mod queue_log;
 pub mod registrations;

@@ -34,7 +34,8 @@ pub use simulate::{
     Transcript, simulate,
 };
 pub use testing::{
-    Expectation, FileReport, FlowTest, TestFailure, TestReport, flow_files, print_report, run_tests,
+    Expectation, FileReport, FlowTest, TestFailure, TestReport, flow_files, print_report,
+    run_source_tests, run_tests,
 };
 pub use value::{SayKind, Value, Values};
 #[cfg(test)]

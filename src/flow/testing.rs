@@ -93,58 +93,75 @@ pub fn run_tests(dir: &Path, catalog: &Catalog, audio: &AudioDir) -> io::Result<
     let mut report = TestReport::default();
     for file in flow_files(dir)? {
         let source = std::fs::read_to_string(&file)?;
-        let fail = |test: &str, message: String, transcript| TestFailure {
-            file: file.clone(),
-            test: test.to_owned(),
-            message,
-            transcript,
-        };
-        let flow = match compile(&source, &file, catalog, audio) {
-            Ok((flow, _)) => Arc::new(flow),
-            Err(errors) => {
-                let lines: Vec<String> = errors.iter().map(Diagnostic::to_string).collect();
-                report.failure = Some(fail("", lines.join("\n"), None));
-                return Ok(report);
-            }
-        };
-        let tests = match serde_saphyr::from_str::<TestsOnly>(&source) {
-            Ok(t) => t.tests,
-            Err(e) => {
-                report.failure = Some(fail("", format!("tests: {}", e.without_snippet()), None));
-                return Ok(report);
-            }
-        };
-        let mut file_report = FileReport {
-            file: file.clone(),
-            tests_passed: 0,
-            nodes: flow.node_names().map(str::to_owned).collect(),
-            covered: BTreeSet::new(),
-        };
-        for test in tests {
-            let input = SimulationInput {
-                caller: test.caller.clone(),
-                keys: test.keys.clone(),
-                at_time: test.at,
-                language: test.language.clone(),
-                split_roll: test.split_roll,
-            };
-            let mut fixture = test.fixture.clone();
-            let transcript = simulate(Arc::clone(&flow), &input, &mut fixture, audio);
-            for step in &transcript.path {
-                if let PathStep::Node(n) = step {
-                    file_report.covered.insert(n.clone());
-                }
-            }
-            if let Err(message) = check(&test.expect, &transcript) {
-                report.failure = Some(fail(&test.name, message, Some(transcript.to_string())));
-                report.files.push(file_report);
-                return Ok(report);
-            }
-            file_report.tests_passed += 1;
+        let one = run_source_tests(&file, &source, catalog, audio);
+        report.files.extend(one.files);
+        if one.failure.is_some() {
+            report.failure = one.failure;
+            break;
         }
-        report.files.push(file_report);
     }
     Ok(report)
+}
+
+/// Runs the tests of one flow's source as if it were `file` (the console
+/// tests a flow before it is published, so before it is a file).
+pub fn run_source_tests(
+    file: &Path,
+    source: &str,
+    catalog: &Catalog,
+    audio: &AudioDir,
+) -> TestReport {
+    let mut report = TestReport::default();
+    let fail = |test: &str, message: String, transcript| TestFailure {
+        file: file.to_owned(),
+        test: test.to_owned(),
+        message,
+        transcript,
+    };
+    let flow = match compile(source, file, catalog, audio) {
+        Ok((flow, _)) => Arc::new(flow),
+        Err(errors) => {
+            let lines: Vec<String> = errors.iter().map(Diagnostic::to_string).collect();
+            report.failure = Some(fail("", lines.join("\n"), None));
+            return report;
+        }
+    };
+    let tests = match serde_saphyr::from_str::<TestsOnly>(source) {
+        Ok(t) => t.tests,
+        Err(e) => {
+            report.failure = Some(fail("", format!("tests: {}", e.without_snippet()), None));
+            return report;
+        }
+    };
+    let mut file_report = FileReport {
+        file: file.to_owned(),
+        tests_passed: 0,
+        nodes: flow.node_names().map(str::to_owned).collect(),
+        covered: BTreeSet::new(),
+    };
+    for test in tests {
+        let input = SimulationInput {
+            caller: test.caller.clone(),
+            keys: test.keys.clone(),
+            at_time: test.at,
+            language: test.language.clone(),
+            split_roll: test.split_roll,
+        };
+        let mut fixture = test.fixture.clone();
+        let transcript = simulate(Arc::clone(&flow), &input, &mut fixture, audio);
+        for step in &transcript.path {
+            if let PathStep::Node(n) = step {
+                file_report.covered.insert(n.clone());
+            }
+        }
+        if let Err(message) = check(&test.expect, &transcript) {
+            report.failure = Some(fail(&test.name, message, Some(transcript.to_string())));
+            break;
+        }
+        file_report.tests_passed += 1;
+    }
+    report.files.push(file_report);
+    report
 }
 
 /// The `*.yaml` files of a directory, sorted.

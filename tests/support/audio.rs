@@ -90,3 +90,57 @@ pub fn prompt_sequence(language: &str, ids: &[&str]) -> Vec<f32> {
         .flat_map(|id| read_wav(&super::repo_path(&format!("audio/{language}/{id}.wav"))).0)
         .collect()
 }
+
+/// What the phone heard in its call.
+pub fn heard(phone: &super::peers::Baresip) -> Vec<f32> {
+    let recording = phone
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", phone.history()));
+    read_wav(&recording).0
+}
+
+/// Asserts the phone heard the prompts `ids` of `language` back to back.
+pub fn assert_heard(phone: &super::peers::Baresip, language: &str, ids: &[&str]) {
+    let expected = prompt_sequence(language, ids);
+    let heard = heard(phone);
+    let score = best_match(&expected, &heard);
+    assert!(
+        score >= 0.95,
+        "{ids:?} not heard cleanly: correlation {score:.4} over {:.1} s heard",
+        heard.len() as f32 / 8000.0
+    );
+}
+
+/// Asserts the phone did not hear the prompt `id` of `language`.
+pub fn assert_not_heard(phone: &super::peers::Baresip, language: &str, id: &str) {
+    let score = best_match(&prompt_sequence(language, &[id]), &heard(phone));
+    assert!(score < 0.6, "{id} was heard: correlation {score:.4}");
+}
+
+/// The demo flow's greeting was replaced by the after-hours notice while
+/// `in_progress` (Olena's call, already answered) ran: that call keeps the
+/// version it started with (it hears the greeting, then the balance after
+/// pressing 1, and not the notice), and the next call `from` the same number
+/// hears the notice instead of the greeting.
+pub fn the_call_keeps_its_version_and_the_next_hears_the_new_one(
+    server: &super::Server,
+    mut in_progress: super::peers::Baresip,
+    from: &str,
+) {
+    use super::phone::{dial, hang_up, press, silence};
+    use std::time::Duration;
+    std::thread::sleep(Duration::from_millis(1500));
+    press(&mut in_progress, "1", Duration::from_millis(400));
+    std::thread::sleep(Duration::from_secs(7));
+    hang_up(&mut in_progress);
+    assert_heard(&in_progress, "uk", &["hotline/greeting"]);
+    assert_heard(&in_progress, "uk", &["hotline/balance_is"]);
+    assert_not_heard(&in_progress, "uk", "hotline/after_hours");
+
+    let mic = silence(server.dir.path(), 40);
+    let mut next = dial(server, from, &mic);
+    std::thread::sleep(Duration::from_secs(7));
+    hang_up(&mut next);
+    assert_heard(&next, "uk", &["hotline/after_hours"]);
+    assert_not_heard(&next, "uk", "hotline/greeting");
+}

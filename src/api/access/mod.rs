@@ -64,6 +64,19 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The name of the caller's token, as a record of who did something;
+    /// `loopback` for a caller let in without a token.
+    pub fn name(&self) -> String {
+        let Some(hash) = &self.token else {
+            return "loopback".to_owned();
+        };
+        let tokens = self.gate.read();
+        tokens
+            .iter()
+            .find(|t| t.hash.matches(hash))
+            .map_or_else(|| "revoked token".to_owned(), |t| t.name.clone())
+    }
+
     /// Whether the caller would still be let in: long answers (the event
     /// stream) end once its token is revoked, or once tokens exist for a
     /// caller let in by the loopback rule.

@@ -4,7 +4,12 @@
 //! proves who it is with the session cookie it got at sign-in.
 
 mod agent;
+mod flow_versions;
+mod flows;
+mod lists;
+mod publish;
 pub mod rating;
+mod series;
 mod today;
 
 use std::net::SocketAddr;
@@ -45,9 +50,21 @@ pub fn monitor_pages() -> Router<Services> {
         .route("/reports", get(|| page("Reports", REPORTS, "reports.js")))
 }
 
+/// The pages only an admin may open.
+pub fn admin_pages() -> Router<Services> {
+    Router::new().route("/flows", get(|| page("Flows", FLOWS, "flows.js")))
+}
+
+/// The flows page's routes (admin).
+pub fn admin_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
+    flows::routes()
+}
+
 /// The wallboard's figures of today (monitor); they expect the [`Targets`] as an extension.
 pub fn monitor_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
     today::routes()
+        .merge(lists::routes())
+        .merge(series::routes())
 }
 
 const LOGIN: &str = include_str!("assets/login.html");
@@ -55,6 +72,7 @@ const LOGIN: &str = include_str!("assets/login.html");
 const PAGE: &str = include_str!("assets/page.html");
 const WALLBOARD: &str = include_str!("assets/wallboard.html");
 const REPORTS: &str = include_str!("assets/reports.html");
+const FLOWS: &str = include_str!("assets/flows.html");
 
 /// The static files pages load, by name.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -79,6 +97,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/agent.js"),
     ),
     (
+        "lists.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/lists.js"),
+    ),
+    (
+        "flows.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/flows.js"),
+    ),
+    (
         "figures.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/figures.js"),
@@ -89,7 +117,7 @@ async fn page(title: &str, main: &str, script: &str) -> Response {
     // Agents have one page; the others link to each other.
     let nav = match script {
         "agent.js" => "",
-        _ => r#"<a href="/">Wallboard</a><a href="/reports">Reports</a>"#,
+        _ => r#"<a href="/">Wallboard</a><a href="/reports">Reports</a><a href="/flows">Flows</a>"#,
     };
     let html = PAGE
         .replace("{title}", title)

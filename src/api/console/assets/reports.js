@@ -1,6 +1,7 @@
 // The reports page: `GET /report` for a period as tables and charts, each
 // table downloadable as CSV from `GET /report.csv` (same figures, same code).
 import { el, barChart, duration, percent } from '/console/figures.js';
+import { showLists } from '/console/lists.js';
 
 const form = document.getElementById('period');
 const zoneInput = document.getElementById('time_zone');
@@ -51,6 +52,7 @@ async function show(event) {
     return;
   }
   error.textContent = '';
+  showLists(query());
   const report = await answer.json();
   const outcomes = ['contained_by_ivr', 'ticket_registered', 'to_agent', 'transferred', 'abandoned_in_ivr', 'other']
     .map((name) => [name.replaceAll('_', ' '), report.calls[name]]);
@@ -63,6 +65,23 @@ async function show(event) {
     table('agents', 'Agents', ['agent', 'offered', 'answered', 'missed', 'handled', 'talk time'],
       report.agents.map((a) => [a.agent, a.offered, a.answered, a.missed, a.handled, duration(a.talk_ms)])),
     table('tickets', 'Tickets', ['figure', 'value'], figures(report.tickets)));
+  showSeries();
+}
+
+/** Charts of the period over time: calls per hour of the day, and per day calls and service level. */
+async function showSeries() {
+  const answer = await fetch(`/console/series?${query()}`);
+  if (!answer.ok) return;
+  const series = await answer.json();
+  const chart = (name, title, pairs) => el('section', { class: 'table', 'data-chart': name },
+    el('h2', {}, title), barChart(title, pairs));
+  const hour = (h) => `${String(h).padStart(2, '0')}:00`;
+  document.getElementById('tables').append(
+    chart('calls-per-hour', 'Calls per hour of the day', series.calls_per_hour.map((n, h) => [hour(h), n])),
+    chart('calls-per-day', 'Calls per day', series.days.map((d) => [d.day, d.calls])),
+    chart('service-level-per-day', 'Service level per day (%)', series.days.map((d) => [
+      d.service_level === null ? `${d.day} (no queue)` : d.day,
+      d.service_level === null ? 0 : Math.round(d.service_level * 100)])));
 }
 
 form.addEventListener('submit', show);
