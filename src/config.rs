@@ -112,8 +112,21 @@ impl Default for QueueSettings {
 pub struct TicketSettings {
     /// Declared request types (`[[tickets.types]]`); the demo ones by default.
     pub types: Vec<crate::crm::tickets::TicketType>,
-    /// The CRM webhook; without it tickets stay in the database.
+    /// The CRM webhook; without it (or `sql`) tickets stay in the database.
     pub webhook: Option<crate::crm::delivery::WebhookSettings>,
+    /// Tickets inserted into a CRM database instead of sent to a webhook.
+    pub sql: Option<crate::crm::delivery_sql::SqlTicketSettings>,
+}
+
+impl TicketSettings {
+    /// Why the ticket delivery cannot work with the CRM sources declared.
+    fn delivery_problem(&self, sources: &[crate::crm::sources::SourceSettings]) -> Option<String> {
+        let sql = self.sql.as_ref()?;
+        if self.webhook.is_some() {
+            return Some("declare [tickets.webhook] or [tickets.sql], not both".into());
+        }
+        sql.problem(sources)
+    }
 }
 
 impl Default for TicketSettings {
@@ -121,6 +134,7 @@ impl Default for TicketSettings {
         TicketSettings {
             types: crate::crm::tickets::demo_ticket_types(),
             webhook: None,
+            sql: None,
         }
     }
 }
@@ -423,6 +437,9 @@ impl Config {
         }
         if let Some(problem) = crate::crm::sources::problem(&self.crm, &self.lookups) {
             return Err(invalid("crm.sources", problem));
+        }
+        if let Some(problem) = self.tickets.delivery_problem(&self.crm.sources) {
+            return Err(invalid("tickets.sql", problem));
         }
         if let Some((setting, message)) = self.limits.problem() {
             return Err(invalid(setting, message.into()));

@@ -11,6 +11,7 @@ pub mod calls;
 pub mod cli;
 pub mod customers;
 pub mod delivery;
+pub mod delivery_sql;
 pub mod lookups;
 pub mod queue_log;
 pub mod registrations;
