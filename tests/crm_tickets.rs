@@ -6,7 +6,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use hotline::crm::delivery::{WebhookSettings, signature};
+use hotline::crm::delivery::{Target, WebhookSettings, signature};
 use hotline::crm::tickets::{NewTicket, Ticket, TicketError, demo_ticket_types};
 use hotline::crm::{Db, new_id};
 use support::databases;
@@ -458,5 +458,71 @@ async fn a_crm_hanging_on_one_ticket_still_receives_the_others_and_the_hung_one_
             .map(|d| d.idempotency_key)
             .collect();
         assert_eq!(keys.len(), 6, "each ticket sent once, with its own key");
+    }
+}
+
+#[tokio::test]
+async fn the_attempt_a_caller_waits_for_and_the_worker_never_both_send_a_ticket() {
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        let customer = olena(&db).await;
+        let ticket = db
+            .register_ticket(
+                &request("call-4", "line_repair", &customer, &[]),
+                &demo_ticket_types(),
+            )
+            .await
+            .unwrap();
+        // The CRM is slow to answer, so every worker pass below runs while
+        // the caller's attempt is still sending.
+        let receiver = Receiver::start(Behaviour {
+            delay_first: Some(Duration::from_millis(800)),
+            ..Behaviour::default()
+        })
+        .await;
+        let target = Target::Http(std::sync::Arc::new(webhook(&receiver.url, 10)));
+        let client = reqwest::Client::new();
+        let caller = {
+            let (db, client, target, id) = (
+                db.clone(),
+                client.clone(),
+                target.clone(),
+                ticket.id.clone(),
+            );
+            tokio::spawn(async move {
+                db.deliver_within(&client, &target, &id, Duration::from_millis(300))
+                    .await
+            })
+        };
+        let mut passes = Vec::new();
+        for _ in 0..10 {
+            let (db, client, target) = (db.clone(), client.clone(), target.clone());
+            passes.push(tokio::spawn(async move {
+                let results = Default::default();
+                db.deliver_due_counted(&client, &target, &results)
+                    .await
+                    .unwrap()
+            }));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(caller.await.unwrap(), None, "no number within 300 ms");
+        let mut delivered = 0;
+        for pass in passes {
+            delivered += pass.await.unwrap();
+        }
+        // The send went on after the caller's wait and delivered it.
+        let mut listed = db.list_tickets(1).await.unwrap();
+        for _ in 0..50 {
+            if listed[0].delivery == "delivered" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            listed = db.list_tickets(1).await.unwrap();
+        }
+        assert_eq!(listed[0].delivery, "delivered", "{}", database.kind);
+        // Whichever claimed the row first sent it; nobody else did.
+        assert!(delivered <= 1, "{}: {delivered} passes", database.kind);
+        assert_eq!(receiver.deliveries().len(), 1, "{}", database.kind);
+        assert_eq!(listed[0].attempts, 1, "{}", database.kind);
     }
 }
