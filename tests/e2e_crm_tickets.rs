@@ -143,6 +143,17 @@ fn number_heard(heard: &[f32], digits: &str) -> f32 {
     best_match(&prompt_sequence("uk", &ids), heard)
 }
 
+/// Asserts the caller heard the ticket number `digits`, and not `instead`.
+fn assert_number_heard(heard: &[f32], digits: &str, instead: &str, server: &Server) {
+    let right = number_heard(heard, digits);
+    let wrong = number_heard(heard, instead);
+    assert!(
+        right >= 0.95 && right > wrong,
+        "{digits} not heard: {right:.4} ({instead}: {wrong:.4})\n{}",
+        server.log()
+    );
+}
+
 /// hotline's tickets, as `hotline tickets list --json` gives them.
 fn tickets(server: &Server) -> serde_json::Value {
     let listed = server.cli(&["tickets", "list", "--json"]);
@@ -159,28 +170,31 @@ fn crm_number_stored(server: &Server, limit: Duration) -> serde_json::Value {
     listed
 }
 
-#[test]
-fn a_caller_hears_the_crms_own_ticket_number_when_its_api_answers_in_time() {
-    let crm = TicketCrm::start(Duration::from_millis(300));
+/// A hotline on `config` where Olena reports a line fault and hears the
+/// CRM's number `crm_number` read as `digits` (not hotline's first number),
+/// which hotline keeps with her ticket; the server and its tickets.
+fn olena_hears_the_crms_number(
+    config: String,
+    crm_number: &str,
+    digits: &str,
+) -> (Server, serde_json::Value) {
     let server = Server::start_with(ServerOptions {
-        config: config(&crm.url, 2000, 5000),
+        config,
         ..ServerOptions::default()
     });
     let heard = olena_reports_a_line_fault(&server);
     let listed = crm_number_stored(&server, Duration::from_secs(5));
-    assert_eq!(
-        listed[0]["crm_number"],
-        "CRM-555",
-        "{listed}\n{}",
-        server.log()
-    );
-    let crms = number_heard(&heard, "555");
-    let hotlines = number_heard(&heard, "000001");
-    assert!(
-        crms >= 0.95 && crms > hotlines,
-        "the CRM's number not heard: {crms:.4} (hotline's {hotlines:.4})\n{}",
-        server.log()
-    );
+    let log = server.log();
+    assert_eq!(listed[0]["crm_number"], crm_number, "{listed}\n{log}");
+    assert_number_heard(&heard, digits, "000001", &server);
+    (server, listed)
+}
+
+#[test]
+fn a_caller_hears_the_crms_own_ticket_number_when_its_api_answers_in_time() {
+    let crm = TicketCrm::start(Duration::from_millis(300));
+    let (_server, listed) =
+        olena_hears_the_crms_number(config(&crm.url, 2000, 5000), "CRM-555", "555");
     std::thread::sleep(Duration::from_secs(2)); // time for the worker to send it again, were it to
     let key = listed[0]["idempotency_key"].as_str().unwrap().to_owned();
     assert_eq!(crm.requests(), vec![key], "sent once");
@@ -195,13 +209,7 @@ fn a_caller_hears_hotlines_number_when_the_crm_is_slow_and_the_crms_is_stored_wh
         ..ServerOptions::default()
     });
     let heard = olena_reports_a_line_fault(&server);
-    let hotlines = number_heard(&heard, "000001");
-    let crms = number_heard(&heard, "555");
-    assert!(
-        hotlines >= 0.95 && hotlines > crms,
-        "hotline's number not heard: {hotlines:.4} (the CRM's {crms:.4})\n{}",
-        server.log()
-    );
+    assert_number_heard(&heard, "000001", "555", &server);
     let listed = crm_number_stored(&server, Duration::from_secs(10));
     assert_eq!(listed[0]["number"], "T-000001");
     assert_eq!(
@@ -272,27 +280,16 @@ fn a_hotline_killed_mid_delivery_delivers_the_ticket_once_after_its_restart() {
 
 /// A CRM database for one test, dropped after it.
 enum CrmDatabase {
-    MariaDb { url: String, name: String },
+    MariaDb(support::databases::MariaDb),
     Postgres(support::databases::TestDatabase),
 }
 
 impl CrmDatabase {
-    const MARIADB_ADMIN: &str = "mysql://root@127.0.0.1:3306/test";
-
     /// A MariaDB database whose service requests are numbered from 9001.
     async fn mariadb() -> CrmDatabase {
-        use rand::Rng;
         use sqlx::Connection;
-        let mut admin = sqlx::MySqlConnection::connect(Self::MARIADB_ADMIN)
-            .await
-            .unwrap_or_else(|e| panic!("MariaDB at {} is required: {e}", Self::MARIADB_ADMIN));
-        let name = format!("hotline_crm_{:012x}", rand::rng().random::<u64>() >> 16);
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let url = format!("mysql://root@127.0.0.1:3306/{name}");
-        let mut crm = sqlx::MySqlConnection::connect(&url).await.unwrap();
+        let database = support::databases::mariadb().await;
+        let mut crm = sqlx::MySqlConnection::connect(&database.url).await.unwrap();
         sqlx::query(
             "CREATE TABLE service_requests (req_no INT AUTO_INCREMENT PRIMARY KEY,
                ext_key VARCHAR(100) NOT NULL, topic VARCHAR(40), msisdn VARCHAR(20)) AUTO_INCREMENT = 9001",
@@ -300,7 +297,7 @@ impl CrmDatabase {
         .execute(&mut crm)
         .await
         .unwrap();
-        CrmDatabase::MariaDb { url, name }
+        CrmDatabase::MariaDb(database)
     }
 
     /// A second PostgreSQL database whose requests are numbered from 9001 and
@@ -321,7 +318,7 @@ impl CrmDatabase {
 
     fn url(&self) -> &str {
         match self {
-            CrmDatabase::MariaDb { url, .. } => url,
+            CrmDatabase::MariaDb(database) => &database.url,
             CrmDatabase::Postgres(database) => &database.url,
         }
     }
@@ -338,29 +335,6 @@ impl CrmDatabase {
             .iter()
             .map(|row| (row.get(0), row.get(1)))
             .collect()
-    }
-}
-
-impl Drop for CrmDatabase {
-    fn drop(&mut self) {
-        let CrmDatabase::MariaDb { name, .. } = self else {
-            return;
-        };
-        let name = name.clone();
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Runtime::new().ok()?;
-            runtime.block_on(async {
-                let mut admin = sqlx::MySqlConnection::connect(CrmDatabase::MARIADB_ADMIN)
-                    .await
-                    .ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
     }
 }
 
@@ -390,26 +364,9 @@ base_backoff_ms = 500
 /// ticket is recognised and not inserted twice.
 fn a_line_fault_lands_once_in_the_sql_crm(crm: &CrmDatabase, tickets_sql: &str) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = Server::start_with(ServerOptions {
-        config: sql_config(crm.url(), tickets_sql),
-        ..ServerOptions::default()
-    });
-    let heard = olena_reports_a_line_fault(&server);
-    let listed = crm_number_stored(&server, Duration::from_secs(5));
-    assert_eq!(
-        listed[0]["crm_number"],
-        "SR-9001",
-        "{listed}\n{}",
-        server.log()
-    );
+    let config = sql_config(crm.url(), tickets_sql);
+    let (server, listed) = olena_hears_the_crms_number(config, "SR-9001", "9001");
     assert_eq!(listed[0]["delivery"], "delivered");
-    let crms = number_heard(&heard, "9001");
-    let hotlines = number_heard(&heard, "000001");
-    assert!(
-        crms >= 0.95 && crms > hotlines,
-        "the CRM's number not heard: {crms:.4} (hotline's {hotlines:.4})\n{}",
-        server.log()
-    );
     let key = listed[0]["idempotency_key"].as_str().unwrap().to_owned();
     let inserted = vec![(key.clone(), "line_repair".to_owned())];
     assert_eq!(runtime.block_on(crm.requests()), inserted);
