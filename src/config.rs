@@ -680,6 +680,30 @@ mod tests {
     }
 
     #[test]
+    fn tickets_go_into_a_declared_sql_source_or_to_a_webhook_not_both() {
+        let check = |source: &str, extra: &str| {
+            let toml = format!(
+                "[[crm.sources]]\nname = \"billing\"\nkind = \"sql\"\nurl = \"mysql://crm/db\"\n\
+                 [tickets.sql]\nsource = \"{source}\"\ninsert = \"INSERT INTO t (k) VALUES (?)\"\n\
+                 params = [\"idempotency_key\"]\n{extra}"
+            );
+            Config::from_toml(&toml)
+                .unwrap()
+                .check()
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("billing", "").is_ok());
+        let webhook = "[tickets.webhook]\nurl = \"http://crm/t\"\nsecret = \"s\"\n";
+        let both = check("billing", webhook).unwrap_err();
+        assert!(
+            both.contains("tickets.sql") && both.contains("not both"),
+            "{both}"
+        );
+        let elsewhere = check("erp", "").unwrap_err();
+        assert!(elsewhere.contains("source `erp`"), "{elsewhere}");
+    }
+
+    #[test]
     fn unknown_key_is_named_in_the_error() {
         let error =
             Config::from_toml("[sip]\nlisten = \"127.0.0.1:5070\"\nmax_cals = 3\n").unwrap_err();
