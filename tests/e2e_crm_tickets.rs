@@ -224,9 +224,10 @@ fn a_caller_hears_hotlines_number_when_the_crm_is_slow_and_the_crms_is_stored_wh
 
 #[test]
 fn a_hotline_killed_mid_delivery_delivers_the_ticket_once_after_its_restart() {
-    // The CRM takes the ticket and then holds its answer: hotline dies waiting.
+    // The CRM takes the ticket and then holds its answer: hotline dies
+    // waiting, in the send the caller waited 2 s for (or the worker's).
     let crm = TicketCrm::start(Duration::from_secs(60));
-    let settings = config(&crm.url, 0, 8000);
+    let settings = config(&crm.url, 2000, 8000);
     let mut first = Server::start_with(ServerOptions {
         config: settings.clone(),
         ..ServerOptions::default()
