@@ -262,30 +262,37 @@ impl Db {
         );
         let attempt = tokio::spawn(async move { db.deliver_one(&client, &target, &id).await });
         let settled = match tokio::time::timeout_at(deadline, attempt).await {
-            Err(_) => return self.crm_number_of(ticket_id).await,
+            Err(_) => return self.crm_number_of(ticket_id).await.1,
             Ok(Ok(Ok(Some(Delivery::Delivered)))) => true,
             // Refused or unanswered: no number is coming within the budget.
             Ok(Ok(Ok(Some(_)))) | Ok(Ok(Err(_))) | Ok(Err(_)) => return None,
-            // The worker claimed it first: its answer may still come in time.
+            // The worker claimed it first (its answer may still come in
+            // time), or it was delivered before.
             Ok(Ok(Ok(None))) => false,
         };
         loop {
-            let number = self.crm_number_of(ticket_id).await;
-            if number.is_some() || settled || tokio::time::Instant::now() >= deadline {
+            let (delivered, number) = self.crm_number_of(ticket_id).await;
+            if delivered || settled || tokio::time::Instant::now() >= deadline {
                 return number;
             }
             tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
         }
     }
 
-    /// The CRM's number of a ticket, once stored.
-    async fn crm_number_of(&self, ticket_id: &str) -> Option<String> {
-        let row = sqlx::query("SELECT crm_number FROM tickets WHERE id = $1")
-            .bind(ticket_id)
-            .fetch_optional(self.pool())
-            .await
-            .ok()??;
-        row.try_get("crm_number").ok()?
+    /// Whether a ticket is delivered, and the CRM's number once stored.
+    async fn crm_number_of(&self, ticket_id: &str) -> (bool, Option<String>) {
+        let row = sqlx::query(
+            "SELECT t.crm_number, o.delivered_at FROM tickets t
+             JOIN ticket_outbox o ON o.ticket_id = t.id WHERE t.id = $1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(self.pool())
+        .await;
+        let Ok(Some(row)) = row else {
+            return (false, None);
+        };
+        let delivered = matches!(row.try_get::<Option<i64>, _>("delivered_at"), Ok(Some(_)));
+        (delivered, row.try_get("crm_number").ok().flatten())
     }
 
     async fn deliver_one(
