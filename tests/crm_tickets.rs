@@ -526,3 +526,80 @@ async fn the_attempt_a_caller_waits_for_and_the_worker_never_both_send_a_ticket(
         assert_eq!(listed[0].attempts, 1, "{}", database.kind);
     }
 }
+
+/// A ticket as the outbox hands it to a target.
+fn registered(key: &str) -> Ticket {
+    Ticket {
+        id: new_id(),
+        number: "T-000001".into(),
+        kind: "line_repair".into(),
+        idempotency_key: key.into(),
+        customer_id: None,
+        phone: "+380441234567".into(),
+        fields: BTreeMap::from([("crm_customer".to_owned(), "K-7781".to_owned())]),
+        priority: 2,
+        status: "new".into(),
+        due_at: 0,
+        created_at: 0,
+        crm_number: None,
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_sent_twice_into_a_mariadb_crm_with_a_unique_key_is_inserted_once() {
+    use hotline::crm::delivery_sql::{SqlTicketSettings, SqlTicketTarget};
+    use sqlx::Connection;
+    let crm = databases::mariadb().await;
+    let mut connection = sqlx::MySqlConnection::connect(&crm.url).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE requests (no INT AUTO_INCREMENT PRIMARY KEY, ext_key VARCHAR(100) UNIQUE, client VARCHAR(20))",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let sources: hotline::crm::sources::CrmSettings = toml::from_str(&format!(
+        "[[sources]]\nname = \"billing\"\nkind = \"sql\"\nurl = \"{}\"",
+        crm.url
+    ))
+    .unwrap();
+    let settings = |insert: &str| -> SqlTicketSettings {
+        toml::from_str(&format!(
+            "source = \"billing\"\ninsert = \"{insert}\"\nparams = [\"idempotency_key\", \"fields.crm_customer\"]"
+        ))
+        .unwrap()
+    };
+    // A plain INSERT: the duplicate key of a ticket sent again counts as delivered.
+    let plain = SqlTicketTarget::new(
+        &settings("INSERT INTO requests (ext_key, client) VALUES (?, ?)"),
+        &sources.sources,
+    )
+    .unwrap();
+    let first = registered("call-1:line_repair");
+    assert_eq!(plain.deliver(&first).await, Ok(None));
+    assert_eq!(plain.deliver(&first).await, Ok(None), "sent again");
+    // MariaDB's RETURNING gives the CRM's number.
+    let returning = SqlTicketTarget::new(
+        &settings("INSERT INTO requests (ext_key, client) VALUES (?, ?) RETURNING no"),
+        &sources.sources,
+    )
+    .unwrap();
+    let second = registered("call-2:line_repair");
+    let number = returning.deliver(&second).await.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT CAST(no AS CHAR), ext_key, client FROM requests ORDER BY no")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    let keys: Vec<&str> = rows.iter().map(|(_, key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["call-1:line_repair", "call-2:line_repair"],
+        "each once"
+    );
+    assert!(rows.iter().all(|(_, _, client)| client == "K-7781"));
+    assert_eq!(
+        number.as_deref(),
+        Some(rows[1].0.as_str()),
+        "the row's own number"
+    );
+}
