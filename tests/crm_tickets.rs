@@ -602,4 +602,26 @@ async fn a_ticket_sent_twice_into_a_mariadb_crm_with_a_unique_key_is_inserted_on
         Some(rows[1].0.as_str()),
         "the row's own number"
     );
+
+    // With `existing`, a clash on another unique column is a failure, not a delivery.
+    sqlx::query(
+        "CREATE TABLE one_per_client (ext_key VARCHAR(100) UNIQUE, client VARCHAR(20) UNIQUE)",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let mut guarded = settings("INSERT INTO one_per_client (ext_key, client) VALUES (?, ?)");
+    guarded.existing = Some("SELECT client FROM one_per_client WHERE ext_key = ?".into());
+    let guarded = SqlTicketTarget::new(&guarded, &sources.sources).unwrap();
+    assert_eq!(guarded.deliver(&first).await, Ok(Some("K-7781".into())));
+    assert_eq!(
+        guarded.deliver(&first).await,
+        Ok(Some("K-7781".into())),
+        "sent again"
+    );
+    let clash = guarded.deliver(&second).await.unwrap_err();
+    assert!(
+        clash.contains("finds no row with this ticket's key"),
+        "{clash}"
+    );
 }

@@ -5,7 +5,8 @@
 //! exactly-once effect: a ticket counts as delivered only after its 2xx is
 //! recorded, so a crash between the POST and that record re-sends the same
 //! ticket with the same `Idempotency-Key`, which the receiver recognises. A
-//! lease on each outbox row keeps two workers from sending one ticket at once.
+//! lease on each outbox row keeps two workers (or a worker and the send a
+//! caller waits for, `deliver_within`) from sending one ticket at once.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -154,10 +154,19 @@ impl SqlTicketTarget {
         }
         let returned = match insert.fetch_optional(&mut *tx).await {
             Ok(row) => row,
-            // The unique key column holds this ticket already.
+            // The unique key column holds this ticket already; with
+            // `existing`, the row is looked for, so a clash on another unique
+            // column is a failure rather than a ticket taken as delivered.
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                drop(tx);
-                return Ok(self.existing(ticket).await?.flatten());
+                // Rolled back now, so the connection holds no lock when pooled.
+                tx.rollback().await?;
+                return match self.existing(ticket).await? {
+                    Some(number) => Ok(number),
+                    None if self.settings.existing.is_none() => Ok(None),
+                    None => Err(sqlx::Error::Protocol(
+                        "the INSERT breaks a unique key, and `existing` finds no row with this ticket's key".into(),
+                    )),
+                };
             }
             Err(other) => return Err(other),
         };
