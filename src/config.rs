@@ -112,8 +112,21 @@ impl Default for QueueSettings {
 pub struct TicketSettings {
     /// Declared request types (`[[tickets.types]]`); the demo ones by default.
     pub types: Vec<crate::crm::tickets::TicketType>,
-    /// The CRM webhook; without it tickets stay in the database.
+    /// The CRM webhook; without it (or `sql`) tickets stay in the database.
     pub webhook: Option<crate::crm::delivery::WebhookSettings>,
+    /// Tickets inserted into a CRM database instead of sent to a webhook.
+    pub sql: Option<crate::crm::delivery_sql::SqlTicketSettings>,
+}
+
+impl TicketSettings {
+    /// Why the ticket delivery cannot work with the CRM sources declared.
+    fn delivery_problem(&self, sources: &[crate::crm::sources::SourceSettings]) -> Option<String> {
+        let sql = self.sql.as_ref()?;
+        if self.webhook.is_some() {
+            return Some("declare [tickets.webhook] or [tickets.sql], not both".into());
+        }
+        sql.problem(sources)
+    }
 }
 
 impl Default for TicketSettings {
@@ -121,6 +134,7 @@ impl Default for TicketSettings {
         TicketSettings {
             types: crate::crm::tickets::demo_ticket_types(),
             webhook: None,
+            sql: None,
         }
     }
 }
@@ -424,6 +438,9 @@ impl Config {
         if let Some(problem) = crate::crm::sources::problem(&self.crm, &self.lookups) {
             return Err(invalid("crm.sources", problem));
         }
+        if let Some(problem) = self.tickets.delivery_problem(&self.crm.sources) {
+            return Err(invalid("tickets.sql", problem));
+        }
         if let Some((setting, message)) = self.limits.problem() {
             return Err(invalid(setting, message.into()));
         }
@@ -660,6 +677,30 @@ mod tests {
             let error = check(bad).unwrap_err();
             assert!(error.contains("queue.callback_dial"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn tickets_go_into_a_declared_sql_source_or_to_a_webhook_not_both() {
+        let check = |source: &str, extra: &str| {
+            let toml = format!(
+                "[[crm.sources]]\nname = \"billing\"\nkind = \"sql\"\nurl = \"mysql://crm/db\"\n\
+                 [tickets.sql]\nsource = \"{source}\"\ninsert = \"INSERT INTO t (k) VALUES (?)\"\n\
+                 params = [\"idempotency_key\"]\n{extra}"
+            );
+            Config::from_toml(&toml)
+                .unwrap()
+                .check()
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("billing", "").is_ok());
+        let webhook = "[tickets.webhook]\nurl = \"http://crm/t\"\nsecret = \"s\"\n";
+        let both = check("billing", webhook).unwrap_err();
+        assert!(
+            both.contains("tickets.sql") && both.contains("not both"),
+            "{both}"
+        );
+        let elsewhere = check("erp", "").unwrap_err();
+        assert!(elsewhere.contains("source `erp`"), "{elsewhere}");
     }
 
     #[test]

@@ -143,8 +143,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Command::Tickets { settings, command } => {
             let config = settings.load()?;
-            let webhook = config.tickets.webhook.clone();
-            hotline::crm::cli::run_tickets(&config.database.url, webhook, command).await?;
+            let target = hotline::crm::delivery::Target::from_config(&config)?;
+            hotline::crm::cli::run_tickets(&config.database.url, target, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Flows { settings, command } => {

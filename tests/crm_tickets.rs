@@ -6,7 +6,7 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use hotline::crm::delivery::{WebhookSettings, signature};
+use hotline::crm::delivery::{Target, WebhookSettings, signature};
 use hotline::crm::tickets::{NewTicket, Ticket, TicketError, demo_ticket_types};
 use hotline::crm::{Db, new_id};
 use support::databases;
@@ -459,4 +459,169 @@ async fn a_crm_hanging_on_one_ticket_still_receives_the_others_and_the_hung_one_
             .collect();
         assert_eq!(keys.len(), 6, "each ticket sent once, with its own key");
     }
+}
+
+#[tokio::test]
+async fn the_attempt_a_caller_waits_for_and_the_worker_never_both_send_a_ticket() {
+    for database in databases::both().await {
+        let db = Db::connect(&database.url).await.unwrap();
+        let customer = olena(&db).await;
+        let ticket = db
+            .register_ticket(
+                &request("call-4", "line_repair", &customer, &[]),
+                &demo_ticket_types(),
+            )
+            .await
+            .unwrap();
+        // The CRM is slow to answer, so every worker pass below runs while
+        // the caller's attempt is still sending.
+        let receiver = Receiver::start(Behaviour {
+            delay_first: Some(Duration::from_millis(800)),
+            ..Behaviour::default()
+        })
+        .await;
+        let target = Target::Http(std::sync::Arc::new(webhook(&receiver.url, 10)));
+        let client = reqwest::Client::new();
+        let caller = {
+            let (db, client, target, id) = (
+                db.clone(),
+                client.clone(),
+                target.clone(),
+                ticket.id.clone(),
+            );
+            tokio::spawn(async move {
+                db.deliver_within(&client, &target, &id, Duration::from_millis(300))
+                    .await
+            })
+        };
+        let mut passes = Vec::new();
+        for _ in 0..10 {
+            let (db, client, target) = (db.clone(), client.clone(), target.clone());
+            passes.push(tokio::spawn(async move {
+                let results = Default::default();
+                db.deliver_due_counted(&client, &target, &results)
+                    .await
+                    .unwrap()
+            }));
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(caller.await.unwrap(), None, "no number within 300 ms");
+        let mut delivered = 0;
+        for pass in passes {
+            delivered += pass.await.unwrap();
+        }
+        // The send went on after the caller's wait and delivered it.
+        let mut listed = db.list_tickets(1).await.unwrap();
+        for _ in 0..50 {
+            if listed[0].delivery == "delivered" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            listed = db.list_tickets(1).await.unwrap();
+        }
+        assert_eq!(listed[0].delivery, "delivered", "{}", database.kind);
+        // Whichever claimed the row first sent it; nobody else did.
+        assert!(delivered <= 1, "{}: {delivered} passes", database.kind);
+        assert_eq!(receiver.deliveries().len(), 1, "{}", database.kind);
+        assert_eq!(listed[0].attempts, 1, "{}", database.kind);
+    }
+}
+
+/// A ticket as the outbox hands it to a target.
+fn registered(key: &str) -> Ticket {
+    Ticket {
+        id: new_id(),
+        number: "T-000001".into(),
+        kind: "line_repair".into(),
+        idempotency_key: key.into(),
+        customer_id: None,
+        phone: "+380441234567".into(),
+        fields: BTreeMap::from([("crm_customer".to_owned(), "K-7781".to_owned())]),
+        priority: 2,
+        status: "new".into(),
+        due_at: 0,
+        created_at: 0,
+        crm_number: None,
+    }
+}
+
+#[tokio::test]
+async fn a_ticket_sent_twice_into_a_mariadb_crm_with_a_unique_key_is_inserted_once() {
+    use hotline::crm::delivery_sql::{SqlTicketSettings, SqlTicketTarget};
+    use sqlx::Connection;
+    let crm = databases::mariadb().await;
+    let mut connection = sqlx::MySqlConnection::connect(&crm.url).await.unwrap();
+    sqlx::query(
+        "CREATE TABLE requests (no INT AUTO_INCREMENT PRIMARY KEY, ext_key VARCHAR(100) UNIQUE, client VARCHAR(20))",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let sources: hotline::crm::sources::CrmSettings = toml::from_str(&format!(
+        "[[sources]]\nname = \"billing\"\nkind = \"sql\"\nurl = \"{}\"",
+        crm.url
+    ))
+    .unwrap();
+    let settings = |insert: &str| -> SqlTicketSettings {
+        toml::from_str(&format!(
+            "source = \"billing\"\ninsert = \"{insert}\"\nparams = [\"idempotency_key\", \"fields.crm_customer\"]"
+        ))
+        .unwrap()
+    };
+    // A plain INSERT: the duplicate key of a ticket sent again counts as delivered.
+    let plain = SqlTicketTarget::new(
+        &settings("INSERT INTO requests (ext_key, client) VALUES (?, ?)"),
+        &sources.sources,
+    )
+    .unwrap();
+    let first = registered("call-1:line_repair");
+    assert_eq!(plain.deliver(&first).await, Ok(None));
+    assert_eq!(plain.deliver(&first).await, Ok(None), "sent again");
+    // MariaDB's RETURNING gives the CRM's number.
+    let returning = SqlTicketTarget::new(
+        &settings("INSERT INTO requests (ext_key, client) VALUES (?, ?) RETURNING no"),
+        &sources.sources,
+    )
+    .unwrap();
+    let second = registered("call-2:line_repair");
+    let number = returning.deliver(&second).await.unwrap();
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT CAST(no AS CHAR), ext_key, client FROM requests ORDER BY no")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    let keys: Vec<&str> = rows.iter().map(|(_, key, _)| key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["call-1:line_repair", "call-2:line_repair"],
+        "each once"
+    );
+    assert!(rows.iter().all(|(_, _, client)| client == "K-7781"));
+    assert_eq!(
+        number.as_deref(),
+        Some(rows[1].0.as_str()),
+        "the row's own number"
+    );
+
+    // With `existing`, a clash on another unique column is a failure, not a delivery.
+    sqlx::query(
+        "CREATE TABLE one_per_client (ext_key VARCHAR(100) UNIQUE, client VARCHAR(20) UNIQUE)",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let mut guarded = settings("INSERT INTO one_per_client (ext_key, client) VALUES (?, ?)");
+    guarded.existing = Some("SELECT client FROM one_per_client WHERE ext_key = ?".into());
+    let guarded = SqlTicketTarget::new(&guarded, &sources.sources).unwrap();
+    assert_eq!(guarded.deliver(&first).await, Ok(Some("K-7781".into())));
+    assert_eq!(
+        guarded.deliver(&first).await,
+        Ok(Some("K-7781".into())),
+        "sent again"
+    );
+    let clash = guarded.deliver(&second).await.unwrap_err();
+    assert!(
+        clash.contains("finds no row with this ticket's key"),
+        "{clash}"
+    );
 }

@@ -143,56 +143,21 @@ fn olena_hears_her_balance_from(crm_config: String) {
     );
 }
 
-/// A MariaDB database made for one test, dropped after it.
-struct MariaDb {
-    url: String,
-    name: String,
-}
-
-impl MariaDb {
-    const ADMIN: &str = "mysql://root@127.0.0.1:3306/test";
-
-    async fn with_crm() -> MariaDb {
-        use rand::Rng;
-        let mut admin = sqlx::MySqlConnection::connect(Self::ADMIN)
-            .await
-            .unwrap_or_else(|e| panic!("MariaDB at {} is required: {e}", Self::ADMIN));
-        let name = format!("hotline_crm_{:012x}", rand::rng().random::<u64>() >> 16);
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let url = format!("mysql://root@127.0.0.1:3306/{name}");
-        let mut crm = sqlx::MySqlConnection::connect(&url).await.unwrap();
-        for statement in CRM_SCHEMA.iter().chain(&CRM_DATA) {
-            sqlx::query(statement).execute(&mut crm).await.unwrap();
-        }
-        MariaDb { url, name }
-    }
-}
-
-impl Drop for MariaDb {
-    fn drop(&mut self) {
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Runtime::new().ok()?;
-            runtime.block_on(async {
-                let mut admin = sqlx::MySqlConnection::connect(MariaDb::ADMIN).await.ok()?;
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-                    .execute(&mut admin)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
 #[test]
 fn olena_identified_from_a_mariadb_crm_hears_her_balance_from_it_and_reports_a_fault_under_its_number()
  {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let crm = runtime.block_on(MariaDb::with_crm());
+    let crm = runtime.block_on(async {
+        let crm = databases::mariadb().await;
+        let mut connection = sqlx::MySqlConnection::connect(&crm.url).await.unwrap();
+        for statement in CRM_SCHEMA.iter().chain(&CRM_DATA) {
+            sqlx::query(statement)
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        crm
+    });
     olena_hears_her_balance_from(sql_crm_config(&crm.url, "?", "CAST({} AS CHAR)"));
 }
 

@@ -227,7 +227,10 @@ impl<C: Leg> Drive<C> {
                         phone: &phone,
                     };
                     let types = &services.config().tickets.types;
-                    let registered = services.0.crm.register_ticket(&call_id, request, types);
+                    let registered = services
+                        .0
+                        .crm
+                        .register_ticket(&call_id, request, types, limit);
                     let result = tokio::time::timeout(limit, registered)
                         .await
                         .unwrap_or_else(|_| {

@@ -142,18 +142,18 @@ impl Services {
             WriterSettings::default(),
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        match &config.tickets.webhook {
-            Some(webhook) => {
+        match crm.delivery() {
+            Some(target) => {
                 let worker = crate::crm::delivery::run_worker(
                     db.clone(),
-                    webhook.clone(),
+                    target.clone(),
                     Duration::from_secs(1),
                     stopped,
                     metrics.ticket_deliveries.clone(),
                 );
                 tokio::spawn(worker);
             }
-            None => info!("no CRM webhook configured: tickets stay in the database"),
+            None => info!("no CRM delivery configured: tickets stay in the database"),
         }
         let media = &config.media;
         let media_ip = crate::server::advertised_ip(media.bind_address, media.public_address);

@@ -62,14 +62,14 @@ pub enum TicketsCommand {
         #[arg(long, default_value_t = 50)]
         limit: i64,
     },
-    /// Deliver tickets to the configured CRM webhook until stopped.
+    /// Deliver tickets to the configured CRM (webhook, API or database) until stopped.
     Deliver,
 }
 
 /// Runs a `tickets` command.
 pub async fn run_tickets(
     url: &str,
-    webhook: Option<super::delivery::WebhookSettings>,
+    target: Option<super::delivery::Target>,
     command: TicketsCommand,
 ) -> Result<(), DbError> {
     let db = Db::connect(url).await?;
@@ -97,13 +97,15 @@ pub async fn run_tickets(
             }
         }
         TicketsCommand::Deliver => {
-            let Some(webhook) = webhook else {
-                eprintln!("no [tickets.webhook] configured: tickets stay in the database");
+            let Some(target) = target else {
+                eprintln!(
+                    "no [tickets.webhook] or [tickets.sql] configured: tickets stay in the database"
+                );
                 return Ok(());
             };
             let (_stop, stop) = tokio::sync::watch::channel(false);
             let every = std::time::Duration::from_millis(200);
-            super::delivery::run_worker(db, webhook, every, stop, Default::default()).await;
+            super::delivery::run_worker(db, target, every, stop, Default::default()).await;
         }
     }
     Ok(())

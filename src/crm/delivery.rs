@@ -1,10 +1,12 @@
-//! Delivering registered tickets to the CRM's webhook, from the outbox.
+//! Delivering registered tickets to the CRM, from the outbox: to its webhook
+//! or HTTP API, or into its SQL database (`delivery_sql`).
 //!
 //! At-least-once delivery with a stable idempotency key gives the receiver an
 //! exactly-once effect: a ticket counts as delivered only after its 2xx is
 //! recorded, so a crash between the POST and that record re-sends the same
 //! ticket with the same `Idempotency-Key`, which the receiver recognises. A
-//! lease on each outbox row keeps two workers from sending one ticket at once.
+//! lease on each outbox row keeps two workers (or a worker and the send a
+//! caller waits for, `deliver_within`) from sending one ticket at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +21,7 @@ use sqlx::Row;
 use tokio::task::JoinSet;
 use tracing::{info, warn};
 
+use super::delivery_sql::SqlTicketTarget;
 use super::{Db, DbError, now_ms};
 use crate::metrics::Outcome;
 
@@ -61,20 +64,86 @@ pub struct WebhookSettings {
     pub number_from: Option<String>,
 }
 
-fn default_max_attempts() -> i32 {
+pub(crate) fn default_max_attempts() -> i32 {
     10
 }
-fn default_base_backoff_ms() -> u64 {
+pub(crate) fn default_base_backoff_ms() -> u64 {
     2_000
 }
-fn default_max_backoff_ms() -> u64 {
+pub(crate) fn default_max_backoff_ms() -> u64 {
     10 * 60 * 1000
 }
-fn default_timeout_ms() -> u64 {
+pub(crate) fn default_timeout_ms() -> u64 {
     10_000
 }
-fn default_concurrency() -> usize {
+pub(crate) fn default_concurrency() -> usize {
     4
+}
+
+/// Where tickets go: the CRM's webhook or HTTP API (`[tickets.webhook]`),
+/// or its SQL database (`[tickets.sql]`). Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Http(Arc<WebhookSettings>),
+    Sql(Arc<SqlTicketTarget>),
+}
+
+/// How often and how long a target is tried.
+struct Policy {
+    max_attempts: i32,
+    base_backoff: Duration,
+    max_backoff: Duration,
+    timeout_ms: u64,
+    concurrency: usize,
+}
+
+impl Target {
+    /// The target of a configuration, if it declares one.
+    pub fn from_config(config: &crate::config::Config) -> Result<Option<Target>, String> {
+        match (&config.tickets.webhook, &config.tickets.sql) {
+            (Some(_), Some(_)) => {
+                Err("declare [tickets.webhook] or [tickets.sql], not both".into())
+            }
+            (Some(webhook), None) => Ok(Some(Target::Http(Arc::new(webhook.clone())))),
+            (None, Some(sql)) => {
+                let target = SqlTicketTarget::new(sql, &config.crm.sources)
+                    .map_err(|problem| format!("[tickets.sql] {problem}"))?;
+                Ok(Some(Target::Sql(Arc::new(target))))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    fn policy(&self) -> Policy {
+        match self {
+            Target::Http(w) => Policy {
+                max_attempts: w.max_attempts,
+                base_backoff: Duration::from_millis(w.base_backoff_ms),
+                max_backoff: Duration::from_millis(w.max_backoff_ms),
+                timeout_ms: w.timeout_ms,
+                concurrency: w.concurrency,
+            },
+            Target::Sql(t) => Policy {
+                max_attempts: t.settings.max_attempts,
+                base_backoff: Duration::from_millis(t.settings.base_backoff_ms),
+                max_backoff: Duration::from_millis(t.settings.max_backoff_ms),
+                timeout_ms: t.settings.timeout_ms,
+                concurrency: t.settings.concurrency,
+            },
+        }
+    }
+
+    /// Sends one ticket; the CRM's number when its answer has one.
+    async fn send(
+        &self,
+        client: &reqwest::Client,
+        ticket: &super::tickets::Ticket,
+    ) -> Result<Option<String>, String> {
+        match self {
+            Target::Http(webhook) => post(client, webhook, ticket).await,
+            Target::Sql(sql) => sql.deliver(ticket).await,
+        }
+    }
 }
 
 /// The delay before retry number `attempt` (1 for the first retry): base
@@ -100,6 +169,9 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 /// How many outbox rows one pass takes.
 const BATCH: i64 = 50;
 
+/// How often a caller's wait looks for a CRM number the worker is fetching.
+const POLL: Duration = Duration::from_millis(50);
+
 impl Db {
     /// Sends every ticket that is due, once, up to `concurrency` at a time;
     /// returns how many were delivered.
@@ -108,7 +180,8 @@ impl Db {
         client: &reqwest::Client,
         webhook: &WebhookSettings,
     ) -> Result<usize, DbError> {
-        self.deliver_due_counted(client, webhook, &Family::default())
+        let target = Target::Http(Arc::new(webhook.clone()));
+        self.deliver_due_counted(client, &target, &Family::default())
             .await
     }
 
@@ -117,7 +190,7 @@ impl Db {
     pub async fn deliver_due_counted(
         &self,
         client: &reqwest::Client,
-        webhook: &WebhookSettings,
+        target: &Target,
         results: &Family<Outcome, Counter>,
     ) -> Result<usize, DbError> {
         let now = now_ms();
@@ -131,7 +204,7 @@ impl Db {
         .bind(BATCH)
         .fetch_all(self.pool())
         .await?;
-        let webhook = Arc::new(webhook.clone());
+        let concurrency = target.policy().concurrency.max(1);
         let mut running = JoinSet::new();
         let mut pass = Pass {
             delivered: 0,
@@ -140,13 +213,13 @@ impl Db {
         };
         for row in due {
             let ticket_id: String = row.try_get("ticket_id")?;
-            if running.len() >= webhook.concurrency.max(1)
+            if running.len() >= concurrency
                 && let Some(done) = running.join_next().await
             {
                 pass.count(done);
             }
-            let (db, client, webhook) = (self.clone(), client.clone(), Arc::clone(&webhook));
-            running.spawn(async move { db.deliver_one(&client, &webhook, &ticket_id).await });
+            let (db, client, target) = (self.clone(), client.clone(), target.clone());
+            running.spawn(async move { db.deliver_one(&client, &target, &ticket_id).await });
         }
         while let Some(done) = running.join_next().await {
             pass.count(done);
@@ -165,14 +238,73 @@ impl Db {
         Ok(count.max(0) as u64)
     }
 
+    /// Delivers one just-registered ticket at once and waits at most
+    /// `budget` for the CRM's number, so the caller can hear it.
+    ///
+    /// The attempt claims the outbox row's lease as the worker does, so the
+    /// two never both send it: whichever claims first sends, and the other
+    /// leaves it. The attempt is not cut off when the budget ends; it goes on,
+    /// and the CRM's number is stored when it arrives. A crash while it runs
+    /// leaves the lease to expire, and the worker sends the ticket again with
+    /// the same idempotency key.
+    pub async fn deliver_within(
+        &self,
+        client: &reqwest::Client,
+        target: &Target,
+        ticket_id: &str,
+        budget: Duration,
+    ) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + budget;
+        let (db, client, target, id) = (
+            self.clone(),
+            client.clone(),
+            target.clone(),
+            ticket_id.to_owned(),
+        );
+        let attempt = tokio::spawn(async move { db.deliver_one(&client, &target, &id).await });
+        let settled = match tokio::time::timeout_at(deadline, attempt).await {
+            Err(_) => return self.crm_number_of(ticket_id).await.1,
+            Ok(Ok(Ok(Some(Delivery::Delivered)))) => true,
+            // Refused or unanswered: no number is coming within the budget.
+            Ok(Ok(Ok(Some(_)))) | Ok(Ok(Err(_))) | Ok(Err(_)) => return None,
+            // The worker claimed it first (its answer may still come in
+            // time), or it was delivered before.
+            Ok(Ok(Ok(None))) => false,
+        };
+        loop {
+            let (delivered, number) = self.crm_number_of(ticket_id).await;
+            if delivered || settled || tokio::time::Instant::now() >= deadline {
+                return number;
+            }
+            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + POLL)).await;
+        }
+    }
+
+    /// Whether a ticket is delivered, and the CRM's number once stored.
+    async fn crm_number_of(&self, ticket_id: &str) -> (bool, Option<String>) {
+        let row = sqlx::query(
+            "SELECT t.crm_number, o.delivered_at FROM tickets t
+             JOIN ticket_outbox o ON o.ticket_id = t.id WHERE t.id = $1",
+        )
+        .bind(ticket_id)
+        .fetch_optional(self.pool())
+        .await;
+        let Ok(Some(row)) = row else {
+            return (false, None);
+        };
+        let delivered = matches!(row.try_get::<Option<i64>, _>("delivered_at"), Ok(Some(_)));
+        (delivered, row.try_get("crm_number").ok().flatten())
+    }
+
     async fn deliver_one(
         &self,
         client: &reqwest::Client,
-        webhook: &WebhookSettings,
+        target: &Target,
         ticket_id: &str,
     ) -> Result<Option<Delivery>, DbError> {
+        let policy = target.policy();
         let now = now_ms();
-        let lease = now + webhook.timeout_ms as i64 * 2;
+        let lease = now + policy.timeout_ms as i64 * 2;
         let claimed = sqlx::query(
             "UPDATE ticket_outbox SET lease_until = $1
              WHERE ticket_id = $2 AND delivered_at IS NULL AND dead = 0
@@ -189,30 +321,18 @@ impl Db {
         let Some(ticket) = self.ticket_by_id(ticket_id).await? else {
             return Ok(None);
         };
-        let body = match &webhook.body {
-            Some(template) => {
-                let filled =
-                    crate::crm::sources::http::fill_json(template, &ticket_values(&ticket));
-                serde_json::to_vec(&filled).unwrap_or_default()
-            }
-            None => serde_json::to_vec(&ticket).unwrap_or_default(),
-        };
-        let failure = match request(client, webhook, &ticket.idempotency_key, body) {
-            Err(problem) => Some(problem),
-            Ok(request) => match request.send().await {
-                Ok(response) if response.status().is_success() => {
-                    if let Some(number) = crm_number(webhook, response).await {
-                        sqlx::query("UPDATE tickets SET crm_number = $1 WHERE id = $2")
-                            .bind(number)
-                            .bind(ticket_id)
-                            .execute(self.pool())
-                            .await?;
-                    }
-                    None
+        let failure = match target.send(client, &ticket).await {
+            Ok(number) => {
+                if let Some(number) = number {
+                    sqlx::query("UPDATE tickets SET crm_number = $1 WHERE id = $2")
+                        .bind(number)
+                        .bind(ticket_id)
+                        .execute(self.pool())
+                        .await?;
                 }
-                Ok(response) => Some(format!("HTTP {}", response.status())),
-                Err(error) => Some(describe(&error, webhook.timeout_ms)),
-            },
+                None
+            }
+            Err(problem) => Some(problem),
         };
         match failure {
             None => {
@@ -232,11 +352,11 @@ impl Db {
                         .await?
                         .try_get("attempts")?;
                 let attempts = attempts + 1;
-                let dead = attempts >= webhook.max_attempts;
+                let dead = attempts >= policy.max_attempts;
                 let delay = backoff(
                     attempts,
-                    Duration::from_millis(webhook.base_backoff_ms),
-                    Duration::from_millis(webhook.max_backoff_ms),
+                    policy.base_backoff,
+                    policy.max_backoff,
                     &mut rand::rng(),
                 );
                 sqlx::query(
@@ -272,6 +392,28 @@ enum Delivery {
     Dead,
 }
 
+/// POSTs one ticket (or sends it by the CRM's own API template); the CRM's
+/// number when `number_from` names one in its answer.
+async fn post(
+    client: &reqwest::Client,
+    webhook: &WebhookSettings,
+    ticket: &super::tickets::Ticket,
+) -> Result<Option<String>, String> {
+    let body = match &webhook.body {
+        Some(template) => {
+            let filled = crate::crm::sources::http::fill_json(template, &ticket_values(ticket));
+            serde_json::to_vec(&filled).unwrap_or_default()
+        }
+        None => serde_json::to_vec(ticket).unwrap_or_default(),
+    };
+    let request = request(client, webhook, &ticket.idempotency_key, body)?;
+    match request.send().await {
+        Ok(response) if response.status().is_success() => Ok(crm_number(webhook, response).await),
+        Ok(response) => Err(format!("HTTP {}", response.status())),
+        Err(error) => Err(describe(&error, webhook.timeout_ms)),
+    }
+}
+
 /// The request that delivers one ticket: signed, with its idempotency key,
 /// so a re-sent ticket is recognised by the CRM.
 fn request(
@@ -294,8 +436,8 @@ fn request(
     Ok(request.body(body))
 }
 
-/// The values a body template may name.
-fn ticket_values(ticket: &super::tickets::Ticket) -> crate::flow::Values {
+/// The values a body template or an SQL target's `params` may name.
+pub(crate) fn ticket_values(ticket: &super::tickets::Ticket) -> crate::flow::Values {
     use crate::flow::Value;
     let mut values = crate::flow::Values::new();
     let text = |s: &str| Value::Text(s.to_owned());
@@ -394,14 +536,14 @@ fn describe(error: &reqwest::Error, timeout_ms: u64) -> String {
 /// Delivers due tickets every `interval` until `stop` fires.
 pub async fn run_worker(
     db: Db,
-    webhook: WebhookSettings,
+    target: Target,
     interval: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
     results: Family<Outcome, Counter>,
 ) {
     let client = reqwest::Client::new();
     loop {
-        if let Err(error) = db.deliver_due_counted(&client, &webhook, &results).await {
+        if let Err(error) = db.deliver_due_counted(&client, &target, &results).await {
             warn!(%error, "ticket delivery pass failed; will retry");
         }
         tokio::select! {

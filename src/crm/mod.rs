@@ -11,6 +11,7 @@ pub mod calls;
 pub mod cli;
 pub mod customers;
 pub mod delivery;
+pub mod delivery_sql;
 pub mod lists;
 pub mod lookups;
 pub mod queue_log;

@@ -14,7 +14,7 @@ use super::sources::mapping::FieldSpec;
 use super::sources::mapping::untyped;
 use super::sources::overridable;
 use super::sources::sql::row_json;
-use super::tickets::{NewTicket, TicketError, TicketType};
+use super::tickets::{NewTicket, Ticket, TicketError, TicketType};
 use super::{Db, DbError, within};
 use crate::flow::{LookupFailure, TicketFailure, TicketNumber, Value, Values};
 
@@ -233,6 +233,19 @@ impl Db {
         request: FlowTicket<'_>,
         types: &[TicketType],
     ) -> Result<TicketNumber, TicketFailure> {
+        let ticket = self
+            .register_flow_ticket_record(call_id, request, types)
+            .await?;
+        Ok(TicketNumber(spoken_number(&ticket.number)))
+    }
+
+    /// [`Db::register_flow_ticket`], giving the whole ticket registered.
+    pub(crate) async fn register_flow_ticket_record(
+        &self,
+        call_id: &str,
+        request: FlowTicket<'_>,
+        types: &[TicketType],
+    ) -> Result<Ticket, TicketFailure> {
         let new = NewTicket {
             call_id: call_id.to_owned(),
             kind: request.kind.to_owned(),
@@ -245,7 +258,7 @@ impl Db {
                 .collect(),
         };
         match self.register_ticket(&new, types).await {
-            Ok(ticket) => Ok(TicketNumber(spoken_number(&ticket.number))),
+            Ok(ticket) => Ok(ticket),
             Err(TicketError::Rejected { reason }) => Err(TicketFailure::Rejected {
                 code: reason.to_owned(),
             }),
@@ -266,8 +279,9 @@ pub struct FlowTicket<'a> {
     pub phone: &'a str,
 }
 
-/// The digits of a ticket number (`T-000042` is read back as `000042`): the
-/// CRM finds the ticket by them, and the say engine speaks only digits.
+/// The digits of a ticket number (`T-000042` is read back as `000042`, the
+/// CRM's `CRM-555` as `555`): the say engine speaks digits one by one and has
+/// no letters, and a prefix every number shares tells the caller nothing.
 pub fn spoken_number(number: &str) -> String {
     number.chars().filter(char::is_ascii_digit).collect()
 }
@@ -321,5 +335,6 @@ mod tests {
     #[test]
     fn ticket_numbers_are_read_back_as_their_digits() {
         assert_eq!(spoken_number("T-000042"), "000042");
+        assert_eq!(spoken_number("CRM-555"), "555");
     }
 }

@@ -21,6 +21,17 @@ pub struct TicketType {
     pub priority: i32,
     /// The deadline for handling it, in minutes after registration (SLA).
     pub sla_minutes: i64,
+    /// How long the caller waits, in milliseconds, for the CRM's own ticket
+    /// number after the ticket is registered: the delivery is tried at once
+    /// and, when the CRM answers within this wait (and within the flow's own
+    /// timeout), the caller hears the CRM's number. 0 (the default): the
+    /// caller hears hotline's number and the outbox delivers the ticket.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub crm_wait_ms: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 fn default_priority() -> i32 {
@@ -35,18 +46,21 @@ pub fn demo_ticket_types() -> Vec<TicketType> {
             fields: vec![],
             priority: 2,
             sla_minutes: 48 * 60,
+            crm_wait_ms: 0,
         },
         TicketType {
             name: "meter_reading".into(),
             fields: vec!["reading".into()],
             priority: 4,
             sla_minutes: 24 * 60,
+            crm_wait_ms: 0,
         },
         TicketType {
             name: "callback".into(),
             fields: vec!["callback_number".into()],
             priority: 2,
             sla_minutes: 4 * 60,
+            crm_wait_ms: 0,
         },
     ]
 }

@@ -233,6 +233,7 @@ impl Backend for DatabaseBackend {
             &self.call_id,
             request,
             &self.config.tickets.types,
+            LOOKUP_LIMIT,
         )))
     }
 }

@@ -80,3 +80,47 @@ impl Drop for TestDatabase {
         .join();
     }
 }
+
+/// The MariaDB server tests use as a company's CRM (scripts/test starts it).
+const MARIADB_ADMIN: &str = "mysql://root@127.0.0.1:3306/test";
+
+/// A fresh, empty MariaDB database, dropped when dropped.
+pub struct MariaDb {
+    pub url: String,
+    name: String,
+}
+
+/// A new MariaDB database; MariaDB being unreachable fails the test loudly.
+pub async fn mariadb() -> MariaDb {
+    use rand::Rng;
+    let mut admin = sqlx::MySqlConnection::connect(MARIADB_ADMIN)
+        .await
+        .unwrap_or_else(|e| panic!("MariaDB at {MARIADB_ADMIN} is required: {e}"));
+    let name = format!("hotline_crm_{:012x}", rand::rng().random::<u64>() >> 16);
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create MariaDB test database");
+    MariaDb {
+        url: format!("mysql://root@127.0.0.1:3306/{name}"),
+        name,
+    }
+}
+
+impl Drop for MariaDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Dropped outside any runtime: a small one of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().ok()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::MySqlConnection::connect(MARIADB_ADMIN).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}

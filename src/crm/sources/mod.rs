@@ -22,8 +22,9 @@ use tracing::{debug, info, warn};
 use self::breaker::{Admission, Breaker, BreakerSettings, Transition};
 use self::mapping::{Answer, MappingError, map_fields, untyped};
 use super::customers::Customer;
+use super::delivery::Target;
 use super::self_service::{BUILTIN_LOOKUPS, CustomQuery, FlowTicket, spoken_number};
-use super::tickets::TicketType;
+use super::tickets::{Ticket, TicketType};
 use super::{Db, DbError};
 use crate::flow::{LookupFailure, TicketFailure, TicketNumber, Value, Values};
 
@@ -129,6 +130,9 @@ struct Inner {
     sources: BTreeMap<String, Source>,
     lookups: Vec<CustomQuery>,
     default_language: String,
+    /// Where tickets are delivered, for the attempt made while the caller waits.
+    delivery: Option<Target>,
+    client: reqwest::Client,
 }
 
 /// A source that cannot even be set up (a bad URL, a missing secret).
@@ -139,6 +143,9 @@ pub enum SetupError {
         source_name: String,
         problem: String,
     },
+    /// Where tickets are delivered cannot be set up.
+    #[error("ticket delivery: {problem}")]
+    Tickets { problem: String },
 }
 
 impl Crm {
@@ -149,16 +156,19 @@ impl Crm {
             &config.crm,
             &config.lookups,
             &config.audio.default_language,
+            Target::from_config(config).map_err(|problem| SetupError::Tickets { problem })?,
         )
     }
 
     /// Sets the sources up without connecting: a source that is down at
-    /// start-up is logged, and its lookups take their fallback.
+    /// start-up is logged, and its lookups take their fallback. `delivery` is
+    /// where tickets go, tried at once while a caller waits for the number.
     pub fn start(
         db: Db,
         settings: &CrmSettings,
         lookups: &[CustomQuery],
         default_language: &str,
+        delivery: Option<Target>,
     ) -> Result<Crm, SetupError> {
         let mut sources = BTreeMap::new();
         for source in &settings.sources {
@@ -189,6 +199,8 @@ impl Crm {
             sources,
             lookups: lookups.to_vec(),
             default_language: default_language.to_owned(),
+            delivery,
+            client: reqwest::Client::new(),
         })))
     }
 
@@ -208,6 +220,11 @@ impl Crm {
                 });
             }
         }
+    }
+
+    /// Where tickets are delivered, if anywhere: the outbox worker sends there.
+    pub fn delivery(&self) -> Option<&Target> {
+        self.0.delivery.as_ref()
     }
 
     /// Hotline's own database.
@@ -269,15 +286,54 @@ impl Crm {
         self.routed(CALLER_LOOKUP).is_some()
     }
 
-    /// Registers a flow's ticket in hotline's outbox. A customer the CRM
-    /// identified has no row among hotline's customers, so the ticket names
-    /// them in its `crm_customer` field instead, and the CRM finds them by it.
+    /// Registers a flow's ticket in hotline's outbox, exactly once per call
+    /// and type, and gives the number the caller hears: the CRM's own when
+    /// the ticket type waits for it (`crm_wait_ms`) and the CRM answers in
+    /// time, else hotline's. `limit` is what is left of the flow's own
+    /// timeout; the wait never runs past it.
     pub async fn register_ticket(
         &self,
         call_id: &str,
         request: FlowTicket<'_>,
         types: &[TicketType],
+        limit: Duration,
     ) -> Result<TicketNumber, TicketFailure> {
+        let started = Instant::now();
+        let ticket = self.register_ticket_record(call_id, request, types).await?;
+        let wait = types
+            .iter()
+            .find(|t| t.name == ticket.kind)
+            .map_or(Duration::ZERO, |t| Duration::from_millis(t.crm_wait_ms));
+        let budget = wait.min(
+            limit
+                .saturating_sub(started.elapsed())
+                .saturating_sub(ANSWER_MARGIN),
+        );
+        let crm_number = match (&ticket.crm_number, &self.0.delivery) {
+            (Some(number), _) => Some(number.clone()),
+            (None, Some(webhook)) if !budget.is_zero() => {
+                self.0
+                    .db
+                    .deliver_within(&self.0.client, webhook, &ticket.id, budget)
+                    .await
+            }
+            _ => None,
+        };
+        Ok(TicketNumber(heard_number(
+            &ticket.number,
+            crm_number.as_deref(),
+        )))
+    }
+
+    /// Registers the ticket. A customer the CRM identified has no row among
+    /// hotline's customers, so the ticket names them in its `crm_customer`
+    /// field instead, and the CRM finds them by it.
+    async fn register_ticket_record(
+        &self,
+        call_id: &str,
+        request: FlowTicket<'_>,
+        types: &[TicketType],
+    ) -> Result<Ticket, TicketFailure> {
         let external = [CALLER_LOOKUP, "customer_by_account"]
             .iter()
             .any(|name| self.routed(name).is_some());
@@ -285,7 +341,7 @@ impl Crm {
             return self
                 .0
                 .db
-                .register_flow_ticket(call_id, request, types)
+                .register_flow_ticket_record(call_id, request, types)
                 .await;
         };
         let mut fields = request.fields.clone();
@@ -297,7 +353,7 @@ impl Crm {
         };
         self.0
             .db
-            .register_flow_ticket(call_id, request, types)
+            .register_flow_ticket_record(call_id, request, types)
             .await
     }
 
@@ -312,6 +368,17 @@ impl Crm {
         let source = self.0.sources.get(lookup.source.as_deref()?)?;
         Some((lookup, source))
     }
+}
+
+/// Time kept back from the flow's timeout for the answer to reach the call.
+const ANSWER_MARGIN: Duration = Duration::from_millis(200);
+
+/// The number the caller hears: the digits of the CRM's number when there is
+/// one with digits (`CRM-555` is read as 5 5 5), else those of hotline's.
+fn heard_number(hotline: &str, crm: Option<&str>) -> String {
+    crm.map(spoken_number)
+        .filter(|digits| !digits.is_empty())
+        .unwrap_or_else(|| spoken_number(hotline))
 }
 
 /// What built-in lookups give beyond their mapped fields, as flows expect them.
@@ -539,4 +606,16 @@ pub fn overridable(name: &str) -> bool {
 /// Default circuit settings, for the sources' serde defaults.
 fn default_circuit() -> BreakerSettings {
     BreakerSettings::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::heard_number;
+
+    #[test]
+    fn the_caller_hears_the_digits_of_the_crms_number_when_it_has_any() {
+        assert_eq!(heard_number("T-000042", Some("CRM-555")), "555");
+        assert_eq!(heard_number("T-000042", None), "000042");
+        assert_eq!(heard_number("T-000042", Some("ABC-XYZ")), "000042");
+    }
 }
