@@ -801,6 +801,35 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_certificate_without_its_key_is_refused_by_name() {
+        let error = Config::from_toml("[http]\ntls_certificate = \"cert.pem\"\n")
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("http.tls_certificate"), "{error}");
+    }
+
+    #[test]
+    fn webrtc_settings_are_read_and_an_empty_range_refused() {
+        let config = Config::from_toml(
+            "[webrtc]\nbind_address = \"0.0.0.0\"\npublic_address = \"203.0.113.7\"\nport_min = 30000\nport_max = 30000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.webrtc.public_address,
+            Some(IpAddr::from([203, 0, 113, 7]))
+        );
+        assert!(config.check().is_ok());
+        let error = Config::from_toml("[webrtc]\nport_min = 30001\nport_max = 30000\n")
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("webrtc.port_min"), "{error}");
+    }
+
+    #[test]
     fn an_admins_lookup_that_writes_is_refused_by_name() {
         let error =
             Config::from_toml("[[lookups]]\nname = \"wipe\"\nsql = \"DELETE FROM tickets\"\n")
