@@ -83,10 +83,14 @@ pub struct PeerHandle {
     events: mpsc::Receiver<PeerEvent>,
 }
 
+/// An answered offer, as the task hands it back: the peer's id, its event
+/// channel and the SDP answer.
+type Answered = Result<(u64, mpsc::Receiver<PeerEvent>, String), OfferError>;
+
 enum Command {
     Answer {
         offer: String,
-        reply: oneshot::Sender<Result<(u64, mpsc::Receiver<PeerEvent>, String), OfferError>>,
+        reply: oneshot::Sender<Answered>,
     },
     Frame(u64, Vec<u8>),
     Digit(u64, char),
