@@ -6,12 +6,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use str0m::format::{Codec as RtcCodec, CodecExtra, FormatParams};
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Pt};
+use str0m::format::{Codec as RtcCodec, CodecExtra};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Rtc, RtcConfig};
 
-use super::peer::{Output, Peer, PeerEvent};
+use super::peer::{Output, Peer, PeerEvent, with_telephone_event};
 
 /// The simulated browser's address.
 pub const BROWSER: &str = "192.0.2.10:50000";
@@ -42,20 +42,13 @@ pub struct Pair {
 }
 
 pub fn browser(now: Instant, offers: Offers) -> Rtc {
-    let mut config = RtcConfig::new().clear_codecs();
-    config = match offers {
+    let config = RtcConfig::new().clear_codecs();
+    let config = match offers {
         Offers::G711 => config.enable_pcmu(true, false).enable_pcma(true, false),
         Offers::OpusOnly => config.enable_opus(true, false),
     };
-    config.codec_config().add_config(
-        Pt::from(126),
-        None,
-        RtcCodec::Tele,
-        Frequency::EIGHT_KHZ,
-        None,
-        FormatParams::default(),
-    );
-    let mut rtc = config.build(now);
+    // Chromium's telephone-event payload type.
+    let mut rtc = with_telephone_event(config, 126).build(now);
     let candidate = Candidate::host(BROWSER.parse().unwrap(), "udp").unwrap();
     rtc.add_local_candidate(candidate);
     rtc

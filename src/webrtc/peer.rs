@@ -164,21 +164,13 @@ impl Peer {
         let offer =
             SdpOffer::from_sdp_string(offer).map_err(|e| OfferError::Malformed(e.to_string()))?;
         let mids: Vec<Mid> = offer.media_lines.iter().map(|line| line.mid()).collect();
-        let mut config = RtcConfig::new()
+        let config = RtcConfig::new()
             .set_crypto_provider(crypto())
             .set_ice_lite(true)
             .clear_codecs()
             .enable_pcmu(true, false)
             .enable_pcma(true, false);
-        config.codec_config().add_config(
-            TELEPHONE_EVENT_PT.into(),
-            None,
-            RtcCodec::Tele,
-            Frequency::EIGHT_KHZ,
-            None,
-            FormatParams::default(),
-        );
-        let mut rtc = config.build(now);
+        let mut rtc = with_telephone_event(config, TELEPHONE_EVENT_PT).build(now);
         let candidate =
             Candidate::host(local, "udp").map_err(|_| OfferError::BadLocalAddress(local))?;
         rtc.add_local_candidate(candidate);
@@ -463,6 +455,20 @@ fn negotiated(rtc: &Rtc, mid: Mid) -> Option<(Codec, Pt, bool)> {
         RtcCodec::PCMA => Some((Codec::Pcma, *pt, has_telephone_event)),
         _ => None,
     })
+}
+
+/// `config` with telephone-event at 8 kHz (str0m adds no telephone-event by
+/// itself) at payload type `pt`, unless the offer names its own.
+pub(super) fn with_telephone_event(mut config: RtcConfig, pt: u8) -> RtcConfig {
+    config.codec_config().add_config(
+        pt.into(),
+        None,
+        RtcCodec::Tele,
+        Frequency::EIGHT_KHZ,
+        None,
+        FormatParams::default(),
+    );
+    config
 }
 
 /// The process's DTLS/SRTP crypto (aws-lc-rs), made once: str0m's other
