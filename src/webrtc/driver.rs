@@ -69,7 +69,8 @@ pub enum DriverError {
     Stopped,
 }
 
-/// The running driver: answers offers; dropping it stops the task and every peer.
+/// The running driver: answers offers. Its task ends, with every peer, once
+/// the driver and all peer handles are dropped.
 pub struct Driver {
     commands: mpsc::Sender<Command>,
     local: SocketAddr,
@@ -169,14 +170,22 @@ impl PeerHandle {
     pub fn send_frame(&self, frame: Vec<u8>) -> Result<(), SendError> {
         self.commands
             .try_send(Command::Frame(self.id, frame))
-            .map_err(|_| SendError::Ended)
+            .map_err(refused)
     }
 
     /// Sends a key as an RFC 4733 event.
     pub fn send_digit(&self, digit: char) -> Result<(), SendError> {
         self.commands
             .try_send(Command::Digit(self.id, digit))
-            .map_err(|_| SendError::Ended)
+            .map_err(refused)
+    }
+}
+
+/// Why the driver did not take a command: it is behind, or it has stopped.
+fn refused(error: mpsc::error::TrySendError<Command>) -> SendError {
+    match error {
+        mpsc::error::TrySendError::Full(_) => SendError::Busy,
+        mpsc::error::TrySendError::Closed(_) => SendError::Ended,
     }
 }
 

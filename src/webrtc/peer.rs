@@ -148,6 +148,8 @@ pub enum SendError {
     NoTelephoneEvent,
     #[error("too many keys are waiting to be sent")]
     TooManyDigits,
+    #[error("the WebRTC driver is behind; the frame or key was dropped")]
+    Busy,
     #[error("the media stack refused the write: {0}")]
     Refused(String),
 }
