@@ -121,6 +121,7 @@ impl Driver {
             socket,
             candidate,
             peers: HashMap::new(),
+            routes: HashMap::new(),
             next_id: 0,
         };
         tokio::spawn(shell.run(inbox));
@@ -217,6 +218,9 @@ struct Shell {
     socket: UdpSocket,
     candidate: SocketAddr,
     peers: HashMap<u64, Served>,
+    /// The peer each browser address last reached: asked first, so a
+    /// datagram costs one `accepts` rather than one per peer.
+    routes: HashMap<SocketAddr, u64>,
     next_id: u64,
 }
 
@@ -258,15 +262,23 @@ impl Shell {
         // The browser sent to the advertised address; str0m matches it against
         // the local candidate (behind 1:1 NAT the socket's own address differs).
         let destination = self.candidate;
-        let id = self
-            .peers
-            .iter()
-            .find(|(_, s)| s.peer.accepts(now, source, destination, datagram))
-            .map(|(id, _)| *id);
+        let accepts = |served: &Served| served.peer.accepts(now, source, destination, datagram);
+        let known = self
+            .routes
+            .get(&source)
+            .copied()
+            .filter(|id| self.peers.get(id).is_some_and(accepts));
+        let id = known.or_else(|| {
+            self.peers
+                .iter()
+                .find(|(_, served)| accepts(served))
+                .map(|(id, _)| *id)
+        });
         let Some(id) = id else {
             tracing::trace!(%source, "a datagram for no WebRTC peer");
             return;
         };
+        self.routes.insert(source, id);
         if let Some(served) = self.peers.get_mut(&id) {
             served
                 .peer
@@ -370,6 +382,7 @@ impl Shell {
         }
         if served.peer.is_ended() {
             self.peers.remove(&id);
+            self.routes.retain(|_, peer| *peer != id);
         }
     }
 }

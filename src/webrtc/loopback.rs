@@ -41,7 +41,8 @@ pub struct Pair {
     pub peer_cpu: Duration,
 }
 
-pub fn browser(now: Instant, offers: Offers) -> Rtc {
+/// A browser's str0m with a host candidate at `address`.
+pub fn browser(now: Instant, offers: Offers, address: SocketAddr) -> Rtc {
     let config = RtcConfig::new().clear_codecs();
     let config = match offers {
         Offers::G711 => config.enable_pcmu(true, false).enable_pcma(true, false),
@@ -49,14 +50,18 @@ pub fn browser(now: Instant, offers: Offers) -> Rtc {
     };
     // Chromium's telephone-event payload type.
     let mut rtc = with_telephone_event(config, 126).build(now);
-    let candidate = Candidate::host(BROWSER.parse().unwrap(), "udp").unwrap();
+    let candidate = Candidate::host(address, "udp").unwrap();
     rtc.add_local_candidate(candidate);
     rtc
 }
 
 /// The browser's offer: one send-receive audio media; and the browser.
-pub fn offer(now: Instant, offers: Offers) -> (Rtc, Mid, str0m::change::SdpPendingOffer, String) {
-    let mut rtc = browser(now, offers);
+pub fn offer(
+    now: Instant,
+    offers: Offers,
+    address: SocketAddr,
+) -> (Rtc, Mid, str0m::change::SdpPendingOffer, String) {
+    let mut rtc = browser(now, offers, address);
     let mut change = rtc.sdp_api();
     let mid = change.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
     let (offer, pending) = change.apply().expect("an offer");
@@ -67,7 +72,8 @@ impl Pair {
     /// A browser and a peer that answered its offer; not yet connected.
     pub fn new() -> (Pair, String) {
         let now = Instant::now();
-        let (mut browser, browser_mid, pending, offer) = offer(now, Offers::G711);
+        let (mut browser, browser_mid, pending, offer) =
+            offer(now, Offers::G711, BROWSER.parse().unwrap());
         let (peer, answer) = Peer::answer(now, &offer, SERVER.parse().unwrap()).expect("answered");
         let sdp = str0m::change::SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
         browser

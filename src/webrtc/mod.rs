@@ -13,6 +13,8 @@
 //! WebRTC endpoints, so every browser offers it).
 
 mod driver;
+#[cfg(test)]
+mod driver_tests;
 pub mod loopback;
 mod peer;
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use str0m::format::Codec as RtcCodec;
 use str0m::media::{Frequency, MediaTime, TelephoneEvent};
 
-use super::loopback::{Offers, Pair, SERVER, browser, offer};
+use super::loopback::{BROWSER, Offers, Pair, SERVER, browser, offer};
 use super::peer::{EndReason, OfferError, Peer, PeerEvent, SendError};
 use crate::dtmf::DigitSource;
 use crate::rtp::g711::Codec;
@@ -185,7 +185,7 @@ fn frames_before_connecting_or_of_the_wrong_size_are_refused() {
 #[test]
 fn an_offer_without_g711_is_refused() {
     let now = Instant::now();
-    let (_, _, _, offer) = offer(now, Offers::OpusOnly);
+    let (_, _, _, offer) = offer(now, Offers::OpusOnly, BROWSER.parse().unwrap());
     let refused = Peer::answer(now, &offer, SERVER.parse().unwrap()).err();
     assert_eq!(refused, Some(OfferError::NoG711));
 }
@@ -200,7 +200,7 @@ fn malformed_or_audioless_offers_are_refused() {
         "{garbage:?}"
     );
 
-    let mut rtc = browser(now, Offers::G711);
+    let mut rtc = browser(now, Offers::G711, BROWSER.parse().unwrap());
     let mut change = rtc.sdp_api();
     change.add_channel("chat".into());
     let (offer, _) = change.apply().unwrap();
