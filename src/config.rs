@@ -38,6 +38,8 @@ pub struct Config {
     pub limits: crate::server::limits::LimitSettings,
     /// When new calls are refused because set-up is saturated (`[admission]`).
     pub admission: crate::server::admission::AdmissionSettings,
+    /// The UDP socket browsers' WebRTC media uses (`[webrtc]`).
+    pub webrtc: crate::webrtc::WebrtcSettings,
 }
 
 /// What hotline answers when the trunk (or any host it calls out to)
@@ -274,6 +276,11 @@ pub struct AudioSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
+    /// PEM certificate chain for HTTPS; with `tls_key`, the listener speaks
+    /// TLS only (browsers allow microphones only on https or loopback).
+    pub tls_certificate: Option<PathBuf>,
+    /// PEM private key of `tls_certificate`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// A configuration problem, naming the setting at fault.
@@ -383,6 +390,22 @@ impl Config {
                 format!(
                     "range {}-{} is empty or starts at 0",
                     media.port_min, media.port_max
+                ),
+            ));
+        }
+        if self.http.tls_certificate.is_some() != self.http.tls_key.is_some() {
+            return Err(invalid(
+                "http.tls_certificate",
+                "give both `tls_certificate` and `tls_key`, or neither".into(),
+            ));
+        }
+        let webrtc = &self.webrtc;
+        if webrtc.port_min == 0 || webrtc.port_min > webrtc.port_max {
+            return Err(invalid(
+                "webrtc.port_min",
+                format!(
+                    "range {}-{} is empty or starts at 0",
+                    webrtc.port_min, webrtc.port_max
                 ),
             ));
         }
@@ -548,6 +571,7 @@ impl Default for Config {
             trunk: TrunkSettings::default(),
             limits: crate::server::limits::LimitSettings::default(),
             admission: crate::server::admission::AdmissionSettings::default(),
+            webrtc: crate::webrtc::WebrtcSettings::default(),
         }
     }
 }
@@ -632,6 +656,8 @@ impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_certificate: None,
+            tls_key: None,
         }
     }
 }
@@ -772,6 +798,35 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("media.port_min"), "{error}");
+    }
+
+    #[test]
+    fn a_tls_certificate_without_its_key_is_refused_by_name() {
+        let error = Config::from_toml("[http]\ntls_certificate = \"cert.pem\"\n")
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("http.tls_certificate"), "{error}");
+    }
+
+    #[test]
+    fn webrtc_settings_are_read_and_an_empty_range_refused() {
+        let config = Config::from_toml(
+            "[webrtc]\nbind_address = \"0.0.0.0\"\npublic_address = \"203.0.113.7\"\nport_min = 30000\nport_max = 30000\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.webrtc.public_address,
+            Some(IpAddr::from([203, 0, 113, 7]))
+        );
+        assert!(config.check().is_ok());
+        let error = Config::from_toml("[webrtc]\nport_min = 30001\nport_max = 30000\n")
+            .unwrap()
+            .check()
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("webrtc.port_min"), "{error}");
     }
 
     #[test]

@@ -18,3 +18,4 @@ pub mod rtp;
 pub mod say;
 pub mod server;
 pub mod sip;
+pub mod webrtc;

@@ -39,6 +39,7 @@ mod openapi;
 mod queue;
 mod registrations;
 mod report;
+pub mod tls;
 mod view;
 
 use std::net::SocketAddr;
@@ -53,9 +54,11 @@ use access::{Caller, Gate, Role};
 
 pub use queue::set_agent_state;
 
-/// Binds the admin API and serves it in the background; returns the bound address.
+/// Binds the admin API and serves it in the background, over TLS when given
+/// an acceptor; returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     services: Services,
     registrar: crate::server::registrar::RegistrarHandle,
     gate: Gate,
@@ -108,11 +111,25 @@ pub async fn serve(
         .merge(admin_pages);
     let app =
         openapi::serve_document(app, &document).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
-            tracing::error!(%error, "admin HTTP server stopped");
+    match tls {
+        Some(acceptor) => {
+            use axum::serve::ListenerExt;
+            // `tap_io` only so that axum gives handlers the client's address.
+            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "admin HTTPS server stopped");
+                }
+            });
         }
-    });
+        None => {
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "admin HTTP server stopped");
+                }
+            });
+        }
+    }
     Ok(local)
 }
 

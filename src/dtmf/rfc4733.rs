@@ -16,7 +16,7 @@ use super::{DigitEvent, DigitSource};
 
 mod sender;
 
-pub use sender::{EVENT_DURATION, EventPacket, Rfc4733Sender};
+pub use sender::{EVENT_DURATION, EventPacket, Rfc4733Sender, code_for};
 
 /// How long an event's timestamp stays "seen": longer than any event and its
 /// end retransmissions, shorter than the gap before a replayed stream reuses it.

@@ -136,8 +136,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     ));
 
     let targets = crate::api::console::Targets::of(&config.queues);
+    let tls = match (&config.http.tls_certificate, &config.http.tls_key) {
+        (Some(certificate), Some(key)) => Some(
+            crate::api::tls::acceptor(certificate, key)
+                .map_err(|e| ServerError::Startup(e.to_string()))?,
+        ),
+        _ => None,
+    };
     let http = crate::api::serve(
         config.http.listen,
+        tls,
         services.clone(),
         registrar,
         gate,

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-/** A browser context on a fresh profile; downloads allowed. */
-export async function open() {
+/** A browser context on a fresh profile; downloads allowed; `extra` chromium flags. */
+export async function open(extra = []) {
   const profile = mkdtempSync(join(tmpdir(), 'hotline-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
@@ -15,7 +15,7 @@ export async function open() {
     acceptDownloads: true,
     viewport: { width: 1366, height: 900 },
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', ...extra],
   });
   context.setDefaultTimeout(20_000);
   return context;
@@ -48,8 +48,8 @@ export function heard() {
 }
 
 /** Runs a test body; any failure is printed and ends the process with 1. */
-export async function run(body) {
-  const context = await open();
+export async function run(body, extra = []) {
+  const context = await open(extra);
   try {
     await body(context);
     await context.close();

@@ -121,7 +121,7 @@ impl Rfc4733Sender {
 }
 
 /// The telephone-event code of a key (RFC 4733 §3.2), the inverse of `digit_for`.
-fn code_for(digit: char) -> Option<u8> {
+pub fn code_for(digit: char) -> Option<u8> {
     match digit {
         '0'..='9' => Some(digit as u8 - b'0'),
         '*' => Some(10),
