@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod call;
+pub mod cli;
 pub mod config;
 pub mod crm;
 pub mod dtmf;

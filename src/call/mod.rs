@@ -127,7 +127,7 @@ impl Services {
             media: crate::server::media::metrics().clone(),
             ..Metrics::default()
         };
-        let crm = crate::crm::sources::Crm::from_config(db.clone(), config)?;
+        let crm = config.crm(db.clone())?;
         crm.probe_in_background();
         // Before any call is taken, so every open call is one of a past run.
         let interrupted = db.close_interrupted_calls().await?;

@@ -106,7 +106,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
     let registrar = registrar::spawn(
-        &config.registrar,
+        config.registrar.core_config(),
         registrar_db,
         registers_rx,
         endpoint.clone(),
