@@ -133,7 +133,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve(args) => {
             let config = args.load()?;
-            hotline::server::run(config).await?;
+            hotline::app::run(config).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Db { settings, command } => {

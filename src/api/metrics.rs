@@ -16,8 +16,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::call::Services;
+use crate::call::queue::QueueSnapshot;
 use crate::metrics::scrape::{self, Live, QueueNow};
-use crate::server::queue::QueueSnapshot;
 use crate::server::registrar::RegistrarHandle;
 
 /// How long the scrape waits for the database's count of pending tickets.

@@ -20,9 +20,9 @@ use super::access::Caller;
 use super::console::Targets;
 use super::error::{ApiError, Checked};
 use crate::call::Services;
+use crate::call::queue::{AgentChangeError, QueueSnapshot};
 use crate::queue::{AcdError, AgentInput};
 use crate::server::journal::Numbered;
-use crate::server::queue::{AgentChangeError, QueueSnapshot};
 
 /// The queue's routes that only read (monitor).
 pub fn read_routes() -> OpenApiRouter<Services> {
