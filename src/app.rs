@@ -139,15 +139,17 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     ));
 
     let targets = crate::api::console::Targets::of(&config.queues);
-    let http = crate::api::serve(
-        config.http.listen,
-        services.clone(),
-        registrar,
-        gate,
-        targets,
-    )
-    .await
-    .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
+    let handles = crate::api::Handles::new(
+        services.db().clone(),
+        services.flows().clone(),
+        services.queue().clone(),
+        services.monitor(),
+        services.metrics().clone(),
+        config.audio.dir.clone(),
+    );
+    let http = crate::api::serve(config.http.listen, handles, registrar, gate, targets)
+        .await
+        .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 
     info!(sip = %local, http = %http, "{config}");
     // The line tests and scripts wait for; it carries the bound addresses.

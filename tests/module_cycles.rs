@@ -57,11 +57,12 @@ fn a_cycle_is_found_and_named() {
 #[test]
 fn uses_are_read_from_paths_and_brace_groups_but_not_comments() {
     let text = "use crate::{config::Config, crm::Db};\n\
+                use crate::{\n    queue::{Acd, Join},\n    say,\n};\n\
                 // crate::api is only mentioned here\n\
                 let x = crate::rtp::Codec::Pcmu; /// crate::sip in a doc line\n\
                 use super::super::flow::Value;\n";
     let used = uses(text, &["call".into(), "sip_leg".into()]);
-    let expected: BTreeSet<String> = ["config", "crm", "flow", "rtp"]
+    let expected: BTreeSet<String> = ["config", "crm", "flow", "queue", "rtp", "say"]
         .into_iter()
         .map(String::from)
         .collect();
@@ -117,35 +118,39 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 /// The top-level modules a file in `module` (its path from the crate root) names.
 fn uses(text: &str, module: &[String]) -> BTreeSet<String> {
     let mut used = BTreeSet::new();
-    for line in text.lines() {
-        let code = line.split("//").next().unwrap_or_default();
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            let after = &rest[at + "crate::".len()..];
-            if after.starts_with('{') {
-                used.extend(brace_group_heads(after));
-            } else if let Some(name) = identifier(after) {
-                used.insert(name);
-            }
-            rest = after;
+    // Comments out; lines joined, so a `use crate::{…}` over several lines is read whole.
+    let code: Vec<&str> = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect();
+    let code = code.join("\n");
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::") {
+        let after = &rest[at + "crate::".len()..];
+        if after.starts_with('{') {
+            used.extend(brace_group_heads(after));
+        } else if let Some(name) = identifier(after) {
+            used.insert(name);
         }
-        // `super::` enough times to reach the crate root, then a module name.
-        let mut rest = code;
-        while let Some(at) = rest.find("super::") {
-            let preceded_by_path = rest[..at].ends_with("::");
-            let mut after = &rest[at..];
-            let mut depth = 0;
-            while let Some(next) = after.strip_prefix("super::") {
-                depth += 1;
-                after = next;
-            }
-            if !preceded_by_path && depth >= module.len() {
-                if let Some(name) = identifier(after) {
-                    used.insert(name);
-                }
-            }
-            rest = after;
+        rest = after;
+    }
+    // `super::` enough times to reach the crate root, then a module name.
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("super::") {
+        let preceded_by_path = rest[..at].ends_with("::");
+        let mut after = &rest[at..];
+        let mut depth = 0;
+        while let Some(next) = after.strip_prefix("super::") {
+            depth += 1;
+            after = next;
         }
+        if !preceded_by_path
+            && depth >= module.len()
+            && let Some(name) = identifier(after)
+        {
+            used.insert(name);
+        }
+        rest = after;
     }
     used
 }

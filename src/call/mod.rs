@@ -215,26 +215,14 @@ impl Services {
         })))
     }
 
-    /// Live figures for the admin API.
-    pub fn status(&self) -> Status {
-        Status {
-            calls_active: self.0.active.load(Ordering::Relaxed),
-            calls_total: self.0.total.load(Ordering::Relaxed),
-            flows: self.0.flows.versions().into_iter().collect(),
-            sip_limits: Arc::clone(&self.0.sip_limits),
-            crm_sources: self.0.crm.counters(),
-            records: self.0.records.stats(),
-        }
+    /// The calls' live figures and recent calls, for the admin API.
+    pub fn monitor(&self) -> Monitor {
+        Monitor(Arc::clone(&self.0))
     }
 
     /// The counters `/metrics` shows that the shell's parts fill.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
-    }
-
-    /// Calls in progress.
-    pub fn calls_active(&self) -> u64 {
-        self.0.active.load(Ordering::Relaxed) as u64
     }
 
     /// What admission control reads: the writer's backlog and lookup times.
@@ -243,21 +231,6 @@ impl Services {
             records: self.0.records.clone(),
             lookups: Arc::clone(&self.0.lookups),
         }
-    }
-
-    /// Records handed to the writer and not yet committed.
-    pub fn record_backlog(&self) -> usize {
-        self.0.records.backlog()
-    }
-
-    /// The counters the SIP limits fill, shown in [`Services::status`].
-    pub fn sip_limit_stats(&self) -> Arc<crate::server::limits::LimitStats> {
-        Arc::clone(&self.0.sip_limits)
-    }
-
-    /// The calls in progress and the most recent finished ones.
-    pub fn recent_calls(&self) -> Vec<CallRecord> {
-        self.0.recent.list()
     }
 
     /// Starts the agent queue's task on the SIP endpoint (it rings agents
@@ -344,6 +317,45 @@ impl Services {
 
     pub fn queue(&self) -> &queue::QueueHandle {
         &self.0.queue
+    }
+}
+
+/// The calls as the admin API sees them: live figures and recent calls,
+/// read-only.
+#[derive(Clone)]
+pub struct Monitor(Arc<Shared>);
+
+impl Monitor {
+    /// Live figures for the admin API.
+    pub fn status(&self) -> Status {
+        Status {
+            calls_active: self.0.active.load(Ordering::Relaxed),
+            calls_total: self.0.total.load(Ordering::Relaxed),
+            flows: self.0.flows.versions().into_iter().collect(),
+            sip_limits: Arc::clone(&self.0.sip_limits),
+            crm_sources: self.0.crm.counters(),
+            records: self.0.records.stats(),
+        }
+    }
+
+    /// Calls in progress.
+    pub fn calls_active(&self) -> u64 {
+        self.0.active.load(Ordering::Relaxed) as u64
+    }
+
+    /// Records handed to the writer and not yet committed.
+    pub fn record_backlog(&self) -> usize {
+        self.0.records.backlog()
+    }
+
+    /// The counters the SIP limits fill, shown in [`Monitor::status`].
+    pub fn sip_limit_stats(&self) -> Arc<crate::server::limits::LimitStats> {
+        Arc::clone(&self.0.sip_limits)
+    }
+
+    /// The calls in progress and the most recent finished ones.
+    pub fn recent_calls(&self) -> Vec<CallRecord> {
+        self.0.recent.list()
     }
 }
 
