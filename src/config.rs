@@ -131,6 +131,21 @@ impl TicketSettings {
     }
 }
 
+impl TicketSettings {
+    /// Where tickets are delivered, if anywhere; `sources` are the CRM sources
+    /// a SQL target may name.
+    pub fn target(
+        &self,
+        sources: &[crate::crm::sources::SourceSettings],
+    ) -> Result<Option<crate::crm::delivery::Target>, String> {
+        crate::crm::delivery::Target::from_settings(
+            self.webhook.as_ref(),
+            self.sql.as_ref(),
+            sources,
+        )
+    }
+}
+
 impl Default for TicketSettings {
     fn default() -> Self {
         TicketSettings {
@@ -500,7 +515,49 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The CRM sources and lookups of this configuration, beside hotline's own database.
+    pub fn crm(
+        &self,
+        db: crate::crm::Db,
+    ) -> Result<crate::crm::sources::Crm, crate::crm::sources::SetupError> {
+        crate::crm::sources::Crm::start(
+            db,
+            &self.crm,
+            &self.lookups,
+            &self.audio.default_language,
+            self.tickets
+                .target(&self.crm.sources)
+                .map_err(|problem| crate::crm::sources::SetupError::Tickets { problem })?,
+        )
+    }
+}
+
 impl RegistrarSettings {
+    /// The registrar core's settings.
+    pub fn core_config(&self) -> crate::registrar::RegistrarConfig {
+        crate::registrar::RegistrarConfig {
+            digest: crate::sip::digest::DigestSettings {
+                realm: self.realm.clone(),
+                algorithms: self.algorithms.clone(),
+                nonce_lifetime: std::time::Duration::from_secs(self.nonce_seconds),
+            },
+            min_expires: self.min_expires,
+            max_expires: self.max_expires,
+            default_expires: self.default_expires,
+            failures: crate::registrar::FailureLimits {
+                max_failures: self.max_failures,
+                window: std::time::Duration::from_secs(self.failure_window_seconds),
+                block: std::time::Duration::from_secs(self.block_seconds),
+            },
+            credentials_ttl: std::time::Duration::from_secs(self.credentials_cache_seconds),
+            // A little longer than the query may take, so the query's own timeout answers first.
+            lookup_timeout: crate::server::registrar::LOOKUP_LIMIT
+                + std::time::Duration::from_secs(1),
+            max_devices: self.max_devices,
+        }
+    }
+
     fn check(&self) -> Result<(), ConfigError> {
         let realm = &self.realm;
         if realm.is_empty()
@@ -606,6 +663,16 @@ impl Default for SipSettings {
             answer_delay_ms: 0,
             max_call_seconds: 3600,
             dns_servers: Vec::new(),
+        }
+    }
+}
+
+impl From<&MediaSettings> for crate::server::media::MediaOptions {
+    fn from(settings: &MediaSettings) -> Self {
+        crate::server::media::MediaOptions {
+            inband_dtmf_always: settings.inband_dtmf_always,
+            rtp_timeout: (settings.rtp_timeout_seconds > 0)
+                .then(|| std::time::Duration::from_secs(settings.rtp_timeout_seconds)),
         }
     }
 }

@@ -24,49 +24,49 @@ enum Command {
         #[command(flatten)]
         settings: ServeArgs,
         #[command(subcommand)]
-        command: hotline::crm::cli::DbCommand,
+        command: hotline::cli::db::DbCommand,
     },
     /// Tickets the IVR registered, and their delivery to the CRM.
     Tickets {
         #[command(flatten)]
         settings: ServeArgs,
         #[command(subcommand)]
-        command: hotline::crm::cli::TicketsCommand,
+        command: hotline::cli::tickets::TicketsCommand,
     },
     /// Flows: check, simulate and test them without a phone.
     Flows {
         #[command(flatten)]
         settings: ServeArgs,
         #[command(subcommand)]
-        command: hotline::flow::cli::FlowsCommand,
+        command: hotline::cli::flows::FlowsCommand,
     },
     /// Calls recorded in the database.
     Calls {
         #[command(flatten)]
         settings: ServeArgs,
         #[command(subcommand)]
-        command: hotline::crm::cli::CallsCommand,
+        command: hotline::cli::calls::CallsCommand,
     },
     /// Agents: their passwords, skills and registered phones.
     Agents {
         #[command(flatten)]
         settings: ServeArgs,
         #[command(subcommand)]
-        command: hotline::crm::cli::AgentsCommand,
+        command: hotline::cli::agents::AgentsCommand,
     },
     /// The company's CRM sources: check them before callers use them.
     Crm {
         #[command(flatten)]
         settings: ServeArgs,
         #[command(subcommand)]
-        command: hotline::crm::cli::CrmCommand,
+        command: hotline::cli::crm::CrmCommand,
     },
     /// Tokens for the admin HTTP API, with their roles.
     Tokens {
         #[command(flatten)]
         settings: ServeArgs,
         #[command(subcommand)]
-        command: hotline::api::access::cli::TokensCommand,
+        command: hotline::cli::tokens::TokensCommand,
     },
 }
 
@@ -133,23 +133,23 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve(args) => {
             let config = args.load()?;
-            hotline::server::run(config).await?;
+            hotline::app::run(config).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Db { settings, command } => {
             let config = settings.load()?;
-            hotline::crm::cli::run_db(&config.database.url, command).await?;
+            hotline::cli::db::run_db(&config.database.url, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tickets { settings, command } => {
             let config = settings.load()?;
-            let target = hotline::crm::delivery::Target::from_config(&config)?;
-            hotline::crm::cli::run_tickets(&config.database.url, target, command).await?;
+            let target = config.tickets.target(&config.crm.sources)?;
+            hotline::cli::tickets::run_tickets(&config.database.url, target, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Flows { settings, command } => {
             let config = settings.load()?;
-            let clean = hotline::flow::cli::run(&config, command).await?;
+            let clean = hotline::cli::flows::run(&config, command).await?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {
@@ -158,19 +158,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Command::Calls { settings, command } => {
             let config = settings.load()?;
-            hotline::crm::cli::run_calls(&config.database.url, command).await?;
+            hotline::cli::calls::run_calls(&config.database.url, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Agents { settings, command } => {
             let config = settings.load()?;
             let realm = &config.registrar.realm;
             let http = config.http.listen;
-            hotline::crm::cli::run_agents(&config.database.url, realm, http, command).await?;
+            hotline::cli::agents::run_agents(&config.database.url, realm, http, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Crm { settings, command } => {
             let config = settings.load()?;
-            let clean = hotline::crm::cli::run_crm(&config, command).await?;
+            let clean = hotline::cli::crm::run_crm(&config, command).await?;
             Ok(if clean {
                 ExitCode::SUCCESS
             } else {
@@ -179,7 +179,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
         }
         Command::Tokens { settings, command } => {
             let config = settings.load()?;
-            hotline::api::access::cli::run(&config.database.url, command).await?;
+            hotline::cli::tokens::run(&config.database.url, command).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

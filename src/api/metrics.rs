@@ -2,7 +2,7 @@
 //!
 //! The counters come from [`crate::metrics::Metrics`]; what is already known
 //! elsewhere is read now: calls in progress and the SIP limits' counters from
-//! the services, the queue from its snapshot, devices from the registrar and
+//! the call layer, the queue from its snapshot, devices from the registrar and
 //! tickets pending from the database (left out when it does not answer in
 //! time, so a database outage never holds up a scrape).
 
@@ -15,19 +15,19 @@ use axum::response::IntoResponse;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::call::Services;
+use crate::api::Handles;
+use crate::call::queue::QueueSnapshot;
 use crate::metrics::scrape::{self, Live, QueueNow};
-use crate::server::queue::QueueSnapshot;
 use crate::server::registrar::RegistrarHandle;
 
 /// How long the scrape waits for the database's count of pending tickets.
 const DB_WAIT: Duration = Duration::from_millis(500);
 
 /// The route of this file.
-pub fn router(services: Services, registrar: RegistrarHandle) -> OpenApiRouter {
+pub fn router(handles: Handles, registrar: RegistrarHandle) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(metrics))
-        .with_state((services, registrar))
+        .with_state((handles, registrar))
 }
 
 /// The server's figures in the Prometheus text format (version 0.0.4).
@@ -37,16 +37,16 @@ pub fn router(services: Services, registrar: RegistrarHandle) -> OpenApiRouter {
     responses((status = OK, description = "Prometheus text format", body = String, content_type = "text/plain"))
 )]
 async fn metrics(
-    State((services, registrar)): State<(Services, RegistrarHandle)>,
+    State((handles, registrar)): State<(Handles, RegistrarHandle)>,
 ) -> impl IntoResponse {
     let (snapshot, pending) = tokio::join!(
-        services.queue().snapshot(),
-        tokio::time::timeout(DB_WAIT, services.db().tickets_pending()),
+        handles.queue().snapshot(),
+        tokio::time::timeout(DB_WAIT, handles.db().tickets_pending()),
     );
-    let limits = services.sip_limit_stats();
+    let limits = handles.sip_limit_stats();
     let read = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
     let mut live = Live {
-        calls_active: services.calls_active(),
+        calls_active: handles.calls_active(),
         calls_rejected: vec![
             ("limit", read(&limits.calls_over_limit)),
             ("source_limit", read(&limits.calls_refused)),
@@ -66,11 +66,11 @@ async fn metrics(
             .map(|(_, devices)| devices.len() as u64)
             .sum(),
         tickets_pending: pending.ok().and_then(Result::ok),
-        db_write_queue_depth: services.record_backlog() as u64,
+        db_write_queue_depth: handles.record_backlog() as u64,
         ..Live::default()
     };
     read_queue(&snapshot, &mut live);
-    let text = scrape::encode(services.metrics(), &live);
+    let text = scrape::encode(handles.metrics(), &live);
     ([(header::CONTENT_TYPE, scrape::CONTENT_TYPE)], text)
 }
 

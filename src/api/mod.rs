@@ -34,6 +34,7 @@ pub mod access;
 pub mod console;
 mod csv;
 mod error;
+mod handles;
 mod metrics;
 mod openapi;
 mod queue;
@@ -49,8 +50,9 @@ use axum::{Extension, Json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::call::{CallRecord, Services, Status};
+use crate::call::{CallRecord, Status};
 use access::{Caller, Gate, Role};
+pub use handles::Handles;
 
 pub use queue::set_agent_state;
 
@@ -59,7 +61,7 @@ pub use queue::set_agent_state;
 pub async fn serve(
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    services: Services,
+    handles: Handles,
     registrar: crate::server::registrar::RegistrarHandle,
     gate: Gate,
     targets: console::Targets,
@@ -67,13 +69,13 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let pages = console::monitor_pages()
-        .with_state(services.clone())
+        .with_state(handles.clone())
         .route_layer(axum::middleware::from_fn_with_state(
             (gate.clone(), Role::Monitor),
             access::require_page,
         ));
     let admin_pages = console::admin_pages()
-        .with_state(services.clone())
+        .with_state(handles.clone())
         .route_layer(axum::middleware::from_fn_with_state(
             (gate.clone(), Role::Admin),
             access::require_page,
@@ -86,18 +88,18 @@ pub async fn serve(
         .routes(routes!(console::whoami))
         .merge(queue::read_routes())
         .merge(console::monitor_routes())
-        .with_state(services.clone())
+        .with_state(handles.clone())
         .layer(Extension(targets))
-        .merge(metrics::router(services.clone(), registrar.clone()));
+        .merge(metrics::router(handles.clone(), registrar.clone()));
     let supervisor = queue::write_routes()
-        .with_state(services.clone())
+        .with_state(handles.clone())
         .merge(registrations::router(registrar));
     let admin = OpenApiRouter::new()
         .routes(routes!(tokens))
         .merge(console::admin_routes())
-        .with_state(services.clone());
-    let public = console::public_routes(gate.clone(), services.clone());
-    let agent = console::agent_routes(gate.clone()).with_state(services);
+        .with_state(handles.clone());
+    let public = console::public_routes(gate.clone(), handles.clone());
+    let agent = console::agent_routes(gate.clone()).with_state(handles);
     let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(health))
         .merge(openapi::guarded(monitor, Role::Monitor, &gate))
@@ -143,8 +145,8 @@ async fn health() -> &'static str {
 
 /// Calls active and since start, the flows' versions and the SIP limits' counters.
 #[utoipa::path(get, path = "/status", responses((status = OK, body = Status)))]
-async fn status(State(services): State<Services>) -> Json<Status> {
-    Json(services.status())
+async fn status(State(handles): State<Handles>) -> Json<Status> {
+    Json(handles.status())
 }
 
 /// Calls in progress and the most recent finished ones, with the keys pressed.
@@ -152,10 +154,10 @@ async fn status(State(services): State<Services>) -> Json<Status> {
 /// Callers' numbers are masked below supervisor and typed digits below admin.
 #[utoipa::path(get, path = "/calls", responses((status = OK, body = Vec<CallRecord>)))]
 async fn calls(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
 ) -> Json<serde_json::Value> {
-    let mut calls = serde_json::to_value(services.recent_calls()).unwrap_or_default();
+    let mut calls = serde_json::to_value(handles.recent_calls()).unwrap_or_default();
     view::mask(caller.role, &mut calls);
     Json(calls)
 }
@@ -165,9 +167,9 @@ async fn calls(
     (status = OK, body = Vec<access::store::ListedToken>),
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = error::ApiError),
 ))]
-async fn tokens(State(services): State<Services>) -> axum::response::Response {
+async fn tokens(State(handles): State<Handles>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match access::store::list(services.db()).await {
+    match access::store::list(handles.db()).await {
         Ok(tokens) => Json(tokens).into_response(),
         Err(error) => {
             tracing::warn!(%error, "tokens not readable");

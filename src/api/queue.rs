@@ -19,20 +19,20 @@ use utoipa_axum::routes;
 use super::access::Caller;
 use super::console::Targets;
 use super::error::{ApiError, Checked};
-use crate::call::Services;
+use crate::api::Handles;
+use crate::call::queue::{AgentChangeError, QueueSnapshot};
 use crate::queue::{AcdError, AgentInput};
 use crate::server::journal::Numbered;
-use crate::server::queue::{AgentChangeError, QueueSnapshot};
 
 /// The queue's routes that only read (monitor).
-pub fn read_routes() -> OpenApiRouter<Services> {
+pub fn read_routes() -> OpenApiRouter<Handles> {
     OpenApiRouter::new()
         .routes(routes!(snapshot))
         .routes(routes!(events))
 }
 
 /// The queue's routes that change it (supervisor).
-pub fn write_routes() -> OpenApiRouter<Services> {
+pub fn write_routes() -> OpenApiRouter<Handles> {
     OpenApiRouter::new().routes(routes!(set_state))
 }
 
@@ -41,10 +41,10 @@ pub fn write_routes() -> OpenApiRouter<Services> {
 /// Callers' numbers and names are masked below supervisor.
 #[utoipa::path(get, path = "/queue", responses((status = OK, body = QueueSnapshot)))]
 async fn snapshot(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
 ) -> Json<serde_json::Value> {
-    let mut snapshot = serde_json::to_value(services.queue().snapshot().await).unwrap_or_default();
+    let mut snapshot = serde_json::to_value(handles.queue().snapshot().await).unwrap_or_default();
     super::view::mask(caller.role, &mut snapshot);
     Json(snapshot)
 }
@@ -63,7 +63,7 @@ async fn snapshot(
         (status = OK, description = "An endless stream of events.", body = String, content_type = "text/event-stream")
     ))]
 async fn events(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
     Extension(targets): Extension<Targets>,
     headers: HeaderMap,
@@ -81,7 +81,7 @@ async fn events(
         // A revoked token's stream ends within a second.
         admitted: move || caller.still_admitted(),
     };
-    stream(services, &headers, reader)
+    stream(handles, &headers, reader)
 }
 
 /// How one reader sees the event stream.
@@ -97,7 +97,7 @@ pub(super) struct Reader<E, S, A> {
 /// The event stream for `reader`: what it missed since its `Last-Event-ID`
 /// (or a `gap` event), live events with their ids, and a snapshot each second.
 pub(super) fn stream<E, S, A>(
-    services: Services,
+    handles: Handles,
     headers: &HeaderMap,
     reader: Reader<E, S, A>,
 ) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>> + use<E, S, A>>
@@ -110,7 +110,7 @@ where
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    let (replay, live) = services.queue().subscribe(last);
+    let (replay, live) = handles.queue().subscribe(last);
     let gap = replay
         .gap
         .then(|| Ok::<_, Infallible>(Event::default().event("gap").data("{}")));
@@ -127,7 +127,7 @@ where
     every_second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let shape = reader.snapshot;
     let snapshots = IntervalStream::new(every_second).then(move |_| {
-        let queue = services.queue().clone();
+        let queue = handles.queue().clone();
         let shape = shape.clone();
         async move {
             let mut snapshot = serde_json::to_value(queue.snapshot().await).unwrap_or_default();
@@ -202,16 +202,16 @@ struct StateChanged {
         (status = UNPROCESSABLE_ENTITY, description = "The JSON is not a state change.", body = ApiError),
     ))]
 async fn set_state(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Path(agent): Path<String>,
     Checked(Json(change)): Checked<Json<StateChange>>,
 ) -> Response {
-    change_state(&services, agent, change).await
+    change_state(&handles, agent, change).await
 }
 
 /// Changes `agent`'s state as asked; the answer says why not.
 pub(super) async fn change_state(
-    services: &Services,
+    handles: &Handles,
     agent: String,
     change: StateChange,
 ) -> Response {
@@ -227,7 +227,7 @@ pub(super) async fn change_state(
             return ApiError::answer(StatusCode::BAD_REQUEST, error);
         }
     };
-    match services.queue().set_agent(&agent, input).await {
+    match handles.queue().set_agent(&agent, input).await {
         Ok(()) => Json(StateChanged { agent }).into_response(),
         Err(error) => {
             let status = match &error {

@@ -12,7 +12,7 @@ use utoipa::openapi::schema::{
 
 use super::csv;
 use super::error::{ApiError, Checked};
-use crate::call::Services;
+use crate::api::Handles;
 use crate::report::Report;
 
 /// The period and service level of a report.
@@ -69,10 +69,10 @@ pub(super) fn time_zone() -> Schema {
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 pub(super) async fn report(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Checked(Query(period)): Checked<Query<Period>>,
 ) -> Response {
-    match compute(&services, &period).await {
+    match compute(&handles, &period).await {
         Ok(report) => Json(report).into_response(),
         Err(refusal) => refusal,
     }
@@ -133,7 +133,7 @@ impl Table {
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 pub(super) async fn report_csv(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     uri: Uri,
     Checked(Query(period)): Checked<Query<Period>>,
 ) -> Response {
@@ -141,7 +141,7 @@ pub(super) async fn report_csv(
         Ok(Query(choice)) => choice.table,
         Err(refusal) => return ApiError::answer(refusal.status(), refusal.body_text()),
     };
-    let report = match compute(&services, &period).await {
+    let report = match compute(&handles, &period).await {
         Ok(report) => report,
         Err(refusal) => return refusal,
     };
@@ -210,7 +210,7 @@ fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
 }
 
 /// The report of the period asked for, or the answer that says why not.
-async fn compute(services: &Services, period: &Period) -> Result<Report, Response> {
+async fn compute(handles: &Handles, period: &Period) -> Result<Report, Response> {
     if period.service_level_seconds > MAX_SERVICE_LEVEL_SECONDS {
         let error = format!("service_level_seconds is at most {MAX_SERVICE_LEVEL_SECONDS} (a day)");
         return Err(ApiError::answer(StatusCode::BAD_REQUEST, error));
@@ -222,7 +222,7 @@ async fn compute(services: &Services, period: &Period) -> Result<Report, Respons
         chrono::Utc::now(),
     )
     .map_err(|error| ApiError::answer(StatusCode::BAD_REQUEST, error.to_string()))?;
-    let input = services
+    let input = handles
         .db()
         .report_input(from_ms, to_ms, period.service_level_seconds)
         .await

@@ -18,13 +18,13 @@ use super::leg::{Leg, LegId, LegSignal};
 use super::recent::DigitRecord;
 use super::sip_leg::{OutgoingLeg, SipLeg};
 use super::{Caller, FlowSummary, Outcome, Services};
+use crate::call::queue::{Membership, QueueNotice, WaitingCall};
 use crate::crm::self_service::FlowTicket;
 use crate::dtmf::DigitSource;
 use crate::flow::{self, LookupFailure, TicketFailure, TicketNumber, Value, Values};
 use crate::server::agent_leg::{self, RingOutcome, RingRequest};
 use crate::server::endpoint::EndpointHandle;
 use crate::server::media::{self, MediaOptions};
-use crate::server::queue::{Membership, QueueNotice, WaitingCall};
 use crate::sip::message::{Header, NameAddr, Params};
 use crate::sip::ua::CallId;
 

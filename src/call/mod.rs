@@ -6,16 +6,20 @@
 //! sans-IO state machine over transport-neutral legs ([`leg`]); one drive
 //! loop per call (`drive.rs`) runs it over the SIP legs of [`sip_leg`].
 //! A callback (agent and customer, no caller) is [`callback_core`], driven
-//! the same way by `server/callback.rs`.
+//! the same way by [`callback`]. The agent queue's task ([`queue`]) rings
+//! agents and hands answered legs to the callers' tasks.
 
+mod agents;
+pub use agents::follow_registrations;
+pub mod callback;
 pub mod callback_core;
 pub mod core;
 mod drive;
 pub mod flows;
 pub mod leg;
 mod log;
-mod ports;
 mod prompts;
+pub mod queue;
 pub mod recent;
 pub mod sip_leg;
 
@@ -42,8 +46,8 @@ use rand::Rng;
 
 use crate::crm::writer::{RecordWriter, WriterSettings};
 use crate::server::admission::{LookupGauge, SetupLoad};
+use crate::server::ports::{self, PortPool};
 use log::{CallLog, DB_WAIT};
-pub use ports::PortPool;
 pub use recent::CallRecord;
 use recent::RecentCalls;
 
@@ -84,11 +88,9 @@ struct Shared {
     ports: PortPool,
     prompts: Arc<PromptStore>,
     flows: flows::LiveFlows,
-    queue: crate::server::queue::QueueHandle,
-    /// The queue's commands until its task starts (it needs the SIP endpoint).
-    queue_inbox: std::sync::Mutex<Option<crate::server::queue::QueueInbox>>,
-    /// Our SIP address as written in calls we place; known once the endpoint runs.
-    sip_address: std::sync::OnceLock<std::net::SocketAddr>,
+    queue: queue::QueueHandle,
+    /// Our SIP address as written in calls we place.
+    sip_address: std::net::SocketAddr,
     recent: RecentCalls,
     /// DNS for the SIP URIs calls are transferred or called back to.
     locator: crate::server::locator::Locator,
@@ -121,13 +123,22 @@ pub enum StartError {
 impl Services {
     /// Loads prompts and prepares what calls need; a prompt that cannot be
     /// decoded or a missing say-engine word stops start-up, naming it.
-    pub async fn start(config: &Config) -> Result<Services, StartError> {
-        let db = Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
+    /// `queue` is the agent queue's handle (its task starts with
+    /// [`Services::start_queue`] once the SIP endpoint runs), `sip_address`
+    /// the address calls hotline places come from, and `sip_limits` the
+    /// counters the endpoint and the transport fill.
+    pub async fn start(
+        config: &Config,
+        db: Db,
+        queue: queue::QueueHandle,
+        sip_address: std::net::SocketAddr,
+        sip_limits: Arc<crate::server::limits::LimitStats>,
+    ) -> Result<Services, StartError> {
         let metrics = Metrics {
             media: crate::server::media::metrics().clone(),
             ..Metrics::default()
         };
-        let crm = crate::crm::sources::Crm::from_config(db.clone(), config)?;
+        let crm = config.crm(db.clone())?;
         crm.probe_in_background();
         // Before any call is taken, so every open call is one of a past run.
         let interrupted = db.close_interrupted_calls().await?;
@@ -182,7 +193,6 @@ impl Services {
             stop.subscribe(),
         );
         tokio::spawn(watcher);
-        let (queue, queue_inbox) = crate::server::queue::channel();
         Ok(Services(Arc::new(Shared {
             config: config.clone(),
             db,
@@ -195,37 +205,24 @@ impl Services {
             prompts,
             flows,
             queue,
-            queue_inbox: std::sync::Mutex::new(Some(queue_inbox)),
-            sip_address: std::sync::OnceLock::new(),
+            sip_address,
             recent: RecentCalls::default(),
             locator: crate::server::locator::Locator::new(&config.sip.dns_servers),
             active: AtomicUsize::new(0),
             total: AtomicU64::new(0),
-            sip_limits: Arc::default(),
+            sip_limits,
             metrics,
         })))
     }
 
-    /// Live figures for the admin API.
-    pub fn status(&self) -> Status {
-        Status {
-            calls_active: self.0.active.load(Ordering::Relaxed),
-            calls_total: self.0.total.load(Ordering::Relaxed),
-            flows: self.0.flows.versions().into_iter().collect(),
-            sip_limits: Arc::clone(&self.0.sip_limits),
-            crm_sources: self.0.crm.counters(),
-            records: self.0.records.stats(),
-        }
+    /// The calls' live figures and recent calls, for the admin API.
+    pub fn monitor(&self) -> Monitor {
+        Monitor(Arc::clone(&self.0))
     }
 
     /// The counters `/metrics` shows that the shell's parts fill.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
-    }
-
-    /// Calls in progress.
-    pub fn calls_active(&self) -> u64 {
-        self.0.active.load(Ordering::Relaxed) as u64
     }
 
     /// What admission control reads: the writer's backlog and lookup times.
@@ -236,39 +233,18 @@ impl Services {
         }
     }
 
-    /// Records handed to the writer and not yet committed.
-    pub fn record_backlog(&self) -> usize {
-        self.0.records.backlog()
-    }
-
-    /// The counters the SIP limits fill, shown in [`Services::status`].
-    pub fn sip_limit_stats(&self) -> Arc<crate::server::limits::LimitStats> {
-        Arc::clone(&self.0.sip_limits)
-    }
-
-    /// The calls in progress and the most recent finished ones.
-    pub fn recent_calls(&self) -> Vec<CallRecord> {
-        self.0.recent.list()
-    }
-
-    /// Starts the agent queue on the SIP endpoint (it rings agents through it).
+    /// Starts the agent queue's task on the SIP endpoint (it rings agents
+    /// through it), taking the commands sent to [`Services::queue`].
     pub fn start_queue(
         &self,
+        inbox: queue::QueueInbox,
         endpoint: EndpointHandle,
-        directory: crate::server::queue::Directory,
-        sip_address: std::net::SocketAddr,
+        directory: queue::Directory,
     ) -> Result<(), crate::queue::ConfigError> {
-        let inbox = self
-            .0
-            .queue_inbox
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
-        let Some(inbox) = inbox else { return Ok(()) };
-        let _ = self.0.sip_address.set(sip_address);
+        let sip_address = self.0.sip_address;
         let config = self.config();
         let acd = crate::queue::Acd::new(config.acd(), std::time::Instant::now())?;
-        let shell = crate::server::queue::QueueShell {
+        let shell = queue::QueueShell {
             acd,
             endpoint,
             directory,
@@ -285,13 +261,13 @@ impl Services {
             trunk_auth: config.trunk.credentials(),
             locator: self.0.locator.clone(),
             callback_caller_id: config.queue.callback_caller_id.clone(),
-            callback_retry: crate::server::queue::CallbackRetry {
+            callback_retry: queue::CallbackRetry {
                 attempts: config.queue.callback_attempts.max(1),
                 after: std::time::Duration::from_secs(config.queue.callback_retry_seconds),
             },
             metrics: self.0.metrics.queue.clone(),
         };
-        tokio::spawn(crate::server::queue::run(shell, inbox));
+        tokio::spawn(queue::run(shell, inbox));
         Ok(())
     }
 
@@ -330,11 +306,7 @@ impl Services {
 
     /// Our SIP address, for the From of calls hotline places.
     fn sip_address(&self) -> std::net::SocketAddr {
-        self.0
-            .sip_address
-            .get()
-            .copied()
-            .unwrap_or(self.0.config.sip.listen)
+        self.0.sip_address
     }
 
     /// The agent queue callers are handed to.
@@ -343,8 +315,47 @@ impl Services {
         &self.0.locator
     }
 
-    pub fn queue(&self) -> &crate::server::queue::QueueHandle {
+    pub fn queue(&self) -> &queue::QueueHandle {
         &self.0.queue
+    }
+}
+
+/// The calls as the admin API sees them: live figures and recent calls,
+/// read-only.
+#[derive(Clone)]
+pub struct Monitor(Arc<Shared>);
+
+impl Monitor {
+    /// Live figures for the admin API.
+    pub fn status(&self) -> Status {
+        Status {
+            calls_active: self.0.active.load(Ordering::Relaxed),
+            calls_total: self.0.total.load(Ordering::Relaxed),
+            flows: self.0.flows.versions().into_iter().collect(),
+            sip_limits: Arc::clone(&self.0.sip_limits),
+            crm_sources: self.0.crm.counters(),
+            records: self.0.records.stats(),
+        }
+    }
+
+    /// Calls in progress.
+    pub fn calls_active(&self) -> u64 {
+        self.0.active.load(Ordering::Relaxed) as u64
+    }
+
+    /// Records handed to the writer and not yet committed.
+    pub fn record_backlog(&self) -> usize {
+        self.0.records.backlog()
+    }
+
+    /// The counters the SIP limits fill, shown in [`Monitor::status`].
+    pub fn sip_limit_stats(&self) -> Arc<crate::server::limits::LimitStats> {
+        Arc::clone(&self.0.sip_limits)
+    }
+
+    /// The calls in progress and the most recent finished ones.
+    pub fn recent_calls(&self) -> Vec<CallRecord> {
+        self.0.recent.list()
     }
 }
 

@@ -98,15 +98,20 @@ struct Policy {
 }
 
 impl Target {
-    /// The target of a configuration, if it declares one.
-    pub fn from_config(config: &crate::config::Config) -> Result<Option<Target>, String> {
-        match (&config.tickets.webhook, &config.tickets.sql) {
+    /// The target the ticket settings declare, if any; `sources` are the CRM
+    /// sources a SQL target may name.
+    pub fn from_settings(
+        webhook: Option<&WebhookSettings>,
+        sql: Option<&super::delivery_sql::SqlTicketSettings>,
+        sources: &[super::sources::SourceSettings],
+    ) -> Result<Option<Target>, String> {
+        match (webhook, sql) {
             (Some(_), Some(_)) => {
                 Err("declare [tickets.webhook] or [tickets.sql], not both".into())
             }
             (Some(webhook), None) => Ok(Some(Target::Http(Arc::new(webhook.clone())))),
             (None, Some(sql)) => {
-                let target = SqlTicketTarget::new(sql, &config.crm.sources)
+                let target = SqlTicketTarget::new(sql, sources)
                     .map_err(|problem| format!("[tickets.sql] {problem}"))?;
                 Ok(Some(Target::Sql(Arc::new(target))))
             }

@@ -8,7 +8,6 @@
 pub mod agents;
 pub mod batch;
 pub mod calls;
-pub mod cli;
 pub mod customers;
 pub mod delivery;
 pub mod delivery_sql;

@@ -8,7 +8,6 @@ mod calendar;
 mod call;
 mod catalog;
 mod check;
-pub mod cli;
 mod compile;
 mod diagnostic;
 mod input;

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::Rng;
 
 use super::Codec;
+use super::Negotiated;
 use super::packet::{HEADER_LEN, RtpPacket, write_header};
 use super::rtcp::{ReceiverStats, SenderInfo, write_sender_report};
 use crate::dtmf::rfc4733::{EventPacket, Rfc4733Sender};
-use crate::sip::sdp::Negotiated;
 
 /// Where the audio of each outgoing packet comes from (the prompt player, the
 /// other leg of a bridge).

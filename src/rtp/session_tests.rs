@@ -1,5 +1,5 @@
 use super::*;
-use crate::sip::sdp::Direction;
+use crate::rtp::Direction;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 

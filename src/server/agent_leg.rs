@@ -9,10 +9,10 @@ use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use crate::call::PortPool;
 use crate::queue::OfferResult;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
+use crate::server::ports::PortPool;
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params, Uri};
 use crate::sip::sdp::{LocalMedia, SdpSession};

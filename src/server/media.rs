@@ -15,7 +15,6 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use crate::config::MediaSettings;
 use crate::dtmf::DigitEvent;
 use crate::rtp::{Prompt, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
@@ -98,16 +97,6 @@ pub struct MediaOptions {
     pub inband_dtmf_always: bool,
     /// Report `MediaEvent::RtpTimeout` when the peer has sent nothing for this long.
     pub rtp_timeout: Option<Duration>,
-}
-
-impl From<&MediaSettings> for MediaOptions {
-    fn from(settings: &MediaSettings) -> Self {
-        MediaOptions {
-            inband_dtmf_always: settings.inband_dtmf_always,
-            rtp_timeout: (settings.rtp_timeout_seconds > 0)
-                .then(|| Duration::from_secs(settings.rtp_timeout_seconds)),
-        }
-    }
 }
 
 /// The call task's handle on its media.

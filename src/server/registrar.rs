@@ -16,14 +16,10 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use tracing::{debug, info, warn};
 
 use super::endpoint::{EndpointCommand, EndpointHandle};
-use crate::config::RegistrarSettings;
 use crate::crm::Db;
 use crate::crm::registrations::StoredRegistration;
 use crate::metrics::SipMetrics;
-use crate::registrar::{
-    Action, Binding, FailureLimits, Lookup, Registrar, RegistrarConfig, RegistrarEvent,
-};
-use crate::sip::digest::DigestSettings;
+use crate::registrar::{Action, Binding, Lookup, Registrar, RegistrarConfig, RegistrarEvent};
 use crate::sip::message::{Request, Response};
 use crate::sip::transaction::{Remote, ServerTxId, Transport};
 use crate::sip::uri::parse_name_addr;
@@ -90,7 +86,7 @@ pub const REGISTER_QUEUE: usize = 1024;
 const EVENT_BACKLOG: usize = 1024;
 
 /// How long a credentials query may take.
-const LOOKUP_LIMIT: Duration = Duration::from_secs(2);
+pub const LOOKUP_LIMIT: Duration = Duration::from_secs(2);
 
 /// The channel the endpoint hands REGISTERs over on.
 pub fn channel() -> (
@@ -103,7 +99,7 @@ pub fn channel() -> (
 /// Starts the registrar once the bindings kept from before are restored, so
 /// a server that says it is ready knows where its agents are.
 pub async fn spawn(
-    settings: &RegistrarSettings,
+    settings: RegistrarConfig,
     db: Db,
     requests: mpsc::Receiver<RegisterRequest>,
     endpoint: EndpointHandle,
@@ -117,8 +113,8 @@ pub async fn spawn(
     let writes = Arc::new(Writes::default());
     tokio::spawn(write_registrations(db.clone(), writes.clone()));
     let mut task = Task {
-        core: Registrar::new(core_config(settings), rand::random(), Instant::now()),
-        realm: settings.realm.clone(),
+        realm: settings.digest.realm.clone(),
+        core: Registrar::new(settings, rand::random(), Instant::now()),
         db,
         endpoint,
         handle: handle.clone(),
@@ -129,29 +125,6 @@ pub async fn spawn(
     task.restore().await;
     tokio::spawn(task.run(requests, lookups_rx));
     handle
-}
-
-/// The core's settings from the configuration.
-fn core_config(settings: &RegistrarSettings) -> RegistrarConfig {
-    RegistrarConfig {
-        digest: DigestSettings {
-            realm: settings.realm.clone(),
-            algorithms: settings.algorithms.clone(),
-            nonce_lifetime: Duration::from_secs(settings.nonce_seconds),
-        },
-        min_expires: settings.min_expires,
-        max_expires: settings.max_expires,
-        default_expires: settings.default_expires,
-        failures: FailureLimits {
-            max_failures: settings.max_failures,
-            window: Duration::from_secs(settings.failure_window_seconds),
-            block: Duration::from_secs(settings.block_seconds),
-        },
-        credentials_ttl: Duration::from_secs(settings.credentials_cache_seconds),
-        // A little longer than the query may take, so the query's own timeout answers first.
-        lookup_timeout: LOOKUP_LIMIT + Duration::from_secs(1),
-        max_devices: settings.max_devices,
-    }
 }
 
 struct Task {

@@ -10,7 +10,6 @@
 //! [`REFRESH`], so a revocation takes effect within that; while the database
 //! is down it keeps the last set it read.
 
-pub mod cli;
 mod role;
 pub mod session;
 pub mod store;

@@ -14,12 +14,12 @@ use serde_json::Value;
 
 use super::super::access::{AgentLogin, Gate, Role, session};
 use super::super::queue::{Reader, StateChange, change_state, stream};
-use crate::call::Services;
+use crate::api::Handles;
 use crate::registrar::AgentCredentials;
 use crate::sip::digest::{Algorithm, ha1};
 
 /// The agent's page and routes, behind an agent's session.
-pub fn routes(gate: Gate) -> Router<Services> {
+pub fn routes(gate: Gate) -> Router<Handles> {
     Router::new()
         .route("/agent", get(|| super::page("Agent", AGENT, "agent.js")))
         .route("/agent/events", get(events))
@@ -47,7 +47,7 @@ pub(super) const REFUSED: &str = "Wrong login or password.";
 /// browser an agent session.
 pub(super) async fn sign_in(
     State(gate): State<Gate>,
-    Extension(services): Extension<Services>,
+    Extension(handles): Extension<Handles>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Form(form): Form<AgentSignIn>,
 ) -> Response {
@@ -55,7 +55,7 @@ pub(super) async fn sign_in(
         return refusal;
     }
     let limit = std::time::Duration::from_secs(3);
-    let stored = match services.db().agent_credentials(&form.login, limit).await {
+    let stored = match handles.db().agent_credentials(&form.login, limit).await {
         Ok(stored) => stored,
         Err(error) => {
             tracing::warn!(%error, "agent sign-in: credentials not readable");
@@ -97,7 +97,7 @@ fn password_matches(stored: Option<&AgentCredentials>, login: &str, password: &s
 /// and a snapshot of their own state each second; callers' numbers and
 /// names shown, typed digits hidden.
 async fn events(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(AgentLogin(login)): Extension<AgentLogin>,
     headers: HeaderMap,
 ) -> Sse<
@@ -120,15 +120,15 @@ async fn events(
         },
         admitted: || true,
     };
-    stream(services, &headers, reader)
+    stream(handles, &headers, reader)
 }
 
 async fn set_state(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(AgentLogin(login)): Extension<AgentLogin>,
     Json(change): Json<StateChange>,
 ) -> Response {
-    change_state(&services, login, change).await
+    change_state(&handles, login, change).await
 }
 
 #[cfg(test)]

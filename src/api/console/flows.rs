@@ -19,16 +19,16 @@ use utoipa_axum::routes;
 
 use super::flow_versions::{self, FROM_DIRECTORY, Publication};
 use super::publish::{PublishError, publish};
+use crate::api::Handles;
 use crate::api::access::Caller;
 use crate::api::error::{ApiError, Checked};
-use crate::call::Services;
 use crate::flow::{
     AudioDir, Diagnostic, Fixture, Flow, Severity, SimulationInput, compile, run_source_tests,
     simulate, version_of,
 };
 
 /// The flows page's JSON routes; they need the admin role.
-pub fn routes() -> OpenApiRouter<Services> {
+pub fn routes() -> OpenApiRouter<Handles> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(version_source))
@@ -164,13 +164,13 @@ pub struct Rollback {
     (status = OK, body = Vec<FlowListing>),
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
-async fn list(State(services): State<Services>) -> Response {
-    let flows = services.flows();
+async fn list(State(handles): State<Handles>) -> Response {
+    let flows = handles.flows();
     let mut listings = Vec::new();
     for (id, live) in flows.versions() {
         let Some(flow) = flows.get(&id) else { continue };
         let file = flow.file().to_owned();
-        let mut publications = match flow_versions::history(services.db(), &id).await {
+        let mut publications = match flow_versions::history(handles.db(), &id).await {
             Ok(history) => history,
             Err(error) => return unavailable(error),
         };
@@ -178,11 +178,11 @@ async fn list(State(services): State<Services>) -> Response {
             && let Some(source) = source_of_live(&flow)
         {
             if let Err(error) =
-                flow_versions::record(services.db(), &id, &live, &source, FROM_DIRECTORY).await
+                flow_versions::record(handles.db(), &id, &live, &source, FROM_DIRECTORY).await
             {
                 return unavailable(error);
             }
-            match flow_versions::history(services.db(), &id).await {
+            match flow_versions::history(handles.db(), &id).await {
                 Ok(history) => publications = history,
                 Err(error) => return unavailable(error),
             }
@@ -209,15 +209,15 @@ async fn list(State(services): State<Services>) -> Response {
         (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
     ))]
 async fn version_source(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Path((id, version)): Path<(String, String)>,
 ) -> Response {
-    let stored = match flow_versions::source(services.db(), &id, &version).await {
+    let stored = match flow_versions::source(handles.db(), &id, &version).await {
         Ok(stored) => stored,
         Err(error) => return unavailable(error),
     };
     let live = || {
-        let flow = services.flows().get(&id)?;
+        let flow = handles.flows().get(&id)?;
         (flow.version().0 == version)
             .then(|| source_of_live(&flow))
             .flatten()
@@ -244,10 +244,10 @@ async fn version_source(
     (status = SERVICE_UNAVAILABLE, description = "The prompts directory cannot be read.", body = ApiError),
 ))]
 async fn check(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Checked(Json(body)): Checked<Json<FlowSource>>,
 ) -> Response {
-    let Some(compiled) = compiled(&services, body.source).await else {
+    let Some(compiled) = compiled(&handles, body.source).await else {
         return no_prompts();
     };
     Json(compiled.result()).into_response()
@@ -262,13 +262,13 @@ async fn check(
     (status = SERVICE_UNAVAILABLE, description = "The prompts directory cannot be read.", body = ApiError),
 ))]
 async fn test(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Checked(Json(body)): Checked<Json<FlowSource>>,
 ) -> Response {
-    let Some(compiled) = compiled(&services, body.source).await else {
+    let Some(compiled) = compiled(&handles, body.source).await else {
         return no_prompts();
     };
-    let catalog = services.flows().catalog().clone();
+    let catalog = handles.flows().catalog().clone();
     let report = tokio::task::spawn_blocking(move || {
         let Compiled {
             source,
@@ -312,7 +312,7 @@ async fn test(
     (status = SERVICE_UNAVAILABLE, description = "The prompts directory cannot be read.", body = ApiError),
 ))]
 async fn simulation(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Checked(Json(body)): Checked<Json<SimulationRequest>>,
 ) -> Response {
     let mut fixture = match body.fixture.as_deref().map(str::trim) {
@@ -325,7 +325,7 @@ async fn simulation(
             }
         },
     };
-    let Some(compiled) = compiled(&services, body.source).await else {
+    let Some(compiled) = compiled(&handles, body.source).await else {
         return no_prompts();
     };
     let Ok((flow, _)) = compiled.outcome else {
@@ -367,11 +367,11 @@ async fn simulation(
     (status = SERVICE_UNAVAILABLE, description = "The prompts directory, the flows directory or the database cannot be used now.", body = ApiError),
 ))]
 async fn publish_flow(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
     Checked(Json(body)): Checked<Json<FlowSource>>,
 ) -> Response {
-    publish_source(&services, &caller, body.source).await
+    publish_source(&handles, &caller, body.source).await
 }
 
 /// Publishes an earlier version of a flow again, as a new publication.
@@ -388,12 +388,12 @@ async fn publish_flow(
         (status = SERVICE_UNAVAILABLE, description = "The prompts directory, the flows directory or the database cannot be used now.", body = ApiError),
     ))]
 async fn rollback(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Checked(Json(body)): Checked<Json<Rollback>>,
 ) -> Response {
-    let source = match flow_versions::source(services.db(), &id, &body.version).await {
+    let source = match flow_versions::source(handles.db(), &id, &body.version).await {
         Ok(Some(source)) => source,
         Ok(None) => {
             let message = format!("flow `{id}` has no published version `{}`", body.version);
@@ -401,11 +401,11 @@ async fn rollback(
         }
         Err(error) => return unavailable(error),
     };
-    publish_source(&services, &caller, source).await
+    publish_source(&handles, &caller, source).await
 }
 
-async fn publish_source(services: &Services, caller: &Caller, source: String) -> Response {
-    let Some(compiled) = compiled(services, source).await else {
+async fn publish_source(handles: &Handles, caller: &Caller, source: String) -> Response {
+    let Some(compiled) = compiled(handles, source).await else {
         return no_prompts();
     };
     let (flow, _) = match &compiled.outcome {
@@ -413,7 +413,7 @@ async fn publish_source(services: &Services, caller: &Caller, source: String) ->
         Err(errors) => return NotPublished::answer(errors),
     };
     let (id, version) = (flow.id().to_owned(), flow.version().clone());
-    let flows = services.flows();
+    let flows = handles.flows();
     // Already live: nothing to write, and no new publication to record.
     if flows
         .get(&id)
@@ -446,7 +446,7 @@ async fn publish_source(services: &Services, caller: &Caller, source: String) ->
             let by = caller.name();
             tracing::info!(flow = %id, version = %version.0, by = %by, "flow published from the console");
             if let Err(error) =
-                flow_versions::record(services.db(), &id, &version.0, &source, &by).await
+                flow_versions::record(handles.db(), &id, &version.0, &source, &by).await
             {
                 tracing::warn!(%error, flow = %id, "published, but the publication was not recorded");
                 return unavailable(error);
@@ -491,9 +491,9 @@ impl Compiled {
 }
 
 /// Compiles `source`; `None` when the prompts directory cannot be read.
-async fn compiled(services: &Services, source: String) -> Option<Compiled> {
-    let flows = services.flows().clone();
-    let audio_dir = services.audio_dir().to_owned();
+async fn compiled(handles: &Handles, source: String) -> Option<Compiled> {
+    let flows = handles.flows().clone();
+    let audio_dir = handles.audio_dir().to_owned();
     tokio::task::spawn_blocking(move || {
         let audio = AudioDir::open(&audio_dir).ok()?;
         let catalog = flows.catalog();

@@ -13,14 +13,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Handles;
 use crate::api::access::Caller;
 use crate::api::error::{ApiError, Checked};
 use crate::api::{csv, view};
-use crate::call::Services;
 use crate::crm::lists::{CallFilter, ListedCall, ListedTicket, TicketFilter};
 
 /// The lists' routes (monitor).
-pub fn routes() -> OpenApiRouter<Services> {
+pub fn routes() -> OpenApiRouter<Handles> {
     OpenApiRouter::new()
         .routes(routes!(calls))
         .routes(routes!(calls_csv))
@@ -136,12 +136,12 @@ pub struct TicketsPage {
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 async fn calls(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<CallsQuery>>,
 ) -> Response {
     let read = |offset, limit| {
-        Ok(services
+        Ok(handles
             .db()
             .filtered_calls(call_filter(&query, offset, limit)?))
     };
@@ -162,12 +162,12 @@ async fn calls(
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 async fn calls_csv(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<CallsQuery>>,
 ) -> Response {
     let read = |offset, limit| {
-        Ok(services
+        Ok(handles
             .db()
             .filtered_calls(call_filter(&query, offset, limit)?))
     };
@@ -184,12 +184,12 @@ async fn calls_csv(
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 async fn tickets(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<TicketsQuery>>,
 ) -> Response {
     let read = |offset, limit| {
-        Ok(services
+        Ok(handles
             .db()
             .filtered_tickets(ticket_filter(&query, offset, limit)?))
     };
@@ -210,12 +210,12 @@ async fn tickets(
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 async fn tickets_csv(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Extension(caller): Extension<Caller>,
     Checked(Query(query)): Checked<Query<TicketsQuery>>,
 ) -> Response {
     let read = |offset, limit| {
-        Ok(services
+        Ok(handles
             .db()
             .filtered_tickets(ticket_filter(&query, offset, limit)?))
     };

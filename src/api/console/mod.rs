@@ -23,45 +23,45 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 
 use super::access::{Caller, Gate, session};
-use crate::call::Services;
+use crate::api::Handles;
 
 pub use today::Targets;
 
 /// Sign-in and sign-out, open to everyone.
-pub fn public_routes(gate: Gate, services: Services) -> Router {
+pub fn public_routes(gate: Gate, handles: Handles) -> Router {
     Router::new()
         .route("/login", get(login_page).post(sign_in))
         .route("/login/agent", axum::routing::post(agent::sign_in))
         .route("/logout", axum::routing::post(sign_out))
         .route("/console/{asset}", get(asset))
-        .layer(Extension(services))
+        .layer(Extension(handles))
         .with_state(gate)
 }
 
 /// The agent desktop, for an agent signed in with their SIP password.
-pub fn agent_routes(gate: Gate) -> Router<Services> {
+pub fn agent_routes(gate: Gate) -> Router<Handles> {
     agent::routes(gate)
 }
 
 /// The pages and figures a monitor may see.
-pub fn monitor_pages() -> Router<Services> {
+pub fn monitor_pages() -> Router<Handles> {
     Router::new()
         .route("/", get(|| page("Wallboard", WALLBOARD, "wallboard.js")))
         .route("/reports", get(|| page("Reports", REPORTS, "reports.js")))
 }
 
 /// The pages only an admin may open.
-pub fn admin_pages() -> Router<Services> {
+pub fn admin_pages() -> Router<Handles> {
     Router::new().route("/flows", get(|| page("Flows", FLOWS, "flows.js")))
 }
 
 /// The flows page's routes (admin).
-pub fn admin_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
+pub fn admin_routes() -> utoipa_axum::router::OpenApiRouter<Handles> {
     flows::routes()
 }
 
 /// The wallboard's figures of today (monitor); they expect the [`Targets`] as an extension.
-pub fn monitor_routes() -> utoipa_axum::router::OpenApiRouter<Services> {
+pub fn monitor_routes() -> utoipa_axum::router::OpenApiRouter<Handles> {
     today::routes()
         .merge(lists::routes())
         .merge(series::routes())

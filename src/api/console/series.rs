@@ -13,11 +13,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::Handles;
 use crate::api::error::{ApiError, Checked};
-use crate::call::Services;
 
 /// The series' route (monitor).
-pub fn routes() -> OpenApiRouter<Services> {
+pub fn routes() -> OpenApiRouter<Handles> {
     OpenApiRouter::new().routes(routes!(series))
 }
 
@@ -68,7 +68,7 @@ pub struct DayFigures {
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 async fn series(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     Checked(Query(query)): Checked<Query<SeriesQuery>>,
 ) -> Response {
     let seconds = query.service_level_seconds.unwrap_or(20);
@@ -92,7 +92,7 @@ async fn series(
         .as_deref()
         .and_then(|name| name.parse().ok())
         .unwrap_or(chrono_tz::UTC);
-    let db = services.db();
+    let db = handles.db();
     let starts = match db.call_starts(from_ms, to_ms).await {
         Ok(starts) => starts,
         Err(error) => return unavailable(error),

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::super::error::{ApiError, Checked};
-use crate::call::Services;
+use crate::api::Handles;
 use crate::queue::ServiceLevel;
 use crate::report::{QueueFigures, ReportInput};
 
@@ -48,7 +48,7 @@ impl Targets {
 }
 
 /// The routes; they expect the [`Targets`] as an extension.
-pub(super) fn routes() -> OpenApiRouter<Services> {
+pub(super) fn routes() -> OpenApiRouter<Handles> {
     OpenApiRouter::new().routes(routes!(today))
 }
 
@@ -78,7 +78,7 @@ struct QueueToday {
     (status = SERVICE_UNAVAILABLE, description = "The database cannot be read now.", body = ApiError),
 ))]
 async fn today(
-    State(services): State<Services>,
+    State(handles): State<Handles>,
     axum::Extension(targets): axum::Extension<Targets>,
     Checked(Query(zone)): Checked<Query<Zone>>,
 ) -> Response {
@@ -87,7 +87,7 @@ async fn today(
         Ok(range) => range,
         Err(error) => return ApiError::answer(StatusCode::BAD_REQUEST, error.to_string()),
     };
-    let input = match services.db().report_input(from_ms, to_ms, 20).await {
+    let input = match handles.db().report_input(from_ms, to_ms, 20).await {
         Ok(input) => input,
         Err(error) => {
             tracing::warn!(%error, "today's figures not readable");

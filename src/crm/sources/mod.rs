@@ -149,17 +149,6 @@ pub enum SetupError {
 }
 
 impl Crm {
-    /// The sources and lookups of a configuration, beside hotline's own database.
-    pub fn from_config(db: Db, config: &crate::config::Config) -> Result<Crm, SetupError> {
-        Crm::start(
-            db,
-            &config.crm,
-            &config.lookups,
-            &config.audio.default_language,
-            Target::from_config(config).map_err(|problem| SetupError::Tickets { problem })?,
-        )
-    }
-
     /// Sets the sources up without connecting: a source that is down at
     /// start-up is logged, and its lookups take their fallback. `delivery` is
     /// where tickets go, tried at once while a caller waits for the number.

@@ -5,52 +5,15 @@ use std::net::{IpAddr, SocketAddr};
 use rand::Rng;
 
 use super::{Attribute, MediaDescription, Origin, SdpError, SessionDescription};
-pub use crate::rtp::Codec;
+pub use crate::rtp::{Codec, Direction, Negotiated};
 
-/// What offer/answer agreed for the call's audio: everything the RTP stream needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Negotiated {
-    /// Where the peer asked to receive RTP (symmetric RTP may later correct it).
-    pub remote_rtp: SocketAddr,
-    /// The codec we send and expect.
-    pub codec: Codec,
-    /// The payload type the peer uses for RFC 4733 telephone-events, if it offered them.
-    pub telephone_event_pt: Option<u8>,
-    /// The packet time the peer wants to receive, in milliseconds.
-    pub ptime_ms: u32,
-    /// Our direction: whether we send and/or receive (hold mirrors it).
-    pub direction: Direction,
+/// How a direction is written in SDP (RFC 3264 §5.1, §6.1).
+trait DirectionAttribute: Sized {
+    fn attribute(self) -> &'static str;
+    fn from_attributes(attributes: &[Attribute]) -> Option<Self>;
 }
 
-/// A media direction attribute (RFC 3264 §5.1, §6.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    SendRecv,
-    SendOnly,
-    RecvOnly,
-    Inactive,
-}
-
-impl Direction {
-    /// Whether this side sends media.
-    pub fn sends(self) -> bool {
-        matches!(self, Direction::SendRecv | Direction::SendOnly)
-    }
-
-    /// Whether this side receives media.
-    pub fn receives(self) -> bool {
-        matches!(self, Direction::SendRecv | Direction::RecvOnly)
-    }
-
-    /// The direction the other side of the stream has (sendonly ↔ recvonly).
-    pub fn reversed(self) -> Direction {
-        match self {
-            Direction::SendOnly => Direction::RecvOnly,
-            Direction::RecvOnly => Direction::SendOnly,
-            other => other,
-        }
-    }
-
+impl DirectionAttribute for Direction {
     fn attribute(self) -> &'static str {
         match self {
             Direction::SendRecv => "sendrecv",

@@ -16,13 +16,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use super::agent_leg::{self, AgentLeg, RingOutcome, RingRequest, RingTarget};
 use super::callback::{self, CallbackOutcome, CallbackRequest};
-use super::endpoint::EndpointHandle;
-use super::journal::{EventStream, Numbered, Replay};
-use super::locator::Locator;
-use super::media::MediaOptions;
-use crate::call::PortPool;
 use crate::crm::Db;
 use crate::crm::batch::Record;
 use crate::crm::writer::RecordWriter;
@@ -31,6 +25,12 @@ use crate::queue::{
     Acd, AcdError, Action, AgentConfig, AgentId, AgentInput, AgentState, CallerId, Event,
     EventKind, Join, KeptPlaces, OfferId, OfferResult,
 };
+use crate::server::agent_leg::{self, AgentLeg, RingOutcome, RingRequest, RingTarget};
+use crate::server::endpoint::EndpointHandle;
+use crate::server::journal::{EventStream, Numbered, Replay};
+use crate::server::locator::Locator;
+use crate::server::media::MediaOptions;
+use crate::server::ports::PortPool;
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 

@@ -12,15 +12,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 
-use super::call::{LookupFailure, TicketFailure, TicketNumber};
-use super::catalog::AudioDir;
-use super::compile::compile;
-use super::diagnostic::Diagnostic;
-use super::simulate::{Backend, Customer, Fixture, SimulationInput, simulate};
-use super::testing::{flow_files, print_report, run_tests};
-use super::value::Values;
 use crate::config::Config;
 use crate::crm::Db;
+use crate::flow::{
+    AudioDir, Backend, Customer, Diagnostic, Fixture, LookupFailure, SimulationInput,
+    TicketFailure, TicketNumber, Values, compile, flow_files, print_report, run_tests, simulate,
+};
 
 /// `hotline flows`.
 #[derive(Debug, Subcommand)]
@@ -151,7 +148,7 @@ pub async fn run(config: &Config, command: FlowsCommand) -> Result<bool, FlowsCl
                 None => {
                     let db =
                         Db::connect_seeded(&config.database.url, config.database.seed_demo).await?;
-                    let crm = crate::crm::sources::Crm::from_config(db, config)?;
+                    let crm = config.crm(db)?;
                     let mut backend = DatabaseBackend {
                         crm,
                         runtime: tokio::runtime::Handle::current(),

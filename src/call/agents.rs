@@ -5,10 +5,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::{info, warn};
 
 use super::queue::QueueHandle;
-use super::registrar::RegistrarHandle;
 use crate::crm::Db;
 use crate::queue::AgentConfig;
 use crate::registrar::RegistrarEvent;
+use crate::server::registrar::RegistrarHandle;
 
 /// Adds the database's agents to the queue, then follows registrations until the registrar stops.
 pub async fn follow_registrations(db: Db, registrar: RegistrarHandle, queue: QueueHandle) {

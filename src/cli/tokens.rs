@@ -2,8 +2,8 @@
 
 use clap::Subcommand;
 
-use super::role::Role;
-use super::store;
+use crate::api::access::Role;
+use crate::api::access::store;
 use crate::crm::Db;
 
 /// `hotline tokens`.

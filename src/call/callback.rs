@@ -12,16 +12,16 @@ use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 use tracing::info;
 
-use crate::call::PortPool;
-use crate::call::callback_core::CallbackCore;
-use crate::call::core::Command;
-use crate::call::leg::{Leg, LegId, LegSignal};
-use crate::call::sip_leg::{OutgoingLeg, SipLeg};
+use super::callback_core::CallbackCore;
+use super::core::Command;
+use super::leg::{Leg, LegId, LegSignal};
+use super::sip_leg::{OutgoingLeg, SipLeg};
 use crate::rtp::Prompt;
 use crate::server::agent_leg::{self, AgentLeg, RingRequest};
 use crate::server::endpoint::EndpointHandle;
 use crate::server::locator::Locator;
 use crate::server::media::{self, MediaCommand, MediaOptions};
+use crate::server::ports::PortPool;
 use crate::sip::digest::ClientCredentials;
 use crate::sip::identity::mask_number;
 use crate::sip::message::{NameAddr, Params};
@@ -70,7 +70,7 @@ pub struct CallbackRequest {
     pub locator: Locator,
 }
 
-pub use crate::call::callback_core::CallbackOutcome;
+pub use super::callback_core::CallbackOutcome;
 
 /// The URI to dial for `number`: the template with `{number}` replaced by
 /// the number's dialable characters; None when there are none.

@@ -1,0 +1,218 @@
+//! The composition root: configuration → database → services → listeners,
+//! built top-down in one place, and one way to shut down.
+//!
+//! `hotline serve` runs [`run`]. Each piece is built once what it needs
+//! exists, so nothing is wired at run time: the database before the services,
+//! the services before the SIP endpoint that hands them calls, the endpoint
+//! before the registrar and the agent queue that ring through it, and the
+//! admin HTTP API last, with the handles it serves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tracing::info;
+
+use crate::call::Services;
+use crate::config::Config;
+use crate::crm::Db;
+use crate::server::{
+    admission, advertised_ip, agent_leg, endpoint, limits, media, registrar, transport,
+};
+use crate::sip::ua::{UaConfig, UserAgent};
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen for SIP on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Startup(String),
+}
+
+/// Inbound messages waiting for the endpoint; past this the receive loops wait.
+const INBOUND_QUEUE: usize = 8192;
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), ServerError> {
+    let db = Db::connect_seeded(&config.database.url, config.database.seed_demo)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    // Before any socket opens: an API open to the network needs an admin token.
+    let gate = crate::api::access::Gate::load(db.clone())
+        .await
+        .map_err(|e| ServerError::Startup(format!("API tokens: {e}")))?;
+    gate.check_exposure(config.http.listen)
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    media::set_realtime_priority(config.media.realtime_priority);
+    let limit_stats = Arc::<limits::LimitStats>::default();
+    open_file_limit(&config, &limit_stats);
+
+    // Bound before the services, which write its address in the calls they
+    // place; nothing is read from it until the endpoint starts.
+    let listener = transport::Listener::bind(config.sip.listen)
+        .await
+        .map_err(|source| ServerError::Listen {
+            addr: config.sip.listen,
+            source,
+        })?;
+    let local = listener.local;
+    let advertised = SocketAddr::new(
+        advertised_ip(local.ip(), config.sip.public_address),
+        local.port(),
+    );
+    let (queue, queue_inbox) = crate::call::queue::channel();
+    let services = Services::start(&config, db, queue, advertised, limit_stats.clone())
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let tcp_limits = transport::TcpLimits::new(config.limits.clone(), limit_stats.clone());
+    let outbound = listener.start(inbound_tx, tcp_limits);
+
+    let ua = UserAgent::new(
+        UaConfig::new(advertised, config.sip.user_agent.clone()),
+        rand::random(),
+    );
+    let limits = endpoint::EndpointLimits::new(
+        config.sip.max_calls,
+        config.sip.retry_after_seconds,
+        config.limits.clone(),
+        limit_stats,
+    )
+    .with_admission(
+        admission::Admission::new(config.admission.clone(), std::time::Instant::now()),
+        services.setup_load(),
+    );
+    let handler: endpoint::CallHandler = {
+        let services = services.clone();
+        Arc::new(move |call| {
+            tokio::spawn(crate::call::run(services.clone(), call));
+        })
+    };
+    let (registers, registers_rx) = registrar::channel();
+    let sip_metrics = services.metrics().sip.clone();
+    let endpoint = endpoint::spawn(
+        ua,
+        inbound_rx,
+        outbound,
+        limits,
+        handler,
+        registers,
+        sip_metrics.clone(),
+    );
+    // A pool of its own, so credential lookups never queue behind call records.
+    let registrar_db = crate::crm::Db::open(&config.database.url)
+        .await
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    let registrar = registrar::spawn(
+        config.registrar.core_config(),
+        registrar_db,
+        registers_rx,
+        endpoint.clone(),
+        sip_metrics,
+    )
+    .await;
+    let directory: crate::call::queue::Directory = {
+        let registrar = registrar.clone();
+        Arc::new(move |agent: &str| {
+            registrar
+                .contacts(agent)
+                .into_iter()
+                .map(|binding| agent_leg::RingTarget {
+                    uri: binding.uri().clone(),
+                    remote: binding.target,
+                })
+                .collect()
+        })
+    };
+    services
+        .start_queue(queue_inbox, endpoint.clone(), directory)
+        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    tokio::spawn(crate::call::follow_registrations(
+        services.db().clone(),
+        registrar.clone(),
+        services.queue().clone(),
+    ));
+
+    let targets = crate::api::console::Targets::of(&config.queues);
+    let handles = crate::api::Handles::new(
+        services.db().clone(),
+        services.flows().clone(),
+        services.queue().clone(),
+        services.monitor(),
+        services.metrics().clone(),
+        config.audio.dir.clone(),
+    );
+    let tls = match (&config.http.tls_certificate, &config.http.tls_key) {
+        (Some(certificate), Some(key)) => Some(
+            crate::api::tls::acceptor(certificate, key)
+                .map_err(|e| ServerError::Startup(e.to_string()))?,
+        ),
+        _ => None,
+    };
+    let http = crate::api::serve(config.http.listen, tls, handles, registrar, gate, targets)
+        .await
+        .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
+
+    info!(sip = %local, http = %http, "{config}");
+    // The line tests and scripts wait for; it carries the bound addresses.
+    println!("ready sip={local} http={http}");
+
+    shutdown_signal().await;
+    info!("shutting down");
+    services.shutdown().await;
+    Ok(())
+}
+
+/// Raises the open-file limit as far as allowed and says what it is, with a
+/// warning when it cannot hold the configured calls and TCP connections.
+fn open_file_limit(config: &Config, stats: &limits::LimitStats) {
+    match limits::raise_open_file_limit() {
+        Ok(limit) => {
+            stats
+                .open_file_limit
+                .store(limit, std::sync::atomic::Ordering::Relaxed);
+            // An RTP socket per call leg (a caller and an agent), the TCP
+            // connections, and some for the database, files and the API.
+            let needed =
+                2 * config.sip.max_calls as u64 + config.limits.tcp_max_connections as u64 + 64;
+            if limit < needed {
+                tracing::warn!(
+                    open_file_limit = limit,
+                    needed,
+                    "the open-file limit is below what sip.max_calls and limits.tcp_max_connections need; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower them"
+                );
+            } else {
+                info!(open_file_limit = limit, "open-file limit");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot read or raise the open-file limit"),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
