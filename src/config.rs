@@ -249,8 +249,8 @@ pub struct MediaSettings {
     pub rtp_timeout_seconds: u64,
     /// Real-time priority (`SCHED_FIFO`, 1–99) media workers ask for, so that
     /// signalling and database work on the same core do not delay packets;
-    /// 0 (the default) keeps normal scheduling. Refused where the system does
-    /// not allow it. Opt-in: see `server::media::realtime` for its cost.
+    /// 0 keeps normal scheduling. Where the system refuses it, the workers run
+    /// at normal priority and one log line says so.
     pub realtime_priority: u8,
 }
 
@@ -686,7 +686,7 @@ impl Default for MediaSettings {
             port_max: 20000,
             inband_dtmf_always: false,
             rtp_timeout_seconds: 60,
-            realtime_priority: 0,
+            realtime_priority: 10,
         }
     }
 }

@@ -208,7 +208,8 @@ impl Baresip {
             .spawn()
             .expect("start baresip");
         let mut control = None;
-        wait_for(Duration::from_secs(10), || {
+        // Generous: baresip loads its modules slowly on a busy machine.
+        wait_for(Duration::from_secs(30), || {
             control = std::net::TcpStream::connect(control_addr).ok();
             control.is_some()
         });

@@ -14,11 +14,17 @@
 //! schedule; commands and events go through channels the call tasks await.
 //! A late wake-up does not accumulate: each session counts its frames from its
 //! own start (`RtpSession::handle_timeout`).
+//!
+//! A worker waits by parking its thread (a futex wait with a timeout), and a
+//! new leg is handed over in a locked list followed by an unpark. It used to
+//! wait on a std channel with a timeout, whose back-off calls `sched_yield`
+//! before it sleeps: harmless at normal priority, but under real-time
+//! scheduling a yield returns at once and the worker spun (see `realtime.rs`).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError, channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use tracing::error;
@@ -47,8 +53,26 @@ pub(super) struct Workers {
 }
 
 struct WorkerHandle {
-    arrivals: Sender<Leg>,
+    arrivals: Arc<Arrivals>,
     legs: Arc<AtomicUsize>,
+    thread: Thread,
+}
+
+/// Legs handed to a worker and not yet taken by it.
+#[derive(Default)]
+struct Arrivals(Mutex<Vec<Leg>>);
+
+impl Arrivals {
+    fn push(&self, leg: Leg) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(leg);
+    }
+
+    fn take(&self) -> Vec<Leg> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
 }
 
 impl Workers {
@@ -57,23 +81,29 @@ impl Workers {
         let metrics = MediaMetrics::default();
         let workers = (0..count.max(1))
             .map(|index| {
-                let (arrivals, receiver) = channel();
+                let arrivals = Arc::new(Arrivals::default());
                 let legs = Arc::new(AtomicUsize::new(0));
                 let worker = Worker {
                     epoch,
                     legs: Vec::new(),
-                    arrivals: receiver,
+                    arrivals: Arc::clone(&arrivals),
                     load: Arc::clone(&legs),
                     metrics: metrics.clone(),
                 };
-                std::thread::Builder::new()
+                let thread = std::thread::Builder::new()
                     .name(format!("media-{index}"))
                     .spawn(move || {
                         super::realtime::raise_this_thread();
                         worker.run()
                     })
-                    .expect("start a media worker thread");
-                WorkerHandle { arrivals, legs }
+                    .expect("start a media worker thread")
+                    .thread()
+                    .clone();
+                WorkerHandle {
+                    arrivals,
+                    legs,
+                    thread,
+                }
             })
             .collect();
         Workers {
@@ -96,19 +126,15 @@ impl Workers {
             .min_by_key(|w| w.legs.load(Ordering::Relaxed))
             .expect("at least one worker");
         worker.legs.fetch_add(1, Ordering::Relaxed);
-        if worker.arrivals.send(leg).is_err() {
-            // Only a worker that panicked is gone; the leg's channels close
-            // with it, so its call sees the media end.
-            worker.legs.fetch_sub(1, Ordering::Relaxed);
-            error!("media worker has stopped; a call leg gets no media");
-        }
+        worker.arrivals.push(leg);
+        worker.thread.unpark();
     }
 }
 
 struct Worker {
     epoch: Instant,
     legs: Vec<Leg>,
-    arrivals: Receiver<Leg>,
+    arrivals: Arc<Arrivals>,
     load: Arc<AtomicUsize>,
     metrics: MediaMetrics,
 }
@@ -123,8 +149,9 @@ impl Worker {
                 .map(Leg::due_at)
                 .min()
                 .map(|due| grid_ceil(self.epoch, due));
-            if !self.wait_for_legs(wake) {
-                return;
+            if self.wait_for_legs(wake) {
+                // A new leg may be due before `wake`: look again.
+                continue;
             }
             let now = Instant::now();
             if let Some(late) = wake.and_then(|wake| now.checked_duration_since(wake)) {
@@ -141,35 +168,24 @@ impl Worker {
         }
     }
 
-    /// Sleeps until `wake` (forever when no leg is waiting), taking legs that
-    /// arrive meanwhile; false when no more can come.
+    /// Sleeps until `wake` (until a leg arrives when none is waiting); true
+    /// when legs arrived meanwhile, which were taken on.
     fn wait_for_legs(&mut self, wake: Option<Instant>) -> bool {
-        let arrival = match wake {
-            None => self
-                .arrivals
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
-            Some(wake) => match wake.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => self.arrivals.recv_timeout(left),
-                _ => match self.arrivals.try_recv() {
-                    Ok(leg) => Ok(leg),
-                    Err(TryRecvError::Empty) => Err(RecvTimeoutError::Timeout),
-                    Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+        loop {
+            let arrived = self.arrivals.take();
+            if !arrived.is_empty() {
+                self.legs.extend(arrived);
+                return true;
+            }
+            match wake {
+                None => std::thread::park(),
+                Some(wake) => match wake.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => std::thread::park_timeout(left),
+                    _ => return false,
                 },
-            },
-        };
-        match arrival {
-            // The new leg may be due before `wake`: run the loop again.
-            Ok(leg) => self.legs.push(leg),
-            Err(RecvTimeoutError::Timeout) => {}
-            // The pool lives as long as the process, so this is its end: the
-            // legs there are still run to their end.
-            Err(RecvTimeoutError::Disconnected) => match wake {
-                None => return false,
-                Some(wake) => std::thread::sleep(wake.saturating_duration_since(Instant::now())),
-            },
+            }
+            // Woken by an unpark, the timeout, or spuriously: look again.
         }
-        true
     }
 }
 
