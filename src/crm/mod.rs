@@ -138,6 +138,22 @@ impl Db {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Milliseconds since the Unix epoch by the database's clock on
+    /// PostgreSQL, where several nodes share leases and must agree on the
+    /// time whatever their own clocks say; this machine's clock on SQLite,
+    /// which only one node uses.
+    pub(crate) async fn clock_ms(&self) -> Result<i64, DbError> {
+        if !self.postgres {
+            return Ok(now_ms());
+        }
+        let now = sqlx::query_scalar(
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(now)
+    }
 }
 
 /// A SQLite URL that creates the file when missing (`mode=rwc`).
