@@ -73,10 +73,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let tcp_limits = transport::TcpLimits::new(config.limits.clone(), limit_stats.clone());
     let outbound = listener.start(inbound_tx, tcp_limits);
 
-    let ua = UserAgent::new(
+    let mut ua = UserAgent::new(
         UaConfig::new(advertised, config.sip.user_agent.clone()),
         rand::random(),
     );
+    if let Some(cluster) = config.cluster() {
+        ua.designate_acd(cluster.acd_user.clone());
+    }
     let limits = endpoint::EndpointLimits::new(
         config.sip.max_calls,
         config.sip.retry_after_seconds,
@@ -129,9 +132,24 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                 .collect()
         })
     };
-    services
-        .start_queue(queue_inbox, endpoint.clone(), directory)
-        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    match config.cluster() {
+        None => services.start_queue(queue_inbox, endpoint.clone(), directory),
+        Some(cluster) => {
+            let role = crate::cluster::lock::spawn(
+                &config.database.url,
+                &cluster.node_id,
+                cluster.timing(),
+            )
+            .map_err(|e| ServerError::Startup(e.to_string()))?;
+            let registered: Arc<dyn Fn() -> Vec<String> + Send + Sync> = {
+                let registrar = registrar.clone();
+                Arc::new(move || registrar.registered().into_iter().map(|(a, _)| a).collect())
+            };
+            info!(node = %cluster.node_id, "cluster node: the ACD runs while this node holds the lock");
+            services.start_cluster_queue(queue_inbox, endpoint.clone(), directory, role, registered)
+        }
+    }
+    .map_err(|e| ServerError::Startup(e.to_string()))?;
     tokio::spawn(crate::call::follow_registrations(
         services.db().clone(),
         registrar.clone(),

@@ -241,15 +241,69 @@ impl Services {
         endpoint: EndpointHandle,
         directory: queue::Directory,
     ) -> Result<(), crate::queue::ConfigError> {
+        let shell = self.queue_shell(endpoint, directory, self.0.records.clone())?;
+        tokio::spawn(queue::run(shell, inbox));
+        Ok(())
+    }
+
+    /// Starts the agent queue on a cluster node: it runs only while `role`
+    /// says this node leads, loads agents and the phones `registered` here at
+    /// each takeover, and writes its log fenced by the epoch.
+    pub fn start_cluster_queue(
+        &self,
+        inbox: queue::QueueInbox,
+        endpoint: EndpointHandle,
+        directory: queue::Directory,
+        role: tokio::sync::watch::Receiver<crate::cluster::leader::Role>,
+        registered: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+    ) -> Result<(), crate::queue::ConfigError> {
+        self.queue_shell(endpoint.clone(), directory.clone(), self.0.records.clone())?;
+        let services = self.clone();
+        let ring_through = endpoint.clone();
+        let start = move |epoch: i64| {
+            let (services, endpoint) = (services.clone(), endpoint.clone());
+            let (directory, registered) = (directory.clone(), registered.clone());
+            async move {
+                let settings = WriterSettings {
+                    fence: Some(epoch),
+                    ..WriterSettings::default()
+                };
+                let records = RecordWriter::spawn(services.db().clone(), settings);
+                let shell = services.queue_shell(endpoint, directory, records).ok()?;
+                let agents = match services.db().list_agents().await {
+                    Ok(agents) => agents.iter().map(agents::agent_config).collect(),
+                    Err(error) => {
+                        warn!(%error, "agents not loaded; each is loaded when it registers");
+                        Vec::new()
+                    }
+                };
+                Some(queue::Term {
+                    shell,
+                    agents,
+                    registered: registered(),
+                })
+            }
+        };
+        tokio::spawn(queue::run_while_leading(start, inbox, role, ring_through));
+        Ok(())
+    }
+
+    /// A fresh ACD and what it needs, writing its log to `records`.
+    fn queue_shell(
+        &self,
+        endpoint: EndpointHandle,
+        directory: queue::Directory,
+        records: RecordWriter,
+    ) -> Result<queue::QueueShell, crate::queue::ConfigError> {
         let sip_address = self.0.sip_address;
         let config = self.config();
         let acd = crate::queue::Acd::new(config.acd(), std::time::Instant::now())?;
-        let shell = queue::QueueShell {
+        Ok(queue::QueueShell {
             acd,
             endpoint,
             directory,
             db: self.0.db.clone(),
-            records: self.0.records.clone(),
+            records,
             ports: self.0.ports.clone(),
             media_ip: self.0.media_ip,
             media_options: crate::server::media::MediaOptions::from(&config.media),
@@ -266,9 +320,7 @@ impl Services {
                 after: std::time::Duration::from_secs(config.queue.callback_retry_seconds),
             },
             metrics: self.0.metrics.queue.clone(),
-        };
-        tokio::spawn(queue::run(shell, inbox));
-        Ok(())
+        })
     }
 
     /// Stops background work before the process exits, and writes the

@@ -35,8 +35,10 @@ use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
 mod snapshot;
+mod term;
 use snapshot::AgentSeen;
 pub use snapshot::QueueSnapshot;
+pub use term::{Term, run_while_leading};
 
 /// Why an agent's state was not changed.
 #[derive(Debug, thiserror::Error)]
@@ -270,7 +272,17 @@ pub struct QueueInbox {
 }
 
 /// Runs the queue until every handle is dropped.
-pub async fn run(shell: QueueShell, inbox: QueueInbox) {
+pub async fn run(shell: QueueShell, mut inbox: QueueInbox) {
+    run_until(shell, &mut inbox, std::future::pending()).await;
+}
+
+/// Runs the queue until every handle is dropped (`false`) or `stop` is done
+/// (`true`); stopping drops the waiting callers, whose tasks say goodbye.
+async fn run_until(
+    shell: QueueShell,
+    inbox: &mut QueueInbox,
+    stop: impl std::future::Future<Output = ()>,
+) -> bool {
     let epoch_wall = chrono::Utc::now();
     let log = shell.records.clone();
     let mut task = QueueTask {
@@ -283,15 +295,17 @@ pub async fn run(shell: QueueShell, inbox: QueueInbox) {
         log,
         seen: HashMap::new(),
     };
-    let mut inbox = inbox.inbox;
+    let inbox = &mut inbox.inbox;
+    let mut stop = std::pin::pin!(stop);
     loop {
         let deadline = task.shell.acd.poll_timeout();
         tokio::select! {
             command = inbox.recv() => match command {
                 Some(command) => task.command(command).await,
-                None => return,
+                None => return false,
             },
             _ = sleep_until(deadline) => task.shell.acd.handle_timeout(Instant::now()),
+            () = &mut stop => return true,
         }
         task.drain().await;
     }

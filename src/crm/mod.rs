@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod batch;
 pub mod calls;
+pub mod cluster;
 pub mod customers;
 pub mod delivery;
 pub mod delivery_sql;
@@ -52,6 +53,10 @@ pub enum DbError {
     /// The query took longer than its timeout.
     #[error("database query timed out")]
     Timeout,
+    /// A write of the ACD's epoch `epoch` came after another node took over
+    /// (epoch `current`): a former leader's write, refused.
+    #[error("write of ACD epoch {epoch} refused: epoch {current} leads now")]
+    Fenced { epoch: i64, current: i64 },
 }
 
 /// How long to wait for a connection before calling the database unavailable.
