@@ -12,8 +12,12 @@ use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::peers::{sipp, wait_for};
-use support::{Server, ServerOptions, databases, free_udp_tcp_port, repo_path};
+use support::audio::{best_match, read_wav};
+use support::peers::{Baresip, sipp, wait_for};
+use support::phone::{dial, hang_up, press, speaking};
+use support::{Server, ServerOptions, databases, flows_always_open, free_udp_tcp_port, repo_path};
+
+const OLENA: &str = "+380441234567";
 
 /// Kamailio on a free loopback port, in front of `nodes`; stopped when dropped.
 struct Kamailio {
@@ -155,12 +159,88 @@ fn calls_finished(node: &Server) -> f64 {
         .sum()
 }
 
-fn node(name: &str, db: &str, proxy: SocketAddr) -> Server {
-    Server::start_with(ServerOptions {
-        db: Some(db.to_owned()),
-        config: format!("[cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n"),
-        ..ServerOptions::default()
-    })
+/// Three nodes on a fresh PostgreSQL database behind Kamailio.
+struct Cluster {
+    nodes: Vec<Server>,
+    kamailio: Kamailio,
+    proxy: SocketAddr,
+    database: databases::TestDatabase,
+    runtime: tokio::runtime::Runtime,
+    _flows: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let database = runtime.block_on(databases::postgres());
+        let proxy = free_udp_tcp_port();
+        let flows = flows_always_open();
+        let node = |name: &str| {
+            Server::start_with(ServerOptions {
+                db: Some(database.url.clone()),
+                flows: Some(flows.path().to_owned()),
+                config: format!(
+                    "[registrar]\nalgorithms = [\"MD5\"]\n\n[queue]\nwrap_up_seconds = 1\n\n\
+                     [cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n"
+                ),
+                ..ServerOptions::default()
+            })
+        };
+        // The first node migrates the schema before the others start.
+        let first = node("node-1");
+        let nodes = vec![first, node("node-2"), node("node-3")];
+        let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.sip).collect();
+        let kamailio = Kamailio::start(proxy, &addrs);
+        Cluster {
+            nodes,
+            kamailio,
+            proxy,
+            database,
+            runtime,
+            _flows: flows,
+        }
+    }
+
+    /// The one node that runs the ACD, once there is exactly one.
+    fn acd(&self) -> usize {
+        let all: Vec<&Server> = self.nodes.iter().collect();
+        assert!(
+            wait_for(Duration::from_secs(15), || acd_nodes(&all).len() == 1),
+            "ACD nodes: {:?}",
+            acd_nodes(&all)
+        );
+        let acd = acd_nodes(&all)[0];
+        self.nodes
+            .iter()
+            .position(|n| n.sip == acd)
+            .expect("ACD node")
+    }
+
+    /// `kill -9` of node `index`; how long until another runs the ACD.
+    fn kill_acd(&mut self, index: usize) -> Duration {
+        let killed_at = Instant::now();
+        self.nodes[index].stop();
+        let dead = self.nodes.remove(index);
+        let alive: Vec<&Server> = self.nodes.iter().collect();
+        let took_over = wait_for(Duration::from_secs(5), || acd_nodes(&alive).len() == 1);
+        let takeover = killed_at.elapsed();
+        println!("ACD takeover after kill -9: {takeover:?}");
+        assert!(
+            took_over,
+            "no node took over the ACD within 5 s:\n{}",
+            dead.log()
+        );
+        takeover
+    }
+
+    fn leader(&self) -> hotline::crm::cluster::Leader {
+        self.runtime
+            .block_on(async {
+                let db = hotline::crm::Db::open(&self.database.url).await?;
+                db.cluster_leader().await
+            })
+            .expect("leader row")
+    }
 }
 
 fn load(through: SocketAddr, calls: usize) -> support::peers::SippRun {
@@ -178,62 +258,36 @@ fn calls_spread_over_three_nodes_and_the_acd_moves_when_its_node_is_killed() {
         eprintln!("skipping the cluster test: {reason}");
         return;
     }
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let database = runtime.block_on(databases::postgres());
-    let proxy = free_udp_tcp_port();
-    // The first node migrates the schema before the others start.
-    let first = node("node-1", &database.url, proxy);
-    let mut nodes = vec![
-        first,
-        node("node-2", &database.url, proxy),
-        node("node-3", &database.url, proxy),
-    ];
-    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.sip).collect();
-    let mut kamailio = Kamailio::start(proxy, &addrs);
+    let mut cluster = Cluster::start();
+    let proxy = cluster.proxy;
 
     // Exactly one node runs the ACD, and Kamailio reaches it as sip:acd@proxy.
-    let all: Vec<&Server> = nodes.iter().collect();
-    assert!(
-        wait_for(Duration::from_secs(15), || acd_nodes(&all).len() == 1),
-        "ACD nodes: {:?}",
-        acd_nodes(&all)
-    );
-    let acd = acd_nodes(&all)[0];
-    for node in &nodes {
+    let acd = cluster.acd();
+    for node in &cluster.nodes {
         assert_eq!(options_status(node.sip, "hotline"), Some(200));
     }
     assert!(
         wait_for(Duration::from_secs(10), || options_status(proxy, "acd")
             == Some(200)),
         "Kamailio did not find the ACD; its log:\n{}",
-        kamailio.log()
+        cluster.kamailio.log()
     );
 
     // Load through Kamailio is shared by all three nodes.
     let run = load(proxy, 30);
     assert!(run.success, "{}", run.output);
-    let per_node: Vec<f64> = nodes.iter().map(calls_finished).collect();
+    let per_node: Vec<f64> = cluster.nodes.iter().map(calls_finished).collect();
     println!("calls per node: {per_node:?}");
     assert_eq!(per_node.iter().sum::<f64>(), 30.0, "{per_node:?}");
     assert!(per_node.iter().all(|&n| n > 0.0), "{per_node:?}");
 
-    // kill -9 of the ACD's node: another takes over.
-    let index = nodes.iter().position(|n| n.sip == acd).expect("ACD node");
-    let killed_at = Instant::now();
-    nodes[index].stop();
-    let mut dead = nodes.remove(index);
-    let alive: Vec<&Server> = nodes.iter().collect();
-    let took_over = wait_for(Duration::from_secs(5), || acd_nodes(&alive).len() == 1);
-    let takeover = killed_at.elapsed();
-    println!("ACD takeover after kill -9: {takeover:?}");
-    assert!(took_over, "no node took over the ACD within 5 s");
-    let leader = runtime
-        .block_on(async {
-            let db = hotline::crm::Db::open(&database.url).await?;
-            db.cluster_leader().await
-        })
-        .expect("leader row");
-    assert_eq!(leader.epoch, 2, "one takeover after the first election");
+    // kill -9 of the ACD's node: another takes over, with the next epoch.
+    cluster.kill_acd(acd);
+    assert_eq!(
+        cluster.leader().epoch,
+        2,
+        "one takeover after the first election"
+    );
     assert!(
         wait_for(Duration::from_secs(10), || options_status(proxy, "acd")
             == Some(200)),
@@ -242,11 +296,102 @@ fn calls_spread_over_three_nodes_and_the_acd_moves_when_its_node_is_killed() {
 
     // After the probe window, new calls all succeed on the two nodes left.
     std::thread::sleep(Duration::from_secs(3));
-    let before: f64 = nodes.iter().map(calls_finished).sum();
+    let before: f64 = cluster.nodes.iter().map(calls_finished).sum();
     let run = load(proxy, 20);
     assert!(run.success, "{}", run.output);
-    let after: f64 = nodes.iter().map(calls_finished).sum();
+    let after: f64 = cluster.nodes.iter().map(calls_finished).sum();
     assert_eq!(after - before, 20.0);
-    kamailio.check_running();
-    dead.stop();
+    cluster.kamailio.check_running();
+}
+
+/// An agent's softphone registered through Kamailio (so with the ACD's node).
+fn agent_phone(proxy: SocketAddr, mic: &std::path::Path) -> Baresip {
+    let mut phone = Baresip::start(mic, "<sip:idle@127.0.0.1>;regint=0");
+    let account = format!("<sip:alice@{proxy}>;auth_pass=secret-a;regint=60;answermode=auto");
+    phone.command("uanew", &account);
+    let registered = phone.wait_event("REGISTER_OK", Duration::from_secs(10));
+    assert!(
+        registered.is_some(),
+        "alice did not register:\n{}",
+        phone.history()
+    );
+    phone
+}
+
+/// A call to `node` (not the ACD's) that presses 0 for an agent, whom
+/// `agent` answers; how long the agent took to answer after the key.
+fn caller_reaches_agent(node: &Server, mic: &std::path::Path, agent: &mut Baresip) -> Baresip {
+    let mut caller = dial(node, OLENA, mic);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    let answered = agent.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+    assert!(
+        answered.is_some(),
+        "the agent never answered:\n{}\n{}",
+        agent.history(),
+        node.log()
+    );
+    caller
+}
+
+#[test]
+fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_nodes() {
+    if let Some(reason) = missing_peer() {
+        eprintln!("skipping the cluster test: {reason}");
+        return;
+    }
+    let mut cluster = Cluster::start();
+    let acd = cluster.acd();
+    cluster.nodes[0].add_agent("alice", "secret-a", "support");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let alice_mic = speaking(
+        dir.path(),
+        "alice.wav",
+        "audio/en/hotline/goodbye.wav",
+        120,
+        2500,
+    );
+    let mut alice = agent_phone(cluster.proxy, &alice_mic);
+    let caller_mic = speaking(
+        dir.path(),
+        "olena.wav",
+        "audio/en/hotline/greeting.wav",
+        60,
+        2500,
+    );
+
+    // The call arrives on a node that does not run the ACD.
+    let ivr = (acd + 1) % cluster.nodes.len();
+    let mut caller = caller_reaches_agent(&cluster.nodes[ivr], &caller_mic, &mut alice);
+    std::thread::sleep(Duration::from_secs(6));
+    hang_up(&mut caller);
+    assert!(
+        alice
+            .wait_event("CALL_CLOSED", Duration::from_secs(5))
+            .is_some(),
+        "alice's leg did not end:\n{}",
+        alice.history()
+    );
+    let caller_heard = read_wav(&caller.recording().expect("caller's recording")).0;
+    let alice_voice = read_wav(&repo_path("audio/en/hotline/goodbye.wav")).0;
+    let score = best_match(&alice_voice, &caller_heard);
+    assert!(
+        score >= 0.8,
+        "the caller did not hear the agent: {score:.3}"
+    );
+    let alice_heard = read_wav(&alice.recording().expect("alice's recording")).0;
+    let caller_voice = read_wav(&repo_path("audio/en/hotline/greeting.wav")).0;
+    let score = best_match(&caller_voice, &alice_heard);
+    assert!(
+        score >= 0.8,
+        "the agent did not hear the caller: {score:.3}"
+    );
+
+    // The ACD's node dies; the next ACD rings alice where she registered.
+    cluster.kill_acd(acd);
+    let acd = cluster.acd();
+    let ivr = (acd + 1) % cluster.nodes.len();
+    std::thread::sleep(Duration::from_secs(3));
+    let mut caller = caller_reaches_agent(&cluster.nodes[ivr], &caller_mic, &mut alice);
+    hang_up(&mut caller);
 }

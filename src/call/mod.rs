@@ -16,6 +16,7 @@ pub mod callback_core;
 pub mod core;
 mod drive;
 pub mod flows;
+pub mod hand_over;
 pub mod leg;
 mod log;
 mod prompts;
@@ -100,6 +101,8 @@ struct Shared {
     sip_limits: Arc<crate::server::limits::LimitStats>,
     /// The counters `/metrics` shows.
     metrics: Metrics,
+    /// This node's place in a cluster, once its queue is started as one.
+    cluster: std::sync::OnceLock<hand_over::ClusterLink>,
 }
 
 /// Why the server could not prepare its services.
@@ -212,7 +215,14 @@ impl Services {
             total: AtomicU64::new(0),
             sip_limits,
             metrics,
+            cluster: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Where a caller who reaches a queue is handed over, when this node is
+    /// one of a cluster's and another node runs the ACD.
+    pub fn hand_over_uri(&self) -> Option<String> {
+        self.0.cluster.get()?.hand_over_uri()
     }
 
     /// The calls' live figures and recent calls, for the admin API.
@@ -258,6 +268,15 @@ impl Services {
         registered: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
     ) -> Result<(), crate::queue::ConfigError> {
         self.queue_shell(endpoint.clone(), directory.clone(), self.0.records.clone())?;
+        if let Some(cluster) = self.config().cluster()
+            && let Some(proxy) = cluster.proxy
+        {
+            let _ = self.0.cluster.set(hand_over::ClusterLink {
+                role: role.clone(),
+                acd_user: cluster.acd_user.clone(),
+                proxy,
+            });
+        }
         let services = self.clone();
         let ring_through = endpoint.clone();
         let start = move |epoch: i64| {
@@ -269,6 +288,17 @@ impl Services {
                     ..WriterSettings::default()
                 };
                 let records = RecordWriter::spawn(services.db().clone(), settings);
+                // Phones registered on the node that led before are rung where it rang them.
+                let kept = kept_bindings(services.db()).await;
+                let mut registered = registered();
+                registered.extend(kept.keys().cloned());
+                let directory: queue::Directory = Arc::new(move |agent: &str| {
+                    let here = directory(agent);
+                    match here.is_empty() {
+                        true => kept.get(agent).cloned().unwrap_or_default(),
+                        false => here,
+                    }
+                });
                 let shell = services.queue_shell(endpoint, directory, records).ok()?;
                 let agents = match services.db().list_agents().await {
                     Ok(agents) => agents.iter().map(agents::agent_config).collect(),
@@ -280,7 +310,7 @@ impl Services {
                 Some(queue::Term {
                     shell,
                     agents,
-                    registered: registered(),
+                    registered,
                 })
             }
         };
@@ -467,7 +497,13 @@ pub async fn run(services: Services, call: NewCall) {
             number: caller,
             customer,
         };
+        let handed_over = services
+            .0
+            .cluster
+            .get()
+            .and_then(|link| link.handed_over(&call.request, call.remote.addr));
         let outcome = Call::new(services.clone(), call, hotline_id, record.clone(), caller)
+            .handed_over(handed_over)
             .run()
             .await;
         info!(?outcome, "call finished");
@@ -489,6 +525,35 @@ pub async fn run(services: Services, call: NewCall) {
     }
     .instrument(span)
     .await
+}
+
+/// Agents' phones as the database keeps them (every node's registrar writes
+/// there), by agent: where a new ACD rings agents registered on another node.
+async fn kept_bindings(
+    db: &Db,
+) -> std::collections::HashMap<String, Vec<crate::server::agent_leg::RingTarget>> {
+    let now_ms = crate::crm::now_ms();
+    let stored = match db.live_registrations(now_ms).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            warn!(%error, "registrations not loaded; agents are rung once they register again");
+            Vec::new()
+        }
+    };
+    let now = std::time::Instant::now();
+    let mut kept: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+    for binding in stored
+        .iter()
+        .filter_map(|s| crate::server::registrar::binding(s, now, now_ms))
+    {
+        kept.entry(binding.agent.clone())
+            .or_default()
+            .push(crate::server::agent_leg::RingTarget {
+                uri: binding.uri().clone(),
+                remote: binding.target,
+            });
+    }
+    kept
 }
 
 /// Finds the customer calling from `number`; a database that is down or slow
@@ -614,9 +679,16 @@ struct Call {
     offer: Option<Vec<u8>>,
     signals: mpsc::Receiver<CallSignal>,
     endpoint: EndpointHandle,
+    /// A caller another node handed over to this node's queue.
+    handed_over: Option<hand_over::HandedOver>,
 }
 
 impl Call {
+    fn handed_over(mut self, handed: Option<hand_over::HandedOver>) -> Call {
+        self.handed_over = handed;
+        self
+    }
+
     fn new(
         services: Services,
         call: NewCall,
@@ -633,10 +705,19 @@ impl Call {
             offer: call.offer,
             signals: call.signals,
             endpoint: call.endpoint,
+            handed_over: None,
         }
     }
 
     async fn run(mut self) -> Outcome {
+        let runs_acd = self.services.0.cluster.get().is_some_and(|l| l.runs_acd());
+        if self.handed_over.is_some() && !runs_acd {
+            // The ACD moved meanwhile: the proxy tries the node that has it.
+            info!("a hand-over for an ACD this node does not run; answering 503");
+            self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
+                .await;
+            return Outcome::ended("not the ACD's node");
+        }
         // The version published now is the one this call keeps to its end.
         let entry = &self.services.config().flows.entry;
         let Some(flow) = self.services.0.flows.get(entry) else {
@@ -679,8 +760,13 @@ impl Call {
         };
 
         let config = self.services.config();
+        let answer_delay = match self.handed_over {
+            // The caller already heard ringing on the first node.
+            Some(_) => Duration::ZERO,
+            None => Duration::from_millis(config.sip.answer_delay_ms),
+        };
         let settings = self::core::Settings {
-            answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
+            answer_delay,
             max_duration: Duration::from_secs(config.sip.max_call_seconds),
             callback_key: config.queue.callback_key.chars().next(),
             music: config.queue.music.clone(),
@@ -706,7 +792,12 @@ impl Call {
             crate::server::media::MediaOptions::from(&config.media),
             Arc::clone(&self.services.0.prompts),
         );
-        let core = self::core::CallCore::new(std::time::Instant::now(), settings, flow, context);
+        let mut core =
+            self::core::CallCore::new(std::time::Instant::now(), settings, flow, context);
+        if let Some(handed) = self.handed_over.take() {
+            info!(queue = %handed.queue, "a caller handed over by another node joins the queue");
+            core = core.handed_over(handed);
+        }
         drive::Drive {
             services: self.services,
             log: self.log,

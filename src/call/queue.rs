@@ -767,7 +767,7 @@ fn screen_pop(call: &WaitingCall, agent: &str, callback: bool) -> serde_json::Va
 }
 
 /// The caller's context in the INVITE to the agent, for softphones and CTI.
-fn context_headers(call: &WaitingCall) -> Vec<Header> {
+pub(crate) fn context_headers(call: &WaitingCall) -> Vec<Header> {
     let path: Vec<String> = call.context.path.iter().map(ToString::to_string).collect();
     let mut headers = vec![
         header("X-Hotline-Caller", &call.number),
