@@ -146,6 +146,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                 Arc::new(move || registrar.registered().into_iter().map(|(a, _)| a).collect())
             };
             info!(node = %cluster.node_id, "cluster node: the ACD runs while this node holds the lock");
+            let queue = services.queue().clone();
+            tokio::spawn(crate::cluster::feed::run(
+                config.database.url.clone(),
+                services.db().clone(),
+                move |event| queue.relay(event),
+            ));
             services.start_cluster_queue(queue_inbox, endpoint.clone(), directory, role, registered)
         }
     }

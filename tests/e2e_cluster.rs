@@ -1,7 +1,9 @@
 //! Three `hotline serve` nodes on one PostgreSQL behind Kamailio (Debian's,
 //! with the configuration in contrib/kamailio/): calls spread over the nodes,
 //! one node runs the ACD and Kamailio finds it by OPTIONS, and when that
-//! node is killed another takes over and new calls keep succeeding.
+//! node is killed another takes over and new calls keep succeeding; an
+//! agent registered through Kamailio answers callers handed over from the
+//! other nodes, and every node's event stream shows them.
 //!
 //! Skips with a message when Kamailio or PostgreSQL is not installed (the
 //! test script installs both).
@@ -10,6 +12,7 @@ mod support;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use support::audio::{best_match, read_wav};
@@ -360,9 +363,25 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         2500,
     );
 
-    // The call arrives on a node that does not run the ACD.
+    // The call arrives on a node that does not run the ACD; the third node's
+    // event stream (its wallboard) shows it.
     let ivr = (acd + 1) % cluster.nodes.len();
+    let third = (acd + 2) % cluster.nodes.len();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    cluster.nodes[third].follow_queue_events(move |event| sink.lock().unwrap().push(event));
     let mut caller = caller_reaches_agent(&cluster.nodes[ivr], &caller_mic, &mut alice);
+    let shown = |kind: &str| {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .any(|e| e["event"] == kind && (kind != "screen_pop" || e["caller"] == OLENA))
+    };
+    assert!(
+        wait_for(Duration::from_secs(10), || shown("caller_joined")
+            && shown("screen_pop")),
+        "the third node's stream did not show the caller: {:?}",
+        seen.lock().unwrap()
+    );
     std::thread::sleep(Duration::from_secs(6));
     hang_up(&mut caller);
     assert!(

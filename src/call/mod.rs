@@ -144,7 +144,16 @@ impl Services {
         let crm = config.crm(db.clone())?;
         crm.probe_in_background();
         // Before any call is taken, so every open call is one of a past run.
-        let interrupted = db.close_interrupted_calls().await?;
+        let interrupted = match config.cluster() {
+            None => db.close_interrupted_calls().await?,
+            // The other nodes' calls are open too: only those past the
+            // longest call are surely over.
+            Some(_) => {
+                let longest = config.sip.max_call_seconds as i64 * 1000;
+                db.close_calls_open_since(crate::crm::now_ms() - longest)
+                    .await?
+            }
+        };
         if interrupted > 0 {
             warn!(
                 calls = interrupted,

@@ -204,6 +204,12 @@ impl QueueHandle {
         answer.await.unwrap_or_default()
     }
 
+    /// Publishes an event the ACD logged (on a cluster, every node's stream
+    /// is fed from the queue log, wherever the ACD runs).
+    pub fn relay(&self, event: serde_json::Value) {
+        self.events.publish(event);
+    }
+
     /// The live stream of queue events and agents' screen-pop context, as
     /// numbered JSON; with the id a reader saw last, what came after it.
     pub fn subscribe(
@@ -273,13 +279,16 @@ pub struct QueueInbox {
 
 /// Runs the queue until every handle is dropped.
 pub async fn run(shell: QueueShell, mut inbox: QueueInbox) {
-    run_until(shell, &mut inbox, std::future::pending()).await;
+    let handle = inbox.handle.clone();
+    run_until(shell, handle, &mut inbox, std::future::pending()).await;
 }
 
 /// Runs the queue until every handle is dropped (`false`) or `stop` is done
 /// (`true`); stopping drops the waiting callers, whose tasks say goodbye.
+/// Its events go to `handle`'s stream.
 async fn run_until(
     shell: QueueShell,
+    handle: QueueHandle,
     inbox: &mut QueueInbox,
     stop: impl std::future::Future<Output = ()>,
 ) -> bool {
@@ -287,7 +296,7 @@ async fn run_until(
     let log = shell.records.clone();
     let mut task = QueueTask {
         shell,
-        handle: inbox.handle.clone(),
+        handle,
         callers: HashMap::new(),
         ringing: HashMap::new(),
         answered: HashMap::new(),

@@ -6,8 +6,10 @@
 //! sans-IO election in [`leader`]; each takeover bumps an epoch in the
 //! database, and the ACD's writes carry it so a former leader's are refused
 //! (`crm::cluster`). The proxy finds the ACD by asking every node OPTIONS for
-//! the ACD user: only the leader answers 200.
+//! the ACD user: only the leader answers 200. Every node streams the ACD's
+//! queue log to its own wallboards ([`feed`]).
 
+pub mod feed;
 pub mod leader;
 pub mod lock;
 

@@ -3,6 +3,12 @@
 
 use sqlx::Row;
 
+/// The channel the ACD notifies when it has committed queue events.
+pub const QUEUE_EVENTS_CHANNEL: &str = "hotline_queue_events";
+
+/// Notifies [`QUEUE_EVENTS_CHANNEL`] (at the commit of the transaction it runs in).
+pub(crate) const NOTIFY_QUEUE_EVENTS: &str = "SELECT pg_notify('hotline_queue_events', '')";
+
 use super::{Db, DbError};
 
 /// Fails with [`DbError::Fenced`] unless `epoch` is the current ACD epoch.

@@ -295,6 +295,12 @@ async fn write(db: &Db, plan: &Plan, fence: Option<i64>) -> Result<(), DbError> 
     let mut tx = db.begin_write().await?;
     if let Some(epoch) = fence {
         super::cluster::check_epoch(&mut tx, epoch).await?;
+        if !plan.queue_events.is_empty() {
+            // Delivered at commit: every node's feed reads the new rows.
+            sqlx::query(super::cluster::NOTIFY_QUEUE_EVENTS)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     for chunk in plan.calls.chunks(ROWS_PER_INSERT) {
         insert_calls(&mut tx, chunk).await?;
