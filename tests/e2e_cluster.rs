@@ -15,9 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sqlx::Connection;
 use support::audio::{best_match, read_wav};
 use support::peers::{Baresip, sipp, wait_for};
 use support::phone::{dial, hang_up, press, speaking};
+use support::receiver::{Behaviour, Receiver};
 use support::{Server, ServerOptions, databases, flows_always_open, free_udp_tcp_port, repo_path};
 
 const OLENA: &str = "+380441234567";
@@ -175,6 +177,11 @@ struct Cluster {
 impl Cluster {
     fn start() -> Cluster {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        Cluster::start_with(runtime, "")
+    }
+
+    /// Three nodes with `extra` appended to their configuration.
+    fn start_with(runtime: tokio::runtime::Runtime, extra: &str) -> Cluster {
         let database = runtime.block_on(databases::postgres());
         let proxy = free_udp_tcp_port();
         let flows = flows_always_open();
@@ -184,7 +191,7 @@ impl Cluster {
                 flows: Some(flows.path().to_owned()),
                 config: format!(
                     "[registrar]\nalgorithms = [\"MD5\"]\n\n[queue]\nwrap_up_seconds = 1\n\n\
-                     [cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n"
+                     [cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n\n{extra}"
                 ),
                 ..ServerOptions::default()
             })
@@ -413,4 +420,99 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
     std::thread::sleep(Duration::from_secs(3));
     let mut caller = caller_reaches_agent(&cluster.nodes[ivr], &caller_mic, &mut alice);
     hang_up(&mut caller);
+}
+
+/// Each ticket's deliveries, by its idempotency key, for the tickets in the database.
+fn deliveries_per_ticket(
+    cluster: &Cluster,
+    receiver: &Receiver,
+) -> std::collections::BTreeMap<String, usize> {
+    let keys: Vec<String> = cluster.runtime.block_on(async {
+        let mut connection = sqlx::PgConnection::connect(&cluster.database.url)
+            .await
+            .expect("database");
+        sqlx::query_scalar("SELECT idempotency_key FROM tickets")
+            .fetch_all(&mut connection)
+            .await
+            .expect("tickets")
+    });
+    let seen = receiver.deliveries();
+    keys.into_iter()
+        .map(|key| {
+            let count = seen.iter().filter(|d| d.idempotency_key == key).count();
+            (key, count)
+        })
+        .collect()
+}
+
+#[test]
+fn killing_a_node_mid_load_loses_no_ticket_and_new_calls_avoid_it() {
+    if let Some(reason) = missing_peer() {
+        eprintln!("skipping the cluster test: {reason}");
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let receiver = runtime.block_on(Receiver::start(Behaviour::default()));
+    let webhook = format!(
+        "[tickets.webhook]\nurl = \"{}\"\nsecret = \"s\"\n",
+        receiver.url
+    );
+    let mut cluster = Cluster::start_with(runtime, &webhook);
+    let acd = cluster.acd();
+    let proxy = cluster.proxy;
+
+    // Callers report line faults through Kamailio; a node that does not run
+    // the ACD is killed while they do.
+    let load = std::thread::spawn(move || {
+        sipp(
+            "cluster_ticket.xml",
+            proxy,
+            &["-set", "caller", OLENA, "-m", "30", "-r", "5", "-l", "30"],
+        )
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let victim = (acd + 1) % cluster.nodes.len();
+    cluster.nodes[victim].stop();
+    let during = load.join().expect("sipp");
+    println!(
+        "calls during the kill: {}",
+        during
+            .output
+            .lines()
+            .find(|l| l.contains("Failed call"))
+            .unwrap_or_default()
+    );
+
+    // After the probe window every new call succeeds.
+    std::thread::sleep(Duration::from_secs(3));
+    let after = sipp(
+        "cluster_ticket.xml",
+        proxy,
+        &["-set", "caller", OLENA, "-m", "15", "-r", "5", "-l", "15"],
+    );
+    assert!(
+        after.success,
+        "calls after the probe window failed:\n{}",
+        after.output
+    );
+
+    // Every ticket in the database reaches the CRM once, those of the dead
+    // node too (another node's worker takes them when their lease ends).
+    let once = wait_for(Duration::from_secs(40), || {
+        deliveries_per_ticket(&cluster, &receiver)
+            .values()
+            .all(|&n| n >= 1)
+    });
+    let per_ticket = deliveries_per_ticket(&cluster, &receiver);
+    println!(
+        "tickets: {}, deliveries: {}",
+        per_ticket.len(),
+        receiver.deliveries().len()
+    );
+    assert!(once, "tickets not delivered: {per_ticket:?}");
+    assert!(per_ticket.len() >= 15, "{per_ticket:?}");
+    assert!(
+        per_ticket.values().all(|&n| n == 1),
+        "a ticket was delivered twice: {per_ticket:?}"
+    );
 }
