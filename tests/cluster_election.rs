@@ -120,3 +120,53 @@ async fn one_leader_a_takeover_when_its_connection_dies_and_its_old_epoch_refuse
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(*a.borrow(), Role::Follower);
 }
+
+#[tokio::test]
+async fn waiting_callers_places_pass_to_the_next_acd_and_a_former_acds_are_refused() {
+    use hotline::crm::cluster::WaitingPlace;
+    let database = databases::postgres().await;
+    let db = Db::connect(&database.url).await.unwrap();
+    let mut a = lock::spawn(&database.url, "node-a", TIMING).unwrap();
+    until(&mut a, Duration::from_secs(10), |r| {
+        r == Role::Leader { epoch: 1 }
+    })
+    .await;
+    let place = |number: &str, arrived_at| WaitingPlace {
+        number: number.into(),
+        queue: "support".into(),
+        arrived_at,
+    };
+    db.update_waiting_places(
+        1,
+        &[place("+380441234567", 1_000), place("+380671112233", 2_000)],
+        &[],
+    )
+    .await
+    .unwrap();
+    db.update_waiting_places(1, &[], &[("+380441234567".into(), "support".into())])
+        .await
+        .unwrap();
+    drop(a);
+    let mut b = lock::spawn(&database.url, "node-b", TIMING).unwrap();
+    until(&mut b, Duration::from_secs(10), |r| {
+        r == Role::Leader { epoch: 2 }
+    })
+    .await;
+    // The former ACD's late write is refused; the new one takes the places.
+    let late = db
+        .update_waiting_places(1, &[place("+380501234567", 3_000)], &[])
+        .await;
+    assert!(
+        matches!(
+            late,
+            Err(hotline::crm::DbError::Fenced {
+                epoch: 1,
+                current: 2
+            })
+        ),
+        "{late:?}"
+    );
+    let taken = db.take_waiting_places(2).await.unwrap();
+    assert_eq!(taken, [place("+380671112233", 2_000)]);
+    assert!(db.take_waiting_places(2).await.unwrap().is_empty());
+}

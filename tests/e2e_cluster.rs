@@ -23,6 +23,7 @@ use support::receiver::{Behaviour, Receiver};
 use support::{Server, ServerOptions, databases, flows_always_open, free_udp_tcp_port, repo_path};
 
 const OLENA: &str = "+380441234567";
+const TARAS: &str = "+380671112233";
 
 /// Kamailio on a free loopback port, in front of `nodes`; stopped when dropped.
 struct Kamailio {
@@ -417,13 +418,60 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         "the agent did not hear the caller: {score:.3}"
     );
 
-    // The ACD's node dies; the next ACD rings alice where she registered.
+    // Taras waits while alice is paused, and the ACD's node dies under him.
+    let paused = support::http::request(
+        cluster.nodes[acd].http,
+        "POST",
+        "/agents/alice/state",
+        None,
+        r#"{"state": "pause", "reason": "coffee"}"#,
+    );
+    assert!(paused.status < 300, "{} {}", paused.status, paused.body);
+    let joined = || {
+        let seen = seen.lock().unwrap();
+        seen.iter()
+            .filter(|e| e["event"] == "caller_joined")
+            .count()
+    };
+    let mut taras = dial(&cluster.nodes[ivr], TARAS, &caller_mic);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut taras, "0", Duration::from_millis(300));
+    assert!(wait_for(Duration::from_secs(10), || joined() == 2));
+    std::thread::sleep(Duration::from_secs(3));
     cluster.kill_acd(acd);
+    hang_up(&mut taras);
+
+    // The next ACD rings alice where she registered (logged in again by her
+    // registration), and Taras, calling again, has his place back: his wait
+    // counts from his first call.
     let acd = cluster.acd();
     let ivr = (acd + 1) % cluster.nodes.len();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    cluster.nodes[ivr].follow_queue_events(move |event| sink.lock().unwrap().push(event));
     std::thread::sleep(Duration::from_secs(3));
-    let mut caller = caller_reaches_agent(&cluster.nodes[ivr], &caller_mic, &mut alice);
-    hang_up(&mut caller);
+    let mut taras = dial(&cluster.nodes[ivr], TARAS, &caller_mic);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut taras, "0", Duration::from_millis(300));
+    let answered = alice.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+    assert!(
+        answered.is_some(),
+        "alice never answered:\n{}",
+        alice.history()
+    );
+    let again = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"] == "caller_joined")
+        .cloned()
+        .unwrap_or_default();
+    let waited = again["waited_before_ms"].as_u64().unwrap_or(0);
+    assert!(
+        waited >= 8_000,
+        "Taras's wait did not count from his first call: {again}"
+    );
+    hang_up(&mut taras);
 }
 
 /// Each ticket's deliveries, by its idempotency key, for the tickets in the database.

@@ -308,7 +308,9 @@ impl Services {
                         false => here,
                     }
                 });
-                let shell = services.queue_shell(endpoint, directory, records).ok()?;
+                let mut shell = services.queue_shell(endpoint, directory, records).ok()?;
+                keep_places_of_the_last_term(&services, &mut shell, epoch).await;
+                shell.places = Some(queue::PlacesLog::spawn(services.db().clone(), epoch));
                 let agents = match services.db().list_agents().await {
                     Ok(agents) => agents.iter().map(agents::agent_config).collect(),
                     Err(error) => {
@@ -359,6 +361,7 @@ impl Services {
                 after: std::time::Duration::from_secs(config.queue.callback_retry_seconds),
             },
             metrics: self.0.metrics.queue.clone(),
+            places: None,
         })
     }
 
@@ -534,6 +537,36 @@ pub async fn run(services: Services, call: NewCall) {
     }
     .instrument(span)
     .await
+}
+
+/// The callers the last ACD left waiting become kept places of this one, so
+/// that those who call again soon get their place back.
+async fn keep_places_of_the_last_term(
+    services: &Services,
+    shell: &mut queue::QueueShell,
+    epoch: i64,
+) {
+    let places = match services.db().take_waiting_places(epoch).await {
+        Ok(places) => places,
+        Err(error) => {
+            warn!(%error, "places of the callers waiting at the last ACD not loaded");
+            return;
+        }
+    };
+    let (now, now_ms) = (std::time::Instant::now(), crate::crm::now_ms());
+    for place in &places {
+        let waited = Duration::from_millis(u64::try_from(now_ms - place.arrived_at).unwrap_or(0));
+        let arrived = now.checked_sub(waited).unwrap_or(now);
+        shell
+            .kept_places
+            .remember(&place.number, &place.queue, arrived, now);
+    }
+    if !places.is_empty() {
+        info!(
+            callers = places.len(),
+            "places of callers dropped by the last ACD are kept"
+        );
+    }
 }
 
 /// Agents' phones as the database keeps them (every node's registrar writes

@@ -34,8 +34,10 @@ use crate::server::ports::PortPool;
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
+mod places;
 mod snapshot;
 mod term;
+pub use places::PlacesLog;
 use snapshot::AgentSeen;
 pub use snapshot::QueueSnapshot;
 pub use term::{Term, run_while_leading};
@@ -250,6 +252,8 @@ pub struct QueueShell {
     pub callback_caller_id: String,
     /// Where answers, abandons and waits are counted.
     pub metrics: crate::metrics::QueueMetrics,
+    /// On a cluster: the waiting callers kept in the database for the next ACD.
+    pub places: Option<PlacesLog>,
 }
 
 /// Callbacks whose customer did not answer (busy, no answer, unreachable)
@@ -317,6 +321,7 @@ async fn run_until(
             () = &mut stop => return true,
         }
         task.drain().await;
+        task.keep_places();
     }
 }
 
@@ -343,6 +348,8 @@ struct Waiting {
     /// For a callback placed again after the customer was not reached: which
     /// attempt this is (the first is 1).
     callback_attempt: u32,
+    /// When the caller's wait began (the IVR included), ms since the Unix epoch.
+    since_ms: i64,
 }
 
 impl QueueTask {
@@ -366,12 +373,14 @@ impl QueueTask {
                 let caller = join.caller;
                 info!(caller = caller.0, queue = %join.queue, "caller joins the queue");
                 let call = *call;
+                let since_ms = crate::crm::now_ms() - join.waited_before.as_millis() as i64;
                 self.callers.insert(
                     caller,
                     Waiting {
                         call,
                         notices,
                         callback_attempt: 1,
+                        since_ms,
                     },
                 );
                 if let Err(error) = self.shell.acd.handle_join(now, join) {
@@ -463,6 +472,7 @@ impl QueueTask {
                         call: *call,
                         notices,
                         callback_attempt: attempt,
+                        since_ms: crate::crm::now_ms(),
                     },
                 );
                 let placed = self
@@ -475,6 +485,17 @@ impl QueueTask {
                     self.callers.remove(&caller);
                 }
             }
+        }
+    }
+
+    /// On a cluster, keeps the waiting callers' places in the database.
+    fn keep_places(&mut self) {
+        if let Some(places) = &mut self.shell.places {
+            places.sync(
+                self.callers
+                    .values()
+                    .map(|w| (w.call.number.as_str(), w.call.queue.as_str(), w.since_ms)),
+            );
         }
     }
 

@@ -50,3 +50,70 @@ impl Db {
         })
     }
 }
+
+/// A caller waiting in a queue, as the ACD keeps it in `queue_places`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingPlace {
+    pub number: String,
+    pub queue: String,
+    /// When the caller's wait began, in ms since the Unix epoch.
+    pub arrived_at: i64,
+}
+
+impl Db {
+    /// Records callers who began waiting and forgets those who stopped, in
+    /// one transaction, if `epoch` is still the ACD's.
+    pub async fn update_waiting_places(
+        &self,
+        epoch: i64,
+        joined: &[WaitingPlace],
+        left: &[(String, String)],
+    ) -> Result<(), DbError> {
+        let mut tx = self.begin_write().await?;
+        check_epoch(&mut tx, epoch).await?;
+        for (number, queue) in left {
+            sqlx::query("DELETE FROM queue_places WHERE number = $1 AND queue = $2")
+                .bind(number)
+                .bind(queue)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for place in joined {
+            sqlx::query(
+                "INSERT INTO queue_places (number, queue, arrived_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (number, queue) DO UPDATE SET arrived_at = excluded.arrived_at",
+            )
+            .bind(&place.number)
+            .bind(&place.queue)
+            .bind(place.arrived_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes the places of the callers a former ACD left waiting, if `epoch`
+    /// is still the ACD's: they become kept places of the new one.
+    pub async fn take_waiting_places(&self, epoch: i64) -> Result<Vec<WaitingPlace>, DbError> {
+        let mut tx = self.begin_write().await?;
+        check_epoch(&mut tx, epoch).await?;
+        let rows = sqlx::query("SELECT number, queue, arrived_at FROM queue_places")
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM queue_places")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(WaitingPlace {
+                    number: row.try_get("number")?,
+                    queue: row.try_get("queue")?,
+                    arrived_at: row.try_get("arrived_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+}
