@@ -60,10 +60,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             source,
         })?;
     let local = listener.local;
-    let advertised = SocketAddr::new(
-        advertised_ip(local.ip(), config.sip.public_address),
-        local.port(),
-    );
+    // On a cluster, the address the proxy's list gives this node, if set.
+    let advertised = config
+        .cluster()
+        .and_then(|cluster| cluster.address)
+        .unwrap_or_else(|| {
+            SocketAddr::new(
+                advertised_ip(local.ip(), config.sip.public_address),
+                local.port(),
+            )
+        });
     let (queue, queue_inbox) = crate::call::queue::channel();
     let services = Services::start(&config, db, queue, advertised, limit_stats.clone())
         .await

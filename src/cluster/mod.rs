@@ -27,7 +27,8 @@ pub struct ClusterSettings {
     /// This node's name, unique in the cluster (logs, the leader table, call records).
     pub node_id: String,
     /// Where the proxy and the other nodes reach this node's SIP port, as
-    /// the proxy's dispatcher list names it (default: the SIP address).
+    /// the proxy's dispatcher list names it; written in Via and Contact
+    /// (default: the SIP address, or `sip.public_address`).
     pub address: Option<SocketAddr>,
     /// The SIP proxy in front of the nodes (Kamailio): hand-overs to the ACD
     /// go through it, and requests from it are trusted as the cluster's.
