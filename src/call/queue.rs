@@ -252,7 +252,8 @@ pub struct QueueShell {
     pub callback_caller_id: String,
     /// Where answers, abandons and waits are counted.
     pub metrics: crate::metrics::QueueMetrics,
-    /// On a cluster: the waiting callers kept in the database for the next ACD.
+    /// On a cluster: the waiting callers kept in the database for the next
+    /// ACD; and then the event stream is fed from the queue log, not directly.
     pub places: Option<PlacesLog>,
 }
 
@@ -283,16 +284,13 @@ pub struct QueueInbox {
 
 /// Runs the queue until every handle is dropped.
 pub async fn run(shell: QueueShell, mut inbox: QueueInbox) {
-    let handle = inbox.handle.clone();
-    run_until(shell, handle, &mut inbox, std::future::pending()).await;
+    run_until(shell, &mut inbox, std::future::pending()).await;
 }
 
 /// Runs the queue until every handle is dropped (`false`) or `stop` is done
 /// (`true`); stopping drops the waiting callers, whose tasks say goodbye.
-/// Its events go to `handle`'s stream.
 async fn run_until(
     shell: QueueShell,
-    handle: QueueHandle,
     inbox: &mut QueueInbox,
     stop: impl std::future::Future<Output = ()>,
 ) -> bool {
@@ -300,7 +298,7 @@ async fn run_until(
     let log = shell.records.clone();
     let mut task = QueueTask {
         shell,
-        handle,
+        handle: inbox.handle.clone(),
         callers: HashMap::new(),
         ringing: HashMap::new(),
         answered: HashMap::new(),
@@ -616,8 +614,7 @@ impl QueueTask {
         let context = screen_pop(call, &agent.0, callback);
         self.seen.entry(agent.0.clone()).or_default().caller =
             Some((call.number.clone(), call.name.clone()));
-        self.handle.events.publish(context.clone());
-        self.log.send(Record::queue_event(&context));
+        self.publish_logged(context);
         let (cancel_tx, cancel) = oneshot::channel();
         self.ringing.insert(offer, cancel_tx);
         let request = RingRequest {
@@ -761,8 +758,16 @@ impl QueueTask {
                 seen.caller = None;
             }
         }
-        self.handle.events.publish(json.clone());
-        self.log.send(Record::queue_event(&json));
+        self.publish_logged(json);
+    }
+
+    /// Logs an event and streams it to this node's readers; on a cluster
+    /// every node streams it from the log instead (`cluster::feed`), this one too.
+    fn publish_logged(&self, event: serde_json::Value) {
+        self.log.send(Record::queue_event(&event));
+        if self.shell.places.is_none() {
+            self.handle.events.publish(event);
+        }
     }
 
     fn snapshot(&self) -> QueueSnapshot {

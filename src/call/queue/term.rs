@@ -12,12 +12,11 @@ use std::future::Future;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::{Command, QueueHandle, QueueInbox, QueueShell, run_until};
+use super::{Command, QueueInbox, QueueShell, run_until};
 use crate::cluster::leader::Role;
 use crate::queue::AgentConfig;
 use crate::server::agent_leg::RingOutcome;
 use crate::server::endpoint::{EndpointCommand, EndpointHandle};
-use crate::server::journal::EventStream;
 
 /// What a term starts with.
 pub struct Term {
@@ -80,13 +79,7 @@ pub async fn run_while_leading<F, Fut>(
                 }
             }
         };
-        // The stream is fed from the queue log on every node (cluster::feed):
-        // the ACD's own events reach its readers that way too, once.
-        let detached = QueueHandle {
-            events: EventStream::new(),
-            ..inbox.handle.clone()
-        };
-        let stopped = run_until(term.shell, detached, &mut inbox, stepped_down).await;
+        let stopped = run_until(term.shell, &mut inbox, stepped_down).await;
         endpoint.send(EndpointCommand::AcdRunning(false)).await;
         if !stopped {
             return;
