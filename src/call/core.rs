@@ -553,6 +553,8 @@ impl CallCore {
     fn start_flow(&mut self, now: Instant) {
         self.answered_at = Some(now);
         if let Some(handed) = self.handed_over.take() {
+            // The wait counts from the caller's answer on the first node.
+            self.answered_at = now.checked_sub(handed.waited).or(Some(now));
             self.context = None;
             self.perform(
                 now,

@@ -10,6 +10,7 @@
 //! Only calls that come through the proxy are taken this way.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -59,6 +60,8 @@ pub struct HandedOver {
     pub priority: i32,
     pub skills: Vec<String>,
     pub context: AgentContext,
+    /// How long the caller had been on the line at the first node.
+    pub waited: Duration,
 }
 
 impl HandedOver {
@@ -97,6 +100,11 @@ impl HandedOver {
                 .and_then(|p| p.trim().parse().ok())
                 .unwrap_or(0),
             skills: list("X-Hotline-Skills", ','),
+            waited: Duration::from_millis(
+                head.header("X-Hotline-Waited-Ms")
+                    .and_then(|ms| ms.trim().parse().ok())
+                    .unwrap_or(0),
+            ),
             context: AgentContext {
                 caller,
                 customer: head.header("X-Hotline-Customer").map(str::to_owned),
@@ -116,7 +124,12 @@ impl HandedOver {
 }
 
 /// The headers of the internal call: what agents see, and what the queue needs.
-pub fn headers(call: &WaitingCall, priority: i32, skills: &[String]) -> Vec<Header> {
+pub fn headers(
+    call: &WaitingCall,
+    priority: i32,
+    skills: &[String],
+    waited: Duration,
+) -> Vec<Header> {
     let mut headers = context_headers(call);
     let mut add = |name: &str, value: String| {
         headers.push(Header {
@@ -125,6 +138,7 @@ pub fn headers(call: &WaitingCall, priority: i32, skills: &[String]) -> Vec<Head
         })
     };
     add("X-Hotline-Priority", priority.to_string());
+    add("X-Hotline-Waited-Ms", waited.as_millis().to_string());
     if !skills.is_empty() {
         add("X-Hotline-Skills", skills.join(","));
     }
@@ -181,7 +195,8 @@ mod tests {
 
     #[test]
     fn the_context_survives_the_hand_over_headers() {
-        let headers = headers(&waiting(), 5, &["support".into(), "billing".into()]);
+        let waited = Duration::from_millis(41_500);
+        let headers = headers(&waiting(), 5, &["support".into(), "billing".into()], waited);
         let taken = link(Role::Leader { epoch: 1 })
             .handed_over(&invite("acd", &headers), "127.0.0.1:5060".parse().unwrap())
             .unwrap();
@@ -189,11 +204,12 @@ mod tests {
         assert_eq!(taken.priority, 5);
         assert_eq!(taken.skills, ["support", "billing"]);
         assert_eq!(taken.context, waiting().context);
+        assert_eq!(taken.waited, waited);
     }
 
     #[test]
     fn only_calls_from_the_proxy_to_the_acd_user_are_hand_overs() {
-        let headers = headers(&waiting(), 0, &[]);
+        let headers = headers(&waiting(), 0, &[], Duration::ZERO);
         let link = link(Role::Leader { epoch: 1 });
         let proxy = "127.0.0.1:5060".parse().unwrap();
         let elsewhere = "127.0.0.1:5999".parse().unwrap();
