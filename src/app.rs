@@ -60,10 +60,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
             source,
         })?;
     let local = listener.local;
-    let advertised = SocketAddr::new(
-        advertised_ip(local.ip(), config.sip.public_address),
-        local.port(),
-    );
+    // On a cluster, the address the proxy's list gives this node, if set.
+    let advertised = config
+        .cluster()
+        .and_then(|cluster| cluster.address)
+        .unwrap_or_else(|| {
+            SocketAddr::new(
+                advertised_ip(local.ip(), config.sip.public_address),
+                local.port(),
+            )
+        });
     let (queue, queue_inbox) = crate::call::queue::channel();
     let services = Services::start(&config, db, queue, advertised, limit_stats.clone())
         .await
@@ -73,10 +79,13 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let tcp_limits = transport::TcpLimits::new(config.limits.clone(), limit_stats.clone());
     let outbound = listener.start(inbound_tx, tcp_limits);
 
-    let ua = UserAgent::new(
+    let mut ua = UserAgent::new(
         UaConfig::new(advertised, config.sip.user_agent.clone()),
         rand::random(),
     );
+    if let Some(cluster) = config.cluster() {
+        ua.designate_acd(cluster.acd_user.clone());
+    }
     let limits = endpoint::EndpointLimits::new(
         config.sip.max_calls,
         config.sip.retry_after_seconds,
@@ -129,9 +138,30 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                 .collect()
         })
     };
-    services
-        .start_queue(queue_inbox, endpoint.clone(), directory)
-        .map_err(|e| ServerError::Startup(e.to_string()))?;
+    match config.cluster() {
+        None => services.start_queue(queue_inbox, endpoint.clone(), directory),
+        Some(cluster) => {
+            let role = crate::cluster::lock::spawn(
+                &config.database.url,
+                &cluster.node_id,
+                cluster.timing(),
+            )
+            .map_err(|e| ServerError::Startup(e.to_string()))?;
+            let registered: Arc<dyn Fn() -> Vec<String> + Send + Sync> = {
+                let registrar = registrar.clone();
+                Arc::new(move || registrar.registered().into_iter().map(|(a, _)| a).collect())
+            };
+            info!(node = %cluster.node_id, "cluster node: the ACD runs while this node holds the lock");
+            let queue = services.queue().clone();
+            tokio::spawn(crate::cluster::feed::run(
+                config.database.url.clone(),
+                services.db().clone(),
+                move |event| queue.relay(event),
+            ));
+            services.start_cluster_queue(queue_inbox, endpoint.clone(), directory, role, registered)
+        }
+    }
+    .map_err(|e| ServerError::Startup(e.to_string()))?;
     tokio::spawn(crate::call::follow_registrations(
         services.db().clone(),
         registrar.clone(),

@@ -40,6 +40,8 @@ pub struct Config {
     pub admission: crate::server::admission::AdmissionSettings,
     /// The UDP socket browsers' WebRTC media uses (`[webrtc]`).
     pub webrtc: crate::webrtc::WebrtcSettings,
+    /// Several nodes on one PostgreSQL behind a SIP proxy (`[cluster]`); none: one node.
+    pub cluster: Option<crate::cluster::ClusterSettings>,
 }
 
 /// What hotline answers when the trunk (or any host it calls out to)
@@ -482,11 +484,23 @@ impl Config {
         if let Some((setting, message)) = self.limits.problem() {
             return Err(invalid(setting, message.into()));
         }
+        if let Some((setting, message)) = self
+            .cluster
+            .as_ref()
+            .and_then(|cluster| cluster.problem(url))
+        {
+            return Err(invalid(setting, message));
+        }
         self.registrar.check()
     }
 
     fn queue_names(&self) -> std::collections::BTreeSet<String> {
         self.queues.iter().map(|q| q.name.clone()).collect()
+    }
+
+    /// The cluster settings, when this node is one of several.
+    pub fn cluster(&self) -> Option<&crate::cluster::ClusterSettings> {
+        self.cluster.as_ref().filter(|cluster| cluster.enabled)
     }
 
     /// The ACD's configuration: the queues, the configured agents, the wrap-up default.
@@ -629,6 +643,7 @@ impl Default for Config {
             limits: crate::server::limits::LimitSettings::default(),
             admission: crate::server::admission::AdmissionSettings::default(),
             webrtc: crate::webrtc::WebrtcSettings::default(),
+            cluster: None,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod app;
 pub mod call;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod crm;
 pub mod dtmf;

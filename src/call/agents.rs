@@ -51,7 +51,7 @@ pub async fn follow_registrations(db: Db, registrar: RegistrarHandle, queue: Que
     }
 }
 
-fn agent_config(agent: &crate::crm::agents::Agent) -> AgentConfig {
+pub(crate) fn agent_config(agent: &crate::crm::agents::Agent) -> AgentConfig {
     AgentConfig {
         id: agent.login.clone(),
         skills: agent

@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::hand_over::HandedOver;
 use super::leg::{LegCommand, LegId, LegSignal};
 use crate::dtmf::{DigitEvent, DigitSource, DigitStream};
 use crate::flow::{
@@ -186,6 +187,8 @@ pub struct CallCore {
     far: bool,
     /// The caller's media reported it is gone: no more commands for it.
     end: Option<End>,
+    /// A caller another node handed over: queued at the answer, no flow.
+    handed_over: Option<HandedOver>,
 }
 
 impl CallCore {
@@ -210,9 +213,33 @@ impl CallCore {
             hung_up: false,
             far: false,
             end: None,
+            handed_over: None,
         };
         core.caller(LegCommand::Ring);
         core
+    }
+
+    /// A caller another node's flow put in a queue: once answered, they
+    /// wait in that queue here instead of running the flow.
+    pub fn handed_over(mut self, handed: HandedOver) -> CallCore {
+        self.handed_over = Some(handed);
+        self
+    }
+
+    /// The queue runs on another node: the caller waits, hearing the music,
+    /// until the internal call there is answered, as for a transfer (the
+    /// drive loop places it as the far leg).
+    pub fn handle_handed_over(&mut self, now: Instant) {
+        let Phase::Waiting { language } = self.phase.clone() else {
+            return;
+        };
+        self.event("queue", "handed over to the ACD's node".into());
+        self.far = true;
+        self.phase = Phase::Transferring {
+            language,
+            until: Some(now + TRANSFER_RING_LIMIT),
+            early_media: false,
+        };
     }
 
     /// The next command; poll until `None` after every input.
@@ -525,6 +552,21 @@ impl CallCore {
     /// The caller's media runs: the flow starts.
     fn start_flow(&mut self, now: Instant) {
         self.answered_at = Some(now);
+        if let Some(handed) = self.handed_over.take() {
+            // The wait counts from the caller's answer on the first node.
+            self.answered_at = now.checked_sub(handed.waited).or(Some(now));
+            self.context = None;
+            self.perform(
+                now,
+                Action::Enqueue {
+                    queue: handed.queue,
+                    priority: handed.priority,
+                    skills: handed.skills,
+                    context: handed.context,
+                },
+            );
+            return;
+        }
         let Some(context) = self.context.take() else {
             return;
         };

@@ -863,3 +863,88 @@ fn an_agent_who_rings_out_is_passed_over_for_the_next_while_the_caller_hears_mus
         }
     );
 }
+
+#[test]
+fn a_caller_handed_over_is_queued_at_the_answer_without_a_flow_and_keeps_their_wait() {
+    let now = Instant::now();
+    let settings = Settings {
+        answer_delay: Duration::ZERO,
+        max_duration: MAX,
+        callback_key: Some('1'),
+        music: "queue/music".into(),
+        default_language: "en".into(),
+    };
+    let context = CallContext {
+        caller: "+380441234567".into(),
+        customer: None,
+        language: None,
+        now_utc: chrono::Utc::now(),
+        split_roll: 0,
+    };
+    let agent_context = flow::AgentContext {
+        caller: "+380441234567".into(),
+        customer: Some("c-1".into()),
+        language: "uk".into(),
+        flow_version: "hotline.yaml@3".into(),
+        path: Vec::new(),
+        tickets: Vec::new(),
+    };
+    let handed = crate::call::hand_over::HandedOver {
+        queue: "support".into(),
+        priority: 2,
+        skills: vec!["support".into()],
+        context: agent_context.clone(),
+        waited: Duration::from_secs(40),
+    };
+    let mut sim = Sim {
+        core: CallCore::new(now, settings, flow(), context).handed_over(handed),
+        now,
+        answered_at: now,
+    };
+    sim.commands();
+    sim.advance(Duration::ZERO);
+    assert_eq!(
+        sim.commands(),
+        [Command::Leg(LegId::Caller, LegCommand::Answer)]
+    );
+    sim.advance(ms(100));
+    sim.caller(LegSignal::Answered);
+    let commands = sim.commands();
+    assert!(
+        !commands
+            .iter()
+            .any(|c| matches!(c, Command::FlowStarted { .. })),
+        "{commands:?}"
+    );
+    let join = commands.iter().find_map(|c| match c {
+        Command::JoinQueue {
+            queue,
+            priority,
+            context,
+            waited,
+            ..
+        } => Some((queue.clone(), *priority, context.clone(), *waited)),
+        _ => None,
+    });
+    assert_eq!(
+        join,
+        Some(("support".into(), 2, agent_context, Duration::from_secs(40)))
+    );
+    assert!(matches!(sim.core.phase(), Phase::Waiting { .. }));
+}
+
+#[test]
+fn a_waiting_caller_handed_over_is_bridged_when_the_acds_node_answers() {
+    let mut sim = waiting();
+    sim.core.handle_handed_over(sim.now);
+    assert!(matches!(sim.core.phase(), Phase::Transferring { .. }));
+    sim.far(LegSignal::Answered);
+    let commands = sim.commands();
+    assert!(commands.contains(&Command::Bridge), "{commands:?}");
+    assert_eq!(sim.core.phase(), &Phase::Bridged { agent: None });
+    // The caller hanging up ends the internal call too.
+    sim.caller(LegSignal::Ended {
+        reason: "bye".into(),
+    });
+    assert!(has(&sim.commands(), &FAR_HANGUP));
+}

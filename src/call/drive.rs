@@ -260,6 +260,13 @@ impl<C: Leg> Drive<C> {
                     context,
                     queue,
                 };
+                if let Some(uri) = self.services.hand_over_uri() {
+                    info!(%uri, "the ACD runs on another node: handing the caller over");
+                    let headers = super::hand_over::headers(&call, priority, &skills, waited);
+                    self.core.handle_handed_over(Instant::now());
+                    around.far = Some(self.dial(uri, headers));
+                    return;
+                }
                 let queue = self.services.queue();
                 around.queue = Some(queue.join(call, priority, skills, waited));
             }
@@ -281,7 +288,11 @@ impl<C: Leg> Drive<C> {
             Command::AgentCallEnded { agent } => self.services.queue().call_ended(&agent),
             Command::Dial { uri } => {
                 info!(%uri, "transferring the caller");
-                around.far = Some(self.dial(uri));
+                let headers = vec![Header {
+                    name: "X-Hotline-Caller".into(),
+                    value: self.caller.number.clone(),
+                }];
+                around.far = Some(self.dial(uri, headers));
             }
             Command::Event { kind, detail } => {
                 info!(%kind, %detail, "call event");
@@ -341,8 +352,8 @@ impl<C: Leg> Drive<C> {
         });
     }
 
-    /// Rings the transfer target `uri` as the far leg.
-    fn dial(&self, uri: String) -> OutgoingLeg {
+    /// Rings the transfer target `uri` as the far leg, with `headers`.
+    fn dial(&self, uri: String, headers: Vec<Header>) -> OutgoingLeg {
         let (cancel, cancelled) = oneshot::channel();
         let (early_tx, early) = mpsc::unbounded_channel();
         let services = self.services.clone();
@@ -365,10 +376,7 @@ impl<C: Leg> Drive<C> {
                 agent: uri.clone(),
                 targets: vec![target],
                 from,
-                headers: vec![Header {
-                    name: "X-Hotline-Caller".into(),
-                    value: number,
-                }],
+                headers,
                 endpoint: ring_endpoint,
                 ports: services.0.ports.clone(),
                 media_ip: services.0.media_ip,

@@ -13,9 +13,11 @@ mod agents;
 pub use agents::follow_registrations;
 pub mod callback;
 pub mod callback_core;
+mod cluster_queue;
 pub mod core;
 mod drive;
 pub mod flows;
+pub mod hand_over;
 pub mod leg;
 mod log;
 mod prompts;
@@ -100,6 +102,8 @@ struct Shared {
     sip_limits: Arc<crate::server::limits::LimitStats>,
     /// The counters `/metrics` shows.
     metrics: Metrics,
+    /// This node's place in a cluster, once its queue is started as one.
+    cluster: std::sync::OnceLock<hand_over::ClusterLink>,
 }
 
 /// Why the server could not prepare its services.
@@ -141,7 +145,16 @@ impl Services {
         let crm = config.crm(db.clone())?;
         crm.probe_in_background();
         // Before any call is taken, so every open call is one of a past run.
-        let interrupted = db.close_interrupted_calls().await?;
+        let interrupted = match config.cluster() {
+            None => db.close_interrupted_calls().await?,
+            // The other nodes' calls are open too: only those past the
+            // longest call are surely over.
+            Some(_) => {
+                let longest = config.sip.max_call_seconds as i64 * 1000;
+                db.close_calls_open_since(crate::crm::now_ms() - longest)
+                    .await?
+            }
+        };
         if interrupted > 0 {
             warn!(
                 calls = interrupted,
@@ -212,7 +225,14 @@ impl Services {
             total: AtomicU64::new(0),
             sip_limits,
             metrics,
+            cluster: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Where a caller who reaches a queue is handed over, when this node is
+    /// one of a cluster's and another node runs the ACD.
+    pub fn hand_over_uri(&self) -> Option<String> {
+        self.0.cluster.get()?.hand_over_uri()
     }
 
     /// The calls' live figures and recent calls, for the admin API.
@@ -241,15 +261,27 @@ impl Services {
         endpoint: EndpointHandle,
         directory: queue::Directory,
     ) -> Result<(), crate::queue::ConfigError> {
+        let shell = self.queue_shell(endpoint, directory, self.0.records.clone())?;
+        tokio::spawn(queue::run(shell, inbox));
+        Ok(())
+    }
+
+    /// A fresh ACD and what it needs, writing its log to `records`.
+    fn queue_shell(
+        &self,
+        endpoint: EndpointHandle,
+        directory: queue::Directory,
+        records: RecordWriter,
+    ) -> Result<queue::QueueShell, crate::queue::ConfigError> {
         let sip_address = self.0.sip_address;
         let config = self.config();
         let acd = crate::queue::Acd::new(config.acd(), std::time::Instant::now())?;
-        let shell = queue::QueueShell {
+        Ok(queue::QueueShell {
             acd,
             endpoint,
             directory,
             db: self.0.db.clone(),
-            records: self.0.records.clone(),
+            records,
             ports: self.0.ports.clone(),
             media_ip: self.0.media_ip,
             media_options: crate::server::media::MediaOptions::from(&config.media),
@@ -266,9 +298,8 @@ impl Services {
                 after: std::time::Duration::from_secs(config.queue.callback_retry_seconds),
             },
             metrics: self.0.metrics.queue.clone(),
-        };
-        tokio::spawn(queue::run(shell, inbox));
-        Ok(())
+            places: None,
+        })
     }
 
     /// Stops background work before the process exits, and writes the
@@ -415,7 +446,13 @@ pub async fn run(services: Services, call: NewCall) {
             number: caller,
             customer,
         };
+        let handed_over = services
+            .0
+            .cluster
+            .get()
+            .and_then(|link| link.handed_over(&call.request, call.remote.addr));
         let outcome = Call::new(services.clone(), call, hotline_id, record.clone(), caller)
+            .handed_over(handed_over)
             .run()
             .await;
         info!(?outcome, "call finished");
@@ -562,9 +599,16 @@ struct Call {
     offer: Option<Vec<u8>>,
     signals: mpsc::Receiver<CallSignal>,
     endpoint: EndpointHandle,
+    /// A caller another node handed over to this node's queue.
+    handed_over: Option<hand_over::HandedOver>,
 }
 
 impl Call {
+    fn handed_over(mut self, handed: Option<hand_over::HandedOver>) -> Call {
+        self.handed_over = handed;
+        self
+    }
+
     fn new(
         services: Services,
         call: NewCall,
@@ -581,10 +625,19 @@ impl Call {
             offer: call.offer,
             signals: call.signals,
             endpoint: call.endpoint,
+            handed_over: None,
         }
     }
 
     async fn run(mut self) -> Outcome {
+        let runs_acd = self.services.0.cluster.get().is_some_and(|l| l.runs_acd());
+        if self.handed_over.is_some() && !runs_acd {
+            // The ACD moved meanwhile: the proxy tries the node that has it.
+            info!("a hand-over for an ACD this node does not run; answering 503");
+            self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
+                .await;
+            return Outcome::ended("not the ACD's node");
+        }
         // The version published now is the one this call keeps to its end.
         let entry = &self.services.config().flows.entry;
         let Some(flow) = self.services.0.flows.get(entry) else {
@@ -627,8 +680,13 @@ impl Call {
         };
 
         let config = self.services.config();
+        let answer_delay = match self.handed_over {
+            // The caller already heard ringing on the first node.
+            Some(_) => Duration::ZERO,
+            None => Duration::from_millis(config.sip.answer_delay_ms),
+        };
         let settings = self::core::Settings {
-            answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
+            answer_delay,
             max_duration: Duration::from_secs(config.sip.max_call_seconds),
             callback_key: config.queue.callback_key.chars().next(),
             music: config.queue.music.clone(),
@@ -654,7 +712,12 @@ impl Call {
             crate::server::media::MediaOptions::from(&config.media),
             Arc::clone(&self.services.0.prompts),
         );
-        let core = self::core::CallCore::new(std::time::Instant::now(), settings, flow, context);
+        let mut core =
+            self::core::CallCore::new(std::time::Instant::now(), settings, flow, context);
+        if let Some(handed) = self.handed_over.take() {
+            info!(queue = %handed.queue, "a caller handed over by another node joins the queue");
+            core = core.handed_over(handed);
+        }
         drive::Drive {
             services: self.services,
             log: self.log,

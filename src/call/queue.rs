@@ -34,9 +34,13 @@ use crate::server::ports::PortPool;
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
+mod places;
 mod snapshot;
+mod term;
+pub use places::PlacesLog;
 use snapshot::AgentSeen;
 pub use snapshot::QueueSnapshot;
+pub use term::{Term, run_while_leading};
 
 /// Why an agent's state was not changed.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +206,12 @@ impl QueueHandle {
         answer.await.unwrap_or_default()
     }
 
+    /// Publishes an event the ACD logged (on a cluster, every node's stream
+    /// is fed from the queue log, wherever the ACD runs).
+    pub fn relay(&self, event: serde_json::Value) {
+        self.events.publish(event);
+    }
+
     /// The live stream of queue events and agents' screen-pop context, as
     /// numbered JSON; with the id a reader saw last, what came after it.
     pub fn subscribe(
@@ -242,6 +252,9 @@ pub struct QueueShell {
     pub callback_caller_id: String,
     /// Where answers, abandons and waits are counted.
     pub metrics: crate::metrics::QueueMetrics,
+    /// On a cluster: the waiting callers kept in the database for the next
+    /// ACD; and then the event stream is fed from the queue log, not directly.
+    pub places: Option<PlacesLog>,
 }
 
 /// Callbacks whose customer did not answer (busy, no answer, unreachable)
@@ -270,7 +283,17 @@ pub struct QueueInbox {
 }
 
 /// Runs the queue until every handle is dropped.
-pub async fn run(shell: QueueShell, inbox: QueueInbox) {
+pub async fn run(shell: QueueShell, mut inbox: QueueInbox) {
+    run_until(shell, &mut inbox, std::future::pending()).await;
+}
+
+/// Runs the queue until every handle is dropped (`false`) or `stop` is done
+/// (`true`); stopping drops the waiting callers, whose tasks say goodbye.
+async fn run_until(
+    shell: QueueShell,
+    inbox: &mut QueueInbox,
+    stop: impl std::future::Future<Output = ()>,
+) -> bool {
     let epoch_wall = chrono::Utc::now();
     let log = shell.records.clone();
     let mut task = QueueTask {
@@ -283,17 +306,20 @@ pub async fn run(shell: QueueShell, inbox: QueueInbox) {
         log,
         seen: HashMap::new(),
     };
-    let mut inbox = inbox.inbox;
+    let inbox = &mut inbox.inbox;
+    let mut stop = std::pin::pin!(stop);
     loop {
         let deadline = task.shell.acd.poll_timeout();
         tokio::select! {
             command = inbox.recv() => match command {
                 Some(command) => task.command(command).await,
-                None => return,
+                None => return false,
             },
             _ = sleep_until(deadline) => task.shell.acd.handle_timeout(Instant::now()),
+            () = &mut stop => return true,
         }
         task.drain().await;
+        task.keep_places();
     }
 }
 
@@ -320,6 +346,8 @@ struct Waiting {
     /// For a callback placed again after the customer was not reached: which
     /// attempt this is (the first is 1).
     callback_attempt: u32,
+    /// When the caller's wait began (the IVR included), ms since the Unix epoch.
+    since_ms: i64,
 }
 
 impl QueueTask {
@@ -343,12 +371,14 @@ impl QueueTask {
                 let caller = join.caller;
                 info!(caller = caller.0, queue = %join.queue, "caller joins the queue");
                 let call = *call;
+                let since_ms = crate::crm::now_ms() - join.waited_before.as_millis() as i64;
                 self.callers.insert(
                     caller,
                     Waiting {
                         call,
                         notices,
                         callback_attempt: 1,
+                        since_ms,
                     },
                 );
                 if let Err(error) = self.shell.acd.handle_join(now, join) {
@@ -440,6 +470,7 @@ impl QueueTask {
                         call: *call,
                         notices,
                         callback_attempt: attempt,
+                        since_ms: crate::crm::now_ms(),
                     },
                 );
                 let placed = self
@@ -452,6 +483,17 @@ impl QueueTask {
                     self.callers.remove(&caller);
                 }
             }
+        }
+    }
+
+    /// On a cluster, keeps the waiting callers' places in the database.
+    fn keep_places(&mut self) {
+        if let Some(places) = &mut self.shell.places {
+            places.sync(
+                self.callers
+                    .values()
+                    .map(|w| (w.call.number.as_str(), w.call.queue.as_str(), w.since_ms)),
+            );
         }
     }
 
@@ -572,8 +614,7 @@ impl QueueTask {
         let context = screen_pop(call, &agent.0, callback);
         self.seen.entry(agent.0.clone()).or_default().caller =
             Some((call.number.clone(), call.name.clone()));
-        self.handle.events.publish(context.clone());
-        self.log.send(Record::queue_event(&context));
+        self.publish_logged(context);
         let (cancel_tx, cancel) = oneshot::channel();
         self.ringing.insert(offer, cancel_tx);
         let request = RingRequest {
@@ -717,8 +758,16 @@ impl QueueTask {
                 seen.caller = None;
             }
         }
-        self.handle.events.publish(json.clone());
-        self.log.send(Record::queue_event(&json));
+        self.publish_logged(json);
+    }
+
+    /// Logs an event and streams it to this node's readers; on a cluster
+    /// every node streams it from the log instead (`cluster::feed`), this one too.
+    fn publish_logged(&self, event: serde_json::Value) {
+        self.log.send(Record::queue_event(&event));
+        if self.shell.places.is_none() {
+            self.handle.events.publish(event);
+        }
     }
 
     fn snapshot(&self) -> QueueSnapshot {
@@ -753,7 +802,7 @@ fn screen_pop(call: &WaitingCall, agent: &str, callback: bool) -> serde_json::Va
 }
 
 /// The caller's context in the INVITE to the agent, for softphones and CTI.
-fn context_headers(call: &WaitingCall) -> Vec<Header> {
+pub(crate) fn context_headers(call: &WaitingCall) -> Vec<Header> {
     let path: Vec<String> = call.context.path.iter().map(ToString::to_string).collect();
     let mut headers = vec![
         header("X-Hotline-Caller", &call.number),

@@ -124,13 +124,21 @@ impl Db {
     /// Run at start, before any call is taken: every open call is then one
     /// no process is running any more.
     pub async fn close_interrupted_calls(&self) -> Result<u64, DbError> {
+        self.close_calls_open_since(i64::MAX).await
+    }
+
+    /// On a cluster, where other nodes' calls are open too: closes as
+    /// interrupted only the calls started before `started_before` (ms), which
+    /// no node can still be carrying (they are past the longest call).
+    pub async fn close_calls_open_since(&self, started_before: i64) -> Result<u64, DbError> {
         let done = sqlx::query(
             "UPDATE calls SET outcome = 'interrupted',
                  ended_at = COALESCE(
                      (SELECT MAX(e.at) FROM call_events e WHERE e.call_id = calls.id),
                      started_at)
-             WHERE ended_at IS NULL",
+             WHERE ended_at IS NULL AND started_at < $1",
         )
+        .bind(started_before)
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected())

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use super::delivery_sql::SqlTicketTarget;
-use super::{Db, DbError, now_ms};
+use super::{Db, DbError};
 use crate::metrics::Outcome;
 
 /// Where and how tickets are delivered (`[tickets.webhook]`).
@@ -198,7 +198,7 @@ impl Db {
         target: &Target,
         results: &Family<Outcome, Counter>,
     ) -> Result<usize, DbError> {
-        let now = now_ms();
+        let now = self.clock_ms().await?;
         let due = sqlx::query(
             "SELECT ticket_id FROM ticket_outbox
              WHERE delivered_at IS NULL AND dead = 0 AND next_attempt_at <= $1
@@ -308,7 +308,8 @@ impl Db {
         ticket_id: &str,
     ) -> Result<Option<Delivery>, DbError> {
         let policy = target.policy();
-        let now = now_ms();
+        // Leases are compared across nodes: the database's clock decides.
+        let now = self.clock_ms().await?;
         let lease = now + policy.timeout_ms as i64 * 2;
         let claimed = sqlx::query(
             "UPDATE ticket_outbox SET lease_until = $1
@@ -342,7 +343,7 @@ impl Db {
         match failure {
             None => {
                 sqlx::query("UPDATE ticket_outbox SET delivered_at = $1, lease_until = NULL, attempts = attempts + 1 WHERE ticket_id = $2")
-                    .bind(now_ms())
+                    .bind(self.clock_ms().await?)
                     .bind(ticket_id)
                     .execute(self.pool())
                     .await?;
@@ -369,7 +370,7 @@ impl Db {
                             last_error = $3, dead = $4 WHERE ticket_id = $5",
                 )
                 .bind(attempts)
-                .bind(now_ms() + delay.as_millis() as i64)
+                .bind(self.clock_ms().await? + delay.as_millis() as i64)
                 .bind(&error)
                 .bind(i32::from(dead))
                 .bind(ticket_id)

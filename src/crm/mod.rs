@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod batch;
 pub mod calls;
+pub mod cluster;
 pub mod customers;
 pub mod delivery;
 pub mod delivery_sql;
@@ -52,6 +53,10 @@ pub enum DbError {
     /// The query took longer than its timeout.
     #[error("database query timed out")]
     Timeout,
+    /// A write of the ACD's epoch `epoch` came after another node took over
+    /// (epoch `current`): a former leader's write, refused.
+    #[error("write of ACD epoch {epoch} refused: epoch {current} leads now")]
+    Fenced { epoch: i64, current: i64 },
 }
 
 /// How long to wait for a connection before calling the database unavailable.
@@ -137,6 +142,22 @@ impl Db {
     /// The pool, for the repositories of this module.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Milliseconds since the Unix epoch by the database's clock on
+    /// PostgreSQL, where several nodes share leases and must agree on the
+    /// time whatever their own clocks say; this machine's clock on SQLite,
+    /// which only one node uses.
+    pub(crate) async fn clock_ms(&self) -> Result<i64, DbError> {
+        if !self.postgres {
+            return Ok(now_ms());
+        }
+        let now = sqlx::query_scalar(
+            "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(now)
     }
 }
 

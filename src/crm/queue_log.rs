@@ -19,6 +19,37 @@ impl Db {
         Ok(())
     }
 
+    /// The queue log's rows after sequence number `after`, in commit order,
+    /// at most `limit` (PostgreSQL only: SQLite numbers no rows).
+    pub async fn queue_events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, serde_json::Value)>, DbError> {
+        let rows =
+            sqlx::query("SELECT seq, data FROM queue_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|row| {
+                let data: String = row.try_get("data")?;
+                let event = serde_json::from_str(&data).unwrap_or(serde_json::Value::Null);
+                Ok((row.try_get("seq")?, event))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    /// The queue log's last sequence number (0 when empty).
+    pub async fn last_queue_event_seq(&self) -> Result<i64, DbError> {
+        let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM queue_events")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+
     /// The queue log, oldest first.
     pub async fn queue_events(&self, limit: i64) -> Result<Vec<serde_json::Value>, DbError> {
         let rows = sqlx::query("SELECT data FROM queue_events ORDER BY at, id LIMIT $1")

@@ -32,6 +32,10 @@ pub struct WriterSettings {
     pub window: Duration,
     /// Most records in one transaction.
     pub max_rows: usize,
+    /// The ACD's epoch, for the writer of a cluster's ACD: each batch is
+    /// written only while `cluster_leader` still holds this epoch, checked
+    /// in the batch's own transaction, so a former leader's writes are refused.
+    pub fence: Option<i64>,
 }
 
 impl Default for WriterSettings {
@@ -39,6 +43,7 @@ impl Default for WriterSettings {
         WriterSettings {
             window: Duration::from_millis(20),
             max_rows: 2000,
+            fence: None,
         }
     }
 }
@@ -165,7 +170,7 @@ async fn run(
             }
         }
         if !records.is_empty() {
-            write_until_done(&db, &records, &stats).await;
+            write_until_done(&db, &records, &stats, settings.fence).await;
             stats.backlog.fetch_sub(records.len(), Ordering::Relaxed);
             records.clear();
         }
@@ -183,17 +188,30 @@ fn take(item: Item, records: &mut Vec<Record>, flushes: &mut Vec<oneshot::Sender
 }
 
 /// Writes `records`, trying again after a failure for as long as it takes.
-async fn write_until_done(db: &Db, records: &[Record], stats: &WriterStats) {
+async fn write_until_done(db: &Db, records: &[Record], stats: &WriterStats, fence: Option<i64>) {
     let plan = Plan::new(records);
     let mut backoff = FIRST_BACKOFF;
     let mut failing = false;
     loop {
-        match write(db, &plan).await {
+        match write(db, &plan, fence).await {
             Ok(()) => break,
+            Err(DbError::Fenced { epoch, current }) => {
+                // A newer leader writes now; this node's view is stale.
+                stats
+                    .rejected
+                    .fetch_add(records.len() as u64, Ordering::Relaxed);
+                error!(
+                    epoch,
+                    current,
+                    rows = records.len(),
+                    "records of a former ACD leader refused"
+                );
+                return;
+            }
             Err(error) if is_invalid(&error) => {
                 // One row the database will never take must not hold up the
                 // others: write them one by one and report that row.
-                write_one_by_one(db, records, stats).await;
+                write_one_by_one(db, records, stats, fence).await;
                 return;
             }
             Err(error) => {
@@ -219,17 +237,17 @@ async fn write_until_done(db: &Db, records: &[Record], stats: &WriterStats) {
     stats.batches.fetch_add(1, Ordering::Relaxed);
 }
 
-async fn write_one_by_one(db: &Db, records: &[Record], stats: &WriterStats) {
+async fn write_one_by_one(db: &Db, records: &[Record], stats: &WriterStats, fence: Option<i64>) {
     for record in records {
         let plan = Plan::new(std::slice::from_ref(record));
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match write(db, &plan).await {
+            match write(db, &plan, fence).await {
                 Ok(()) => {
                     stats.written.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
-                Err(error) if is_invalid(&error) => {
+                Err(error) if is_invalid(&error) || matches!(error, DbError::Fenced { .. }) => {
                     stats.rejected.fetch_add(1, Ordering::Relaxed);
                     error!(%error, record = kind(record), "the database rejected a record");
                     break;
@@ -272,9 +290,18 @@ fn kind(record: &Record) -> &'static str {
 /// Rows per multi-row insert: well under SQLite's 999 bound parameters.
 const ROWS_PER_INSERT: usize = 50;
 
-/// Writes one plan in one transaction.
-async fn write(db: &Db, plan: &Plan) -> Result<(), DbError> {
+/// Writes one plan in one transaction, if `fence` is still the ACD's epoch.
+async fn write(db: &Db, plan: &Plan, fence: Option<i64>) -> Result<(), DbError> {
     let mut tx = db.begin_write().await?;
+    if let Some(epoch) = fence {
+        super::cluster::check_epoch(&mut tx, epoch).await?;
+        if !plan.queue_events.is_empty() {
+            // Delivered at commit: every node's feed reads the new rows.
+            sqlx::query(super::cluster::NOTIFY_QUEUE_EVENTS)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
     for chunk in plan.calls.chunks(ROWS_PER_INSERT) {
         insert_calls(&mut tx, chunk).await?;
     }

@@ -52,6 +52,8 @@ pub enum EndpointCommand {
     Dial(Box<OutgoingCall>, oneshot::Sender<Dialled>),
     /// Answer a request handed to another task (a REGISTER).
     Respond(ServerTxId, Box<Response>),
+    /// Whether this node runs the cluster's ACD now (OPTIONS to the ACD user).
+    AcdRunning(bool),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -325,6 +327,7 @@ impl Endpoint {
             }
             EndpointCommand::Dial(call, reply) => self.dial(call, reply),
             EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
+            EndpointCommand::AcdRunning(running) => self.ua.set_acd_running(running),
         }
     }
 

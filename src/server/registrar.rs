@@ -303,8 +303,9 @@ fn stored(binding: &Binding, now: Instant, now_ms: i64) -> StoredRegistration {
     }
 }
 
-/// A stored binding back on the monotonic clock; `None` when unreadable.
-fn binding(stored: &StoredRegistration, now: Instant, now_ms: i64) -> Option<Binding> {
+/// A binding kept in the database, as the registrar holds it (`None` when
+/// it is unreadable or expired); also how a new ACD learns where agents are.
+pub fn binding(stored: &StoredRegistration, now: Instant, now_ms: i64) -> Option<Binding> {
     let contact = parse_name_addr(&stored.contact).ok()?;
     let addr: SocketAddr = stored.source.parse().ok()?;
     let transport = match stored.transport.as_str() {

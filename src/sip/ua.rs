@@ -197,6 +197,8 @@ pub struct UserAgent {
     /// Keys the To tags of stateless answers, so a retransmission gets the same tag.
     tag_secret: u64,
     events: VecDeque<UaEvent>,
+    /// The user that designates the cluster's ACD, and whether this node runs it now.
+    acd: Option<(String, bool)>,
 }
 
 impl UserAgent {
@@ -210,7 +212,33 @@ impl UserAgent {
             rng: StdRng::seed_from_u64(seed),
             tag_secret: seed ^ 0x5eed_7a65_u64.rotate_left(17),
             events: VecDeque::new(),
+            acd: None,
         }
+    }
+
+    /// Answers OPTIONS to `user` (`sip:acd@…`) with 200 only while this node
+    /// runs the ACD, 503 otherwise, so a proxy probing that user finds the
+    /// ACD; starts as not running it.
+    pub fn designate_acd(&mut self, user: String) {
+        self.acd = Some((user, false));
+    }
+
+    /// Whether this node runs the ACD now (see [`UserAgent::designate_acd`]).
+    pub fn set_acd_running(&mut self, running: bool) {
+        if let Some((_, state)) = &mut self.acd {
+            *state = running;
+        }
+    }
+
+    /// The answer to an out-of-dialog OPTIONS: 200, but 503 for the ACD's
+    /// user on a node that does not run the ACD.
+    fn options_status(&self, request: &Request) -> u16 {
+        let Some((user, running)) = &self.acd else {
+            return 200;
+        };
+        let for_acd = request.uri.user() == Some(user.as_str())
+            || request.head.to.uri.user() == Some(user.as_str());
+        if for_acd && !running { 503 } else { 200 }
     }
 
     /// A message from the network.
@@ -405,7 +433,7 @@ impl UserAgent {
         match (&request.method, in_dialog) {
             (Method::Invite | Method::Ack | Method::Register, _) => None,
             (Method::Cancel, _) => self.layer.find_invite_for(request).is_none().then_some(481),
-            (Method::Options, false) => Some(200),
+            (Method::Options, false) => Some(self.options_status(request)),
             (_, false) => Some(405),
             (_, true) => {
                 let id = CallId(request.head.call_id.clone());
@@ -468,7 +496,10 @@ impl UserAgent {
             }),
             (Method::Invite, false) => self.new_call(now, tx, request, remote),
             (Method::Cancel, _) => self.handle_cancel(now, tx, &request),
-            (Method::Options, false) => self.respond_simple(now, tx, &request, 200),
+            (Method::Options, false) => {
+                let status = self.options_status(&request);
+                self.respond_simple(now, tx, &request, status)
+            }
             (_, false) => {
                 let mut response = self.simple_response(&request, 405);
                 response.head.push_header("Allow", ALLOW);

@@ -227,6 +227,32 @@ fn bye_before_ack_is_answered_and_ends_the_dialog() {
     );
 }
 
+/// An out-of-dialog OPTIONS to `user`, as a proxy's probe sends it.
+fn options_to(user: &str, branch: &str) -> Message {
+    let text = format!(
+        "OPTIONS sip:{user}@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch={branch}\r\n\
+         From: <sip:proxy@127.0.0.1>;tag=probe\r\nTo: <sip:{user}@127.0.0.1:5060>\r\n\
+         Call-ID: probe-{branch}\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    );
+    parse(text.as_bytes()).unwrap()
+}
+
+#[test]
+fn options_to_the_acd_user_are_200_only_while_this_node_runs_the_acd() {
+    let now = Instant::now();
+    let mut ua = ua();
+    ua.designate_acd("acd".into());
+    ua.handle_message(now, options_to("acd", "z9hG4bK-a1"), peer());
+    ua.handle_message(now, options_to("hotline", "z9hG4bK-h1"), peer());
+    assert_eq!(statuses(&sent(&mut ua)), ["503 OPTIONS", "200 OPTIONS"]);
+    ua.set_acd_running(true);
+    ua.handle_message(now, options_to("acd", "z9hG4bK-a2"), peer());
+    assert_eq!(statuses(&sent(&mut ua)), ["200 OPTIONS"]);
+    ua.set_acd_running(false);
+    ua.handle_message(now, options_to("acd", "z9hG4bK-a3"), peer());
+    assert_eq!(statuses(&sent(&mut ua)), ["503 OPTIONS"]);
+}
+
 #[test]
 fn options_in_and_out_of_dialog_get_200_with_allow() {
     let now = Instant::now();

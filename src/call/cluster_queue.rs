@@ -1,0 +1,138 @@
+//! The agent queue on a cluster node: started at each takeover with what
+//! the last ACD left in the database (agents' phones registered anywhere,
+//! the places of callers it was serving), writing fenced by the epoch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::{Services, agents, hand_over, queue};
+use crate::crm::Db;
+use crate::crm::writer::{RecordWriter, WriterSettings};
+use crate::server::endpoint::EndpointHandle;
+
+impl Services {
+    /// Starts the agent queue on a cluster node: it runs only while `role`
+    /// says this node leads, loads agents and the phones `registered` here at
+    /// each takeover, and writes its log fenced by the epoch.
+    pub fn start_cluster_queue(
+        &self,
+        inbox: queue::QueueInbox,
+        endpoint: EndpointHandle,
+        directory: queue::Directory,
+        role: tokio::sync::watch::Receiver<crate::cluster::leader::Role>,
+        registered: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+    ) -> Result<(), crate::queue::ConfigError> {
+        self.queue_shell(endpoint.clone(), directory.clone(), self.0.records.clone())?;
+        if let Some(cluster) = self.config().cluster()
+            && let Some(proxy) = cluster.proxy
+        {
+            let _ = self.0.cluster.set(hand_over::ClusterLink {
+                role: role.clone(),
+                acd_user: cluster.acd_user.clone(),
+                proxy,
+            });
+        }
+        let services = self.clone();
+        let ring_through = endpoint.clone();
+        let start = move |epoch: i64| {
+            let (services, endpoint) = (services.clone(), endpoint.clone());
+            let (directory, registered) = (directory.clone(), registered.clone());
+            async move {
+                let settings = WriterSettings {
+                    fence: Some(epoch),
+                    ..WriterSettings::default()
+                };
+                let records = RecordWriter::spawn(services.db().clone(), settings);
+                // Phones registered on the node that led before are rung where it rang them.
+                let kept = kept_bindings(services.db()).await;
+                let mut registered = registered();
+                registered.extend(kept.keys().cloned());
+                let directory: queue::Directory = Arc::new(move |agent: &str| {
+                    let here = directory(agent);
+                    match here.is_empty() {
+                        true => kept.get(agent).cloned().unwrap_or_default(),
+                        false => here,
+                    }
+                });
+                let mut shell = services.queue_shell(endpoint, directory, records).ok()?;
+                keep_places_of_the_last_term(&services, &mut shell, epoch).await;
+                shell.places = Some(queue::PlacesLog::spawn(services.db().clone(), epoch));
+                let agents = match services.db().list_agents().await {
+                    Ok(agents) => agents.iter().map(agents::agent_config).collect(),
+                    Err(error) => {
+                        warn!(%error, "agents not loaded; each is loaded when it registers");
+                        Vec::new()
+                    }
+                };
+                Some(queue::Term {
+                    shell,
+                    agents,
+                    registered,
+                })
+            }
+        };
+        tokio::spawn(queue::run_while_leading(start, inbox, role, ring_through));
+        Ok(())
+    }
+}
+
+/// The callers the last ACD left waiting become kept places of this one, so
+/// that those who call again soon get their place back.
+async fn keep_places_of_the_last_term(
+    services: &Services,
+    shell: &mut queue::QueueShell,
+    epoch: i64,
+) {
+    let places = match services.db().take_waiting_places(epoch).await {
+        Ok(places) => places,
+        Err(error) => {
+            warn!(%error, "places of the callers waiting at the last ACD not loaded");
+            return;
+        }
+    };
+    let (now, now_ms) = (std::time::Instant::now(), crate::crm::now_ms());
+    for place in &places {
+        let waited = Duration::from_millis(u64::try_from(now_ms - place.arrived_at).unwrap_or(0));
+        let arrived = now.checked_sub(waited).unwrap_or(now);
+        shell
+            .kept_places
+            .remember(&place.number, &place.queue, arrived, now);
+    }
+    if !places.is_empty() {
+        info!(
+            callers = places.len(),
+            "places of callers dropped by the last ACD are kept"
+        );
+    }
+}
+
+/// Agents' phones as the database keeps them (every node's registrar writes
+/// there), by agent: where a new ACD rings agents registered on another node.
+async fn kept_bindings(
+    db: &Db,
+) -> std::collections::HashMap<String, Vec<crate::server::agent_leg::RingTarget>> {
+    let now_ms = crate::crm::now_ms();
+    let stored = match db.live_registrations(now_ms).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            warn!(%error, "registrations not loaded; agents are rung once they register again");
+            Vec::new()
+        }
+    };
+    let now = std::time::Instant::now();
+    let mut kept: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+    for binding in stored
+        .iter()
+        .filter_map(|s| crate::server::registrar::binding(s, now, now_ms))
+    {
+        kept.entry(binding.agent.clone())
+            .or_default()
+            .push(crate::server::agent_leg::RingTarget {
+                uri: binding.uri().clone(),
+                remote: binding.target,
+            });
+    }
+    kept
+}
