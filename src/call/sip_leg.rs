@@ -176,6 +176,8 @@ impl SipLeg {
                 debug!("media bridge ended");
                 None
             }
+            // Only a WebRTC leg's media reports these.
+            MediaEvent::PeerConnected | MediaEvent::PeerEnded(_) => None,
         }
     }
 }

@@ -166,6 +166,13 @@ impl PeerHandle {
         self.events.recv().await
     }
 
+    /// The next event if one is waiting, without waiting: for the media
+    /// workers, which never block. `Err(Disconnected)` once the peer has
+    /// ended and every event was read.
+    pub fn try_next_event(&mut self) -> Result<PeerEvent, mpsc::error::TryRecvError> {
+        self.events.try_recv()
+    }
+
     /// Sends a 20 ms G.711 frame; the caller paces them. Frames before the
     /// peer connects are dropped (there is no one to hear them yet).
     pub fn send_frame(&self, frame: Vec<u8>) -> Result<(), SendError> {
