@@ -43,6 +43,9 @@ pub enum EndpointCommand {
     Answer(CallId, Vec<u8>),
     /// Answer a re-INVITE with this SDP.
     AnswerReoffer(CallId, Vec<u8>),
+    /// ACK an outgoing call placed without an offer, with our answer to the
+    /// offer its 200 made (a browser's, over WebSocket).
+    AckWithAnswer(CallId, Vec<u8>),
     /// Refuse the call with a status and extra headers.
     Reject(CallId, u16, Vec<Header>),
     /// End the call (BYE, or CANCEL/487 before it is answered).
@@ -52,6 +55,8 @@ pub enum EndpointCommand {
     Dial(Box<OutgoingCall>, oneshot::Sender<Dialled>),
     /// Answer a request handed to another task (a REGISTER).
     Respond(ServerTxId, Box<Response>),
+    /// A browser's WebSocket closed: its calls end.
+    ConnectionClosed(Remote),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -315,6 +320,7 @@ impl Endpoint {
             EndpointCommand::Ring(call) => self.ua.ring(now, &call),
             EndpointCommand::Answer(call, sdp) => self.ua.answer(now, &call, sdp),
             EndpointCommand::AnswerReoffer(call, sdp) => self.ua.answer_reoffer(now, &call, sdp),
+            EndpointCommand::AckWithAnswer(call, sdp) => self.ua.ack_with_answer(&call, sdp),
             EndpointCommand::Reject(call, status, headers) => {
                 self.ua.reject(now, &call, status, headers);
                 self.forget_if_gone(&call);
@@ -325,6 +331,7 @@ impl Endpoint {
             }
             EndpointCommand::Dial(call, reply) => self.dial(call, reply),
             EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
+            EndpointCommand::ConnectionClosed(connection) => self.ua.connection_lost(connection),
         }
     }
 
