@@ -72,6 +72,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
     let tcp_limits = transport::TcpLimits::new(config.limits.clone(), limit_stats.clone());
     let outbound = listener.start(inbound_tx, tcp_limits);
+    let websockets = outbound.clone();
 
     let ua = UserAgent::new(
         UaConfig::new(advertised, config.sip.user_agent.clone()),
@@ -104,6 +105,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         registers,
         sip_metrics.clone(),
     );
+    // Passwords the agent desktop's softphone registers with, one per page load.
+    let minted =
+        crate::registrar::SessionCredentials::new(config.registrar.core_config().digest.realm);
     // A pool of its own, so credential lookups never queue behind call records.
     let registrar_db = crate::crm::Db::open(&config.database.url)
         .await
@@ -114,18 +118,17 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         registers_rx,
         endpoint.clone(),
         sip_metrics,
+        minted.clone(),
     )
     .await;
+    let browsers = browser_answerer(&config).await;
     let directory: crate::call::queue::Directory = {
         let registrar = registrar.clone();
         Arc::new(move |agent: &str| {
             registrar
                 .contacts(agent)
                 .into_iter()
-                .map(|binding| agent_leg::RingTarget {
-                    uri: binding.uri().clone(),
-                    remote: binding.target,
-                })
+                .filter_map(|binding| agent_leg::ring_target(&binding, browsers.as_ref()))
                 .collect()
         })
     };
@@ -154,9 +157,24 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         ),
         _ => None,
     };
-    let http = crate::api::serve(config.http.listen, tls, handles, registrar, gate, targets)
-        .await
-        .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
+    let browser_sip = crate::api::sip_websocket::BrowserSip {
+        outbound: websockets,
+        endpoint: endpoint.clone(),
+        registrar: registrar.clone(),
+        credentials: minted,
+        stats: Arc::default(),
+    };
+    let http = crate::api::serve(
+        config.http.listen,
+        tls,
+        handles,
+        registrar,
+        gate,
+        targets,
+        browser_sip,
+    )
+    .await
+    .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 
     info!(sip = %local, http = %http, "{config}");
     // The line tests and scripts wait for; it carries the bound addresses.
@@ -166,6 +184,18 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     info!("shutting down");
     services.shutdown().await;
     Ok(())
+}
+
+/// How agents' browsers get their media: the WebRTC driver answering their
+/// offers; None (browsers are not rung) when it cannot start.
+async fn browser_answerer(config: &Config) -> Option<agent_leg::WebrtcAnswerer> {
+    match crate::webrtc::Driver::bind(&config.webrtc).await {
+        Ok(driver) => Some(agent_leg::webrtc_answerer(Arc::new(driver))),
+        Err(error) => {
+            tracing::warn!(%error, "agents' browsers will not be rung");
+            None
+        }
+    }
 }
 
 /// Raises the open-file limit as far as allowed and says what it is, with a

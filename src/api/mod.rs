@@ -23,6 +23,7 @@
 //! | `GET /console/calls`, `/console/tickets` (and `.csv`) | monitor | masked per role |
 //! | `GET /console/series`        | monitor    | none                      |
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
+//! | `POST /agent/sip`, `GET /sip` (WebSocket) | the agent signed in | a SIP password minted for them |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser
 //! without a session to `/login`; JSON routes answer it 401. `GET
@@ -40,6 +41,7 @@ mod openapi;
 mod queue;
 mod registrations;
 mod report;
+pub mod sip_websocket;
 pub mod tls;
 mod view;
 
@@ -65,6 +67,7 @@ pub async fn serve(
     registrar: crate::server::registrar::RegistrarHandle,
     gate: Gate,
     targets: console::Targets,
+    browser_sip: sip_websocket::BrowserSip,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -99,7 +102,10 @@ pub async fn serve(
         .merge(console::admin_routes())
         .with_state(handles.clone());
     let public = console::public_routes(gate.clone(), handles.clone());
-    let agent = console::agent_routes(gate.clone()).with_state(handles);
+    let agent = console::agent_routes(gate.clone())
+        .with_state(handles)
+        .layer(Extension(browser_sip.clone()));
+    let sip = sip_websocket::router(gate.clone(), browser_sip);
     let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(health))
         .merge(openapi::guarded(monitor, Role::Monitor, &gate))
@@ -109,6 +115,7 @@ pub async fn serve(
     let app = app
         .merge(public)
         .merge(agent)
+        .merge(sip)
         .merge(pages)
         .merge(admin_pages);
     let app =
