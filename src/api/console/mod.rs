@@ -97,6 +97,17 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/agent.js"),
     ),
     (
+        "softphone.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/softphone.js"),
+    ),
+    (
+        // JsSIP (MIT), bundled once for the browser; see its header.
+        "jssip.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/jssip.min.js"),
+    ),
+    (
         "lists.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/lists.js"),
