@@ -4,7 +4,7 @@
 //! sends garbage is answered 400 and nothing else is disturbed, a baresip
 //! caller presses 0, the page and the agent's desk phone both ring, the page
 //! shows the screen-pop and answers (the desk phone is cancelled), a tone
-//! goes each way, and closing the tab mid-call ends the caller's call with a
+//! goes each way, a key pressed in the page reaches the caller, and closing the tab mid-call ends the caller's call with a
 //! BYE and frees the agent.
 
 mod support;
@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use support::audio::{dominant_frequency, read_wav};
 use support::browser::BrowserScript;
+use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
 use support::phone::{dial, press, silence};
 use support::{Server, ServerOptions, flows_always_open, free_rtp_range};
@@ -74,6 +75,15 @@ fn a_browser_agent_registers_takes_a_queued_call_both_hear_and_closing_the_tab_e
         "{}",
         server.log()
     );
+    let scrape = server.scrape();
+    let unreadable = sample(&scrape, "hotline_websocket_total{event=\"unreadable\"}");
+    assert_eq!(unreadable, Some(2.0), "both garbage frames are counted");
+    let open = || sample(&server.scrape(), "hotline_websocket_connections");
+    assert!(
+        wait_for(Duration::from_secs(5), || open() == Some(1.0)),
+        "the page's own socket stays, the garbage one is gone: {:?}",
+        open()
+    );
 
     let caller_mic = tone_wav(server.dir.path(), "caller.wav", TONE_FROM_CALLER, 8000, 90);
     let mut caller = dial(&server, OLENA, Path::new(&caller_mic));
@@ -109,6 +119,13 @@ fn a_browser_agent_registers_takes_a_queued_call_both_hear_and_closing_the_tab_e
     page.cue();
     assert_eq!(page.next(wait), "mute true, unmuted true");
 
+    // A key pressed on the page's keypad reaches the caller (RFC 4733 both legs).
+    page.cue();
+    assert_eq!(page.next(wait), "pressed 5");
+    let key = caller.wait_event("CALL_DTMF_START", wait);
+    let key = key.unwrap_or_else(|| panic!("no key reached the caller:\n{}", caller.history()));
+    assert_eq!(key["param"], "5", "{key}");
+
     // Let the caller hear the page for a while, then close the tab mid-call.
     std::thread::sleep(Duration::from_secs(3));
     page.cue();
@@ -128,6 +145,7 @@ fn a_browser_agent_registers_takes_a_queued_call_both_hear_and_closing_the_tab_e
         registrations(&server, "alice") == 1
     });
     assert!(one_device, "the closed tab's binding stayed");
+    assert_eq!(open(), Some(0.0), "no WebSocket left open");
 
     let recording = caller
         .recording()

@@ -93,7 +93,11 @@ pub async fn serve(
         .merge(console::monitor_routes())
         .with_state(handles.clone())
         .layer(Extension(targets))
-        .merge(metrics::router(handles.clone(), registrar.clone()));
+        .merge(metrics::router(
+            handles.clone(),
+            registrar.clone(),
+            browser_sip.stats.clone(),
+        ));
     let supervisor = queue::write_routes()
         .with_state(handles.clone())
         .merge(registrations::router(registrar));

@@ -2,7 +2,8 @@
 // over SIP on a WebSocket, a socket of the same page sends garbage and is
 // answered 400, the queue's call rings with its screen-pop, the test answers
 // in the page, the page reports the tone it hears (WebAudio analyser) while
-// its fake microphone plays MIC.wav, sends a key, and its tab is closed mid-call.
+// its fake microphone plays MIC.wav, mutes and unmutes, presses 5 on its
+// keypad, and its tab is closed mid-call.
 // Arguments: base URL, login, password, microphone WAV file.
 import { run, say, heard, strongestFrequency } from './browser.mjs';
 
@@ -56,6 +57,10 @@ run(async (context) => {
   const muted = await page.evaluate(() => window.hotlinePhone.session.isMuted().audio);
   await page.click('#phone-mute');
   say(`mute ${muted}, unmuted ${!(await page.evaluate(() => window.hotlinePhone.session.isMuted().audio))}`);
+
+  await heard();
+  await page.click('#phone-keypad button:text-is("5")');
+  say('pressed 5');
 
   await heard();
   await page.close();
