@@ -64,8 +64,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         advertised_ip(local.ip(), config.sip.public_address),
         local.port(),
     );
+    let webrtc = match config.webrtc.enabled {
+        true => Some(Arc::new(
+            crate::webrtc::Driver::bind(&config.webrtc)
+                .await
+                .map_err(|e| ServerError::Startup(e.to_string()))?,
+        )),
+        false => None,
+    };
     let (queue, queue_inbox) = crate::call::queue::channel();
-    let services = Services::start(&config, db, queue, advertised, limit_stats.clone())
+    let services = Services::start(&config, db, queue, advertised, limit_stats.clone(), webrtc)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
 
@@ -146,7 +154,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         services.monitor(),
         services.metrics().clone(),
         config.audio.dir.clone(),
-    );
+    )
+    .with_web_calls(crate::call::web::WebCalls::new(&services, endpoint.clone()));
     let tls = match (&config.http.tls_certificate, &config.http.tls_key) {
         (Some(certificate), Some(key)) => Some(
             crate::api::tls::acceptor(certificate, key)

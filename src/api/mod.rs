@@ -23,6 +23,8 @@
 //! | `GET /console/calls`, `/console/tickets` (and `.csv`) | monitor | masked per role |
 //! | `GET /console/series`        | monitor    | none                      |
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
+//! | `POST /webrtc/calls`, `DELETE /webrtc/calls/{id}` | nobody (allowed origins, limits) | - |
+//! | `GET /widget.js`, `GET /call` | nobody | - ([`web_calls`]) |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser
 //! without a session to `/login`; JSON routes answer it 401. `GET
@@ -42,6 +44,7 @@ mod registrations;
 mod report;
 pub mod tls;
 mod view;
+mod web_calls;
 
 use std::net::SocketAddr;
 
@@ -98,10 +101,13 @@ pub async fn serve(
         .routes(routes!(tokens))
         .merge(console::admin_routes())
         .with_state(handles.clone());
-    let public = console::public_routes(gate.clone(), handles.clone());
+    let public = console::public_routes(gate.clone(), handles.clone())
+        .merge(web_calls::widget().with_state(handles.clone()));
+    let web = web_calls::routes().with_state(handles.clone());
     let agent = console::agent_routes(gate.clone()).with_state(handles);
     let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(health))
+        .merge(web)
         .merge(openapi::guarded(monitor, Role::Monitor, &gate))
         .merge(openapi::guarded(supervisor, Role::Supervisor, &gate))
         .merge(openapi::guarded(admin, Role::Admin, &gate))
