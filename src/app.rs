@@ -64,8 +64,16 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         advertised_ip(local.ip(), config.sip.public_address),
         local.port(),
     );
+    let webrtc = match config.webrtc.enabled {
+        true => Some(Arc::new(
+            crate::webrtc::Driver::bind(&config.webrtc)
+                .await
+                .map_err(|e| ServerError::Startup(e.to_string()))?,
+        )),
+        false => None,
+    };
     let (queue, queue_inbox) = crate::call::queue::channel();
-    let services = Services::start(&config, db, queue, advertised, limit_stats.clone())
+    let services = Services::start(&config, db, queue, advertised, limit_stats.clone(), webrtc)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
 
@@ -121,7 +129,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         minted.clone(),
     )
     .await;
-    let browsers = browser_answerer(&config).await;
+    // Agents' browsers are rung only when there is WebRTC media to give them.
+    let browsers = services.webrtc().cloned().map(agent_leg::webrtc_answerer);
     let directory: crate::call::queue::Directory = {
         let registrar = registrar.clone();
         Arc::new(move |agent: &str| {
@@ -149,7 +158,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         services.monitor(),
         services.metrics().clone(),
         config.audio.dir.clone(),
-    );
+    )
+    .with_web_calls(crate::call::web::WebCalls::new(&services, endpoint.clone()));
     let tls = match (&config.http.tls_certificate, &config.http.tls_key) {
         (Some(certificate), Some(key)) => Some(
             crate::api::tls::acceptor(certificate, key)
@@ -163,6 +173,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         registrar: registrar.clone(),
         credentials: minted,
         stats: Arc::default(),
+        media: services.webrtc().is_some(),
     };
     let http = crate::api::serve(
         config.http.listen,
@@ -184,18 +195,6 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     info!("shutting down");
     services.shutdown().await;
     Ok(())
-}
-
-/// How agents' browsers get their media: the WebRTC driver answering their
-/// offers; None (browsers are not rung) when it cannot start.
-async fn browser_answerer(config: &Config) -> Option<agent_leg::WebrtcAnswerer> {
-    match crate::webrtc::Driver::bind(&config.webrtc).await {
-        Ok(driver) => Some(agent_leg::webrtc_answerer(Arc::new(driver))),
-        Err(error) => {
-            tracing::warn!(%error, "agents' browsers will not be rung");
-            None
-        }
-    }
 }
 
 /// Raises the open-file limit as far as allowed and says what it is, with a

@@ -128,6 +128,7 @@ async fn serve(observed: Arc<Mutex<Observed>>) -> String {
         public_address: None,
         port_min: 40000,
         port_max: 40999,
+        ..WebrtcSettings::default()
     };
     let driver = Arc::new(Driver::bind(&settings).await.expect("WebRTC socket"));
     let state = Test { driver, observed };

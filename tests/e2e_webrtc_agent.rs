@@ -29,24 +29,9 @@ const TONE_FROM_PAGE: f32 = 600.0;
 
 #[test]
 fn a_browser_agent_registers_takes_a_queued_call_both_hear_and_closing_the_tab_ends_it() {
-    let flows = flows_always_open();
-    let (webrtc_min, webrtc_max) = free_rtp_range();
-    let config = format!(
-        "[registrar]\nalgorithms = [\"MD5\"]\n\n[[queues]]\nname = \"support\"\n\
-         strategy = \"longest_idle\"\nskills = [\"support\"]\nring_timeout_seconds = 60\n\n\
-         [queue]\nwrap_up_seconds = 2\n\n[webrtc]\nbind_address = \"127.0.0.1\"\n\
-         port_min = {webrtc_min}\nport_max = {webrtc_max}\n"
-    );
-    let server = Server::start_with(ServerOptions {
-        config,
-        media: "rtp_timeout_seconds = 20".into(),
-        flows: Some(flows.path().to_owned()),
-        ..ServerOptions::default()
-    });
+    let (_flows, server) = server_with_alice();
     let _log = LogOnFailure(&server);
-    server.add_agent("alice", "secret-a", "support");
-    let base = format!("http://{}", server.http);
-    let wait = Duration::from_secs(30);
+    let (base, wait) = (format!("http://{}", server.http), Duration::from_secs(30));
 
     // The agent's desk phone, registered beside the browser.
     let quiet = silence(server.dir.path(), 90);
@@ -105,11 +90,7 @@ fn a_browser_agent_registers_takes_a_queued_call_both_hear_and_closing_the_tab_e
     let desk_stopped = desk.wait_event("CALL_CLOSED", wait);
     assert!(desk_stopped.is_some(), "{}", desk.history());
 
-    let heard = page.next(wait);
-    let frequency: f32 = heard
-        .strip_prefix("heard ")
-        .and_then(|f| f.parse().ok())
-        .unwrap_or_else(|| panic!("{heard}"));
+    let frequency = frequency(&page.next(wait));
     assert!(
         (frequency - TONE_FROM_CALLER).abs() < 20.0,
         "the page heard {frequency} Hz\n{}",
@@ -160,6 +141,93 @@ fn a_browser_agent_registers_takes_a_queued_call_both_hear_and_closing_the_tab_e
     );
     page.cue();
     assert!(page.finish(wait));
+}
+
+#[test]
+fn a_web_caller_reaches_a_browser_agent_and_they_hear_each_other() {
+    let (_flows, server) = server_with_alice();
+    let _log = LogOnFailure(&server);
+    let (base, wait) = (format!("http://{}", server.http), Duration::from_secs(30));
+
+    let agent_mic = tone_wav(server.dir.path(), "agent.wav", TONE_FROM_PAGE, 48000, 90);
+    let mut agent =
+        BrowserScript::start("agent_phone.mjs", &[&base, "alice", "secret-a", &agent_mic]);
+    assert_eq!(agent.next(wait), "registered");
+    assert!(agent.next(wait).starts_with("garbage: SIP/2.0 400"));
+
+    let caller_mic = tone_wav(server.dir.path(), "caller.wav", TONE_FROM_CALLER, 48000, 90);
+    let mut caller = BrowserScript::start("web_caller.mjs", &[&base, &caller_mic]);
+    assert_eq!(caller.next(wait), "in-call");
+    std::thread::sleep(Duration::from_millis(2500));
+    caller.cue();
+    assert_eq!(caller.next(wait), "pressed 0");
+
+    let ringing = agent.next(Duration::from_secs(60));
+    assert!(ringing.starts_with("ringing "), "{ringing}");
+    agent.cue();
+    assert_eq!(agent.next(wait), "talking");
+    let agent_heard = frequency(&agent.next(wait));
+    caller.cue();
+    let caller_heard = frequency(&caller.next(wait));
+    eprintln!("the agent heard {agent_heard} Hz, the web caller {caller_heard} Hz");
+    assert!(
+        (agent_heard - TONE_FROM_CALLER).abs() < 20.0,
+        "the agent heard {agent_heard} Hz"
+    );
+    assert!(
+        (caller_heard - TONE_FROM_PAGE).abs() < 20.0,
+        "the web caller heard {caller_heard} Hz"
+    );
+
+    agent.cue();
+    assert_eq!(agent.next(wait), "mute true, unmuted true");
+    agent.cue();
+    assert_eq!(agent.next(wait), "pressed 5");
+    agent.cue();
+    assert_eq!(agent.next(wait), "closed");
+    let freed = wait_for(wait, || {
+        let state = agent_state(&server, "alice");
+        state == "\"wrap_up\"" || state == "\"available\""
+    });
+    assert!(freed, "alice is {}", agent_state(&server, "alice"));
+    let ended = wait_for(wait, || server.get_json("/status")["calls_active"] == 0);
+    assert!(
+        ended,
+        "the web call did not end: {}",
+        server.get_json("/status")
+    );
+    agent.cue();
+    caller.cue();
+    assert!(agent.finish(wait));
+    assert!(caller.finish(wait));
+}
+
+/// The frequency in a script's `heard F` line.
+fn frequency(line: &str) -> f32 {
+    line.strip_prefix("heard ")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"))
+}
+
+/// A server whose queue rings the agent alice for a minute, with WebRTC on
+/// loopback; and its flows' directory, to keep while it runs.
+fn server_with_alice() -> (tempfile::TempDir, Server) {
+    let flows = flows_always_open();
+    let (webrtc_min, webrtc_max) = free_rtp_range();
+    let config = format!(
+        "[registrar]\nalgorithms = [\"MD5\"]\n\n[[queues]]\nname = \"support\"\n\
+         strategy = \"longest_idle\"\nskills = [\"support\"]\nring_timeout_seconds = 60\n\n\
+         [queue]\nwrap_up_seconds = 2\n\n[webrtc]\nenabled = true\nbind_address = \"127.0.0.1\"\n\
+         port_min = {webrtc_min}\nport_max = {webrtc_max}\n"
+    );
+    let server = Server::start_with(ServerOptions {
+        config,
+        media: "rtp_timeout_seconds = 20".into(),
+        flows: Some(flows.path().to_owned()),
+        ..ServerOptions::default()
+    });
+    server.add_agent("alice", "secret-a", "support");
+    (flows, server)
 }
 
 /// Prints the server's log when the test fails, whatever step failed.

@@ -24,6 +24,8 @@
 //! | `GET /console/series`        | monitor    | none                      |
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
 //! | `POST /agent/sip`, `GET /sip` (WebSocket) | the agent signed in | a SIP password minted for them |
+//! | `POST /webrtc/calls`, `DELETE /webrtc/calls/{id}` | nobody (allowed origins, limits) | - |
+//! | `GET /widget.js`, `GET /call` | nobody | - ([`web_calls`]) |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser
 //! without a session to `/login`; JSON routes answer it 401. `GET
@@ -44,6 +46,7 @@ mod report;
 pub mod sip_websocket;
 pub mod tls;
 mod view;
+mod web_calls;
 
 use std::net::SocketAddr;
 
@@ -105,13 +108,16 @@ pub async fn serve(
         .routes(routes!(tokens))
         .merge(console::admin_routes())
         .with_state(handles.clone());
-    let public = console::public_routes(gate.clone(), handles.clone());
+    let public = console::public_routes(gate.clone(), handles.clone())
+        .merge(web_calls::widget().with_state(handles.clone()));
+    let web = web_calls::routes().with_state(handles.clone());
     let agent = console::agent_routes(gate.clone())
         .with_state(handles)
         .layer(Extension(browser_sip.clone()));
     let sip = sip_websocket::router(gate.clone(), browser_sip);
     let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(health))
+        .merge(web)
         .merge(openapi::guarded(monitor, Role::Monitor, &gate))
         .merge(openapi::guarded(supervisor, Role::Supervisor, &gate))
         .merge(openapi::guarded(admin, Role::Admin, &gate))

@@ -44,6 +44,9 @@ pub struct BrowserSip {
     pub registrar: RegistrarHandle,
     pub credentials: SessionCredentials,
     pub stats: Arc<WebSocketStats>,
+    /// Whether browsers can have media (`[webrtc] enabled`): without it a
+    /// registered browser would never ring, so the page is told not to.
+    pub media: bool,
 }
 
 /// Counters of SIP over WebSocket, for `/metrics`.
@@ -91,6 +94,10 @@ pub async fn credentials(
     Extension(AgentLogin(login)): Extension<AgentLogin>,
     Extension(sip): Extension<BrowserSip>,
 ) -> Response {
+    if !sip.media {
+        let reason = "the softphone needs WebRTC media: set [webrtc] enabled = true";
+        return super::error::ApiError::answer(StatusCode::SERVICE_UNAVAILABLE, reason);
+    }
     let password = sip
         .credentials
         .mint(&login, Instant::now(), &mut rand::rng());

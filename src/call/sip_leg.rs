@@ -221,22 +221,10 @@ impl Leg for SipLeg {
                 barge_in,
                 looping,
             } => {
-                let audio = match &self.prompts {
-                    Some(store) => super::prompts::resolve(store, &prompts),
-                    None => Vec::new(),
-                };
-                let sent = match (&self.media, audio.is_empty()) {
-                    (Some(media), false) => {
-                        let play = MediaCommand::Play {
-                            id,
-                            prompts: audio,
-                            barge_in,
-                            looping,
-                        };
-                        media.send(play).await
-                    }
-                    _ => false,
-                };
+                let store = self.prompts.as_deref();
+                let media = self.media.as_ref();
+                let sent =
+                    super::prompts::play(store, media, id, &prompts, barge_in, looping).await;
                 // Nothing to hear: nobody must wait for a playback that never ends.
                 if !sent {
                     self.pending.push_back(LegSignal::PlaybackFinished { id });

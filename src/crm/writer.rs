@@ -313,9 +313,9 @@ fn placeholders(rows: usize, columns: usize) -> String {
 
 async fn insert_calls(tx: &mut Tx, calls: &[CallInsert]) -> Result<(), sqlx::Error> {
     let sql = format!(
-        "INSERT INTO calls (id, sip_call_id, caller, customer_id, flow_version, outcome,
-                            flow_outcome, path, started_at, ended_at) VALUES {}",
-        placeholders(calls.len(), 10)
+        "INSERT INTO calls (id, sip_call_id, caller, channel, customer_id, flow_version,
+                            outcome, flow_outcome, path, started_at, ended_at) VALUES {}",
+        placeholders(calls.len(), 11)
     );
     let mut query = sqlx::query(&sql);
     for call in calls {
@@ -323,6 +323,7 @@ async fn insert_calls(tx: &mut Tx, calls: &[CallInsert]) -> Result<(), sqlx::Err
             .bind(call.id.clone())
             .bind(call.sip_call_id.clone())
             .bind(call.caller.clone())
+            .bind(call.channel)
             .bind(call.customer_id.clone())
             .bind(call.flow_version.clone())
             .bind(call.outcome.clone())
@@ -437,6 +438,7 @@ mod tests {
             id: id.into(),
             sip_call_id: format!("{id}@test"),
             caller: "+380441234567".into(),
+            channel: "sip",
             customer_id: None,
             at: 1,
         });
@@ -527,6 +529,7 @@ mod tests {
             id: "long".into(),
             sip_call_id: "long@test".into(),
             caller: "+380441234567".into(),
+            channel: "sip",
             customer_id: None,
             at: 1,
         });
@@ -563,6 +566,7 @@ mod tests {
             id: "open".into(),
             sip_call_id: "open@test".into(),
             caller: "+380441234567".into(),
+            channel: "sip",
             customer_id: None,
             at: 1,
         });

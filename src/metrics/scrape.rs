@@ -97,6 +97,16 @@ pub fn encode(metrics: &Metrics, live: &Live) -> String {
         media.tick_lateness.clone(),
     );
     registry.register(
+        "webrtc_offers",
+        "Browsers' call offers, answered or why refused",
+        metrics.webrtc.offers.clone(),
+    );
+    registry.register(
+        "webrtc_peers",
+        "Browsers' media: connected, consent lost (the page vanished), closed",
+        metrics.webrtc.peers.clone(),
+    );
+    registry.register(
         "flow_reloads",
         "Flows published, flow files rejected and flows removed by the reloader",
         metrics.flow_reloads.clone(),

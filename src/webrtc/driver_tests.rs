@@ -17,6 +17,7 @@ async fn one_socket_keeps_two_browsers_apart() {
         public_address: None,
         port_min: 41000,
         port_max: 41999,
+        ..WebrtcSettings::default()
     };
     let driver = Driver::bind(&settings).await.expect("bound");
     let (mut first, mut first_heard, _) = dial(&driver, 0x11).await;

@@ -53,6 +53,17 @@ export async function strongestFrequency(stream) {
   return Math.round(best * ctx.sampleRate / analyser.fftSize);
 }
 
+/** Opens the "call us" page at `url`, presses the call button and waits until the call is up. */
+export async function callFromWidget(page, url) {
+  await page.goto(url);
+  await page.click('.hotline-widget .hl-call');
+  await page.waitForFunction(() => {
+    const state = window.hotlineCall.state;
+    if (state === 'error' || state === 'microphone-refused') throw new Error(`${state} ${window.hotlineCall.detail}`);
+    return state === 'in-call' && window.hotlineCall.remote;
+  }, null, { timeout: 30_000 });
+}
+
 /** Tells the Rust test something happened (one line on stdout). */
 export function say(line) {
   process.stdout.write(`${line}\n`);

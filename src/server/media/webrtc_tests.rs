@@ -35,6 +35,7 @@ async fn call(byte: u8) -> Call {
         public_address: None,
         port_min: 42000,
         port_max: 42999,
+        ..WebrtcSettings::default()
     };
     let driver = Driver::bind(&settings).await.expect("bound");
     let (peer, seen, press) = dial(&driver, byte).await;

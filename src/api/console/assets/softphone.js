@@ -29,7 +29,10 @@ async function start() {
   show('off');
   if (typeof JsSIP === 'undefined') return fail('the softphone library did not load');
   const answer = await fetch('/agent/sip', { method: 'POST' });
-  if (!answer.ok) return fail(`no SIP credentials (${answer.status})`);
+  if (!answer.ok) {
+    const why = await answer.json().catch(() => ({}));
+    return fail(`phone off: ${why.error ?? `no SIP credentials (${answer.status})`}`);
+  }
   const sip = await answer.json();
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const socket = new JsSIP.WebSocketInterface(`${scheme}://${location.host}${sip.path}`);
