@@ -109,6 +109,7 @@ pub async fn serve(
         .merge(console::admin_routes())
         .with_state(handles.clone());
     let public = console::public_routes(gate.clone(), handles.clone())
+        .layer(Extension(browser_sip.clone()))
         .merge(web_calls::widget().with_state(handles.clone()));
     let web = web_calls::routes().with_state(handles.clone());
     let agent = console::agent_routes(gate.clone())

@@ -89,18 +89,21 @@ pub struct MintedSip {
     path: &'static str,
 }
 
-/// `POST /agent/sip`: mints a SIP password for the agent signed in.
+/// `POST /agent/sip`: mints a SIP password for the agent signed in, good
+/// until they sign out (or for [`MINTED_LIFETIME`]).
 pub async fn credentials(
     Extension(AgentLogin(login)): Extension<AgentLogin>,
     Extension(sip): Extension<BrowserSip>,
+    headers: HeaderMap,
 ) -> Response {
     if !sip.media {
         let reason = "the softphone needs WebRTC media: set [webrtc] enabled = true";
         return super::error::ApiError::answer(StatusCode::SERVICE_UNAVAILABLE, reason);
     }
+    let session = session_tag(&headers).unwrap_or_default();
     let password = sip
         .credentials
-        .mint(&login, Instant::now(), &mut rand::rng());
+        .mint(&login, &session, Instant::now(), &mut rand::rng());
     let minted = MintedSip {
         login,
         password,
@@ -108,6 +111,26 @@ pub async fn credentials(
         path: "/sip",
     };
     ([(header::CACHE_CONTROL, "no-store")], Json(minted)).into_response()
+}
+
+/// Signing out revokes the passwords minted for that sign-in.
+pub fn signed_out(sip: &BrowserSip, headers: &HeaderMap) {
+    if let Some(session) = session_tag(headers) {
+        sip.credentials.revoke(&session);
+    }
+}
+
+/// Names the sign-in a request carries without keeping its secret: the
+/// SHA-256 of the session cookie.
+fn session_tag(headers: &HeaderMap) -> Option<String> {
+    use sha2::Digest;
+    let secret = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(super::access::session::from_cookie)?;
+    let digest = sha2::Sha256::digest(secret.as_bytes());
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 async fn upgrade(

@@ -31,6 +31,8 @@ pub struct SessionCredentials {
 
 #[derive(Debug)]
 struct Minted {
+    /// Which sign-in it was minted for, so signing out revokes it.
+    session: String,
     ha1_md5: String,
     ha1_sha256: String,
     expires_at: Instant,
@@ -45,12 +47,15 @@ impl SessionCredentials {
         }
     }
 
-    /// A new random password for `login`, good until `now` + [`MINTED_LIFETIME`].
-    pub fn mint(&self, login: &str, now: Instant, rng: &mut impl Rng) -> String {
+    /// A new random password for `login` signed in as `session` (any tag
+    /// that names the sign-in), good until `now` + [`MINTED_LIFETIME`] or
+    /// until [`SessionCredentials::revoke`] of that session.
+    pub fn mint(&self, login: &str, session: &str, now: Instant, rng: &mut impl Rng) -> String {
         let password: String = (0..24)
             .map(|_| char::from(b"abcdefghijkmnpqrstuvwxyz23456789"[rng.random_range(0..32)]))
             .collect();
         let minted = Minted {
+            session: session.to_owned(),
             ha1_md5: ha1(Algorithm::Md5, login, &self.realm, &password),
             ha1_sha256: ha1(Algorithm::Sha256, login, &self.realm, &password),
             expires_at: now + MINTED_LIFETIME,
@@ -63,6 +68,16 @@ impl SessionCredentials {
         }
         list.push(minted);
         password
+    }
+
+    /// Revokes the passwords minted for `session` (the agent signed out);
+    /// their browsers' next REGISTER is refused.
+    pub fn revoke(&self, session: &str) {
+        let mut all = self.lock();
+        for list in all.values_mut() {
+            list.retain(|m| m.session != session);
+        }
+        all.retain(|_, list| !list.is_empty());
     }
 
     /// The HA1s of `login`'s passwords still good at `now`.
@@ -93,7 +108,7 @@ mod tests {
         let store = SessionCredentials::new("hotline");
         let now = Instant::now();
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let password = store.mint("alice", now, &mut rng);
+        let password = store.mint("alice", "tab-1", now, &mut rng);
         let expected = ha1(Algorithm::Md5, "alice", "hotline", &password);
         assert_eq!(store.ha1s("alice", Algorithm::Md5, now), vec![expected]);
         assert!(store.ha1s("bob", Algorithm::Md5, now).is_empty());
@@ -105,12 +120,25 @@ mod tests {
     }
 
     #[test]
+    fn signing_out_revokes_that_sign_ins_passwords_only() {
+        let store = SessionCredentials::new("hotline");
+        let now = Instant::now();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        store.mint("alice", "tab-1", now, &mut rng);
+        store.mint("alice", "tab-2", now, &mut rng);
+        store.revoke("tab-1");
+        assert_eq!(store.ha1s("alice", Algorithm::Md5, now).len(), 1);
+        store.revoke("tab-2");
+        assert!(store.ha1s("alice", Algorithm::Md5, now).is_empty());
+    }
+
+    #[test]
     fn only_the_latest_few_are_kept() {
         let store = SessionCredentials::new("hotline");
         let now = Instant::now();
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         for _ in 0..PER_AGENT + 3 {
-            store.mint("alice", now, &mut rng);
+            store.mint("alice", "tab-1", now, &mut rng);
         }
         assert_eq!(store.ha1s("alice", Algorithm::Sha256, now).len(), PER_AGENT);
     }

@@ -201,7 +201,12 @@ fn refused_login(status: StatusCode, message: &str) -> Response {
     (status, no_store(), Html(login_html(message))).into_response()
 }
 
-async fn sign_out(State(gate): State<Gate>, headers: HeaderMap) -> Response {
+async fn sign_out(
+    State(gate): State<Gate>,
+    Extension(sip): Extension<crate::api::sip_websocket::BrowserSip>,
+    headers: HeaderMap,
+) -> Response {
+    crate::api::sip_websocket::signed_out(&sip, &headers);
     let secret = headers
         .get_all(header::COOKIE)
         .iter()

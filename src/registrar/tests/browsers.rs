@@ -28,7 +28,7 @@ fn with_minted() -> (Harness, SessionCredentials) {
 fn a_minted_password_registers_its_agent_only_and_the_stored_one_still_works() {
     let (mut h, minted) = with_minted();
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let password = minted.mint("alice", h.now, &mut rng);
+    let password = minted.mint("alice", "tab", h.now, &mut rng);
 
     let mut browser = Phone::new("alice", &password, "127.0.0.1:40000");
     browser.source = websocket("127.0.0.1:40000");
@@ -48,7 +48,7 @@ fn a_minted_password_registers_its_agent_only_and_the_stored_one_still_works() {
 fn a_minted_password_expires() {
     let (mut h, minted) = with_minted();
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
-    let password = minted.mint("alice", h.now, &mut rng);
+    let password = minted.mint("alice", "tab", h.now, &mut rng);
     h.advance(MINTED_LIFETIME);
     let mut browser = Phone::new("alice", &password, "127.0.0.1:40000");
     assert_eq!(browser.register(&mut h, Some(BROWSER)).status, 403);
