@@ -45,6 +45,8 @@ pub struct SipLeg {
     prompts: Option<Arc<PromptStore>>,
     /// Signals made by commands (a playback with nothing to play), given out first.
     pending: VecDeque<LegSignal>,
+    /// A browser agent's leg: re-offers are refused ([`AgentLeg::webrtc`]).
+    webrtc: bool,
 }
 
 /// What an incoming call brings to its leg.
@@ -77,6 +79,7 @@ impl SipLeg {
             media_events: None,
             prompts,
             pending: VecDeque::new(),
+            webrtc: false,
         }
     }
 
@@ -99,6 +102,7 @@ impl SipLeg {
             media_events: Some(leg.media_events),
             prompts,
             pending: VecDeque::new(),
+            webrtc: leg.webrtc,
         }
     }
 
@@ -239,6 +243,10 @@ impl Leg for SipLeg {
                 if let Some(media) = &self.media {
                     media.send(MediaCommand::SendDigit(digit)).await;
                 }
+            }
+            LegCommand::AnswerReoffer { .. } if self.webrtc => {
+                let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
+                self.endpoint.send(refuse).await;
             }
             LegCommand::AnswerReoffer { offer } => {
                 let body = media::answer_reoffer(&mut self.sdp, &offer, self.media.as_ref()).await;

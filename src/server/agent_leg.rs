@@ -93,6 +93,9 @@ pub struct AgentLeg {
     pub sdp: SdpSession,
     pub media: MediaHandle,
     pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// A browser's leg: its media is WebRTC, which the WebRTC peer does not
+    /// renegotiate, so its re-offers are refused and the session kept.
+    pub webrtc: bool,
 }
 
 impl AgentLeg {
@@ -105,6 +108,10 @@ impl AgentLeg {
     /// Answers the phone's re-INVITE (hold, resume, a new address) and points
     /// the leg's media at what was agreed.
     pub async fn answer_reoffer(&mut self, endpoint: &EndpointHandle, offer: &[u8]) {
+        if self.webrtc {
+            let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
+            return endpoint.send(refuse).await;
+        }
         let body = media::answer_reoffer(&mut self.sdp, offer, Some(&self.media)).await;
         endpoint
             .send(EndpointCommand::AnswerReoffer(self.call.clone(), body))
@@ -238,6 +245,7 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
                 };
                 hang_up_all(&request.endpoint, &mut calls).await;
                 let browser = request.targets[index].browser.clone();
+                let webrtc = browser.is_some();
                 // With early media, its answer stands: a 2xx repeats it (§13.2.1).
                 let started = match (browser, early.take(), socket.take()) {
                     (Some(answerer), _, _) => {
@@ -267,6 +275,7 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
                     sdp,
                     media,
                     media_events,
+                    webrtc,
                 }));
             }
             CallSignal::Failed { status } => {

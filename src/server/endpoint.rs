@@ -43,6 +43,8 @@ pub enum EndpointCommand {
     Answer(CallId, Vec<u8>),
     /// Answer a re-INVITE with this SDP.
     AnswerReoffer(CallId, Vec<u8>),
+    /// Refuse a re-INVITE's offer with 488; the session stays as it was.
+    RefuseReoffer(CallId),
     /// ACK an outgoing call placed without an offer, with our answer to the
     /// offer its 200 made (a browser's, over WebSocket).
     AckWithAnswer(CallId, Vec<u8>),
@@ -321,6 +323,7 @@ impl Endpoint {
             EndpointCommand::Answer(call, sdp) => self.ua.answer(now, &call, sdp),
             EndpointCommand::AnswerReoffer(call, sdp) => self.ua.answer_reoffer(now, &call, sdp),
             EndpointCommand::AckWithAnswer(call, sdp) => self.ua.ack_with_answer(&call, sdp),
+            EndpointCommand::RefuseReoffer(call) => self.ua.refuse_reoffer(now, &call),
             EndpointCommand::Reject(call, status, headers) => {
                 self.ua.reject(now, &call, status, headers);
                 self.forget_if_gone(&call);

@@ -294,6 +294,23 @@ impl UserAgent {
         self.process(now);
     }
 
+    /// Refuses a re-INVITE's offer (488 Not Acceptable Here): the session
+    /// stays as it was (RFC 3261 §14.2).
+    pub fn refuse_reoffer(&mut self, now: Instant, call: &CallId) {
+        let Some(c) = self.calls.get_mut(call) else {
+            return;
+        };
+        let Some(tx) = c.reinvite_tx.take() else {
+            return;
+        };
+        let Some(request) = self.layer.server_request(tx).cloned() else {
+            return;
+        };
+        let refused = self.dialog_response(&request, &self.calls[call].dialog, 488);
+        self.layer.respond(now, tx, refused);
+        self.process(now);
+    }
+
     /// Refuses a call that is not answered yet, with `status` and extra headers.
     pub fn reject(&mut self, now: Instant, call: &CallId, status: u16, headers: Vec<Header>) {
         let Some(c) = self.calls.get(call) else {
