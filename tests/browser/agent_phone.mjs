@@ -3,11 +3,11 @@
 // answered 400, the queue's call rings with its screen-pop, the test answers
 // in the page, the page reports the tone it hears (WebAudio analyser) while
 // its fake microphone plays MIC.wav, mutes and unmutes, presses 5 on its
-// keypad, and its tab is closed mid-call.
-// Arguments: base URL, login, password, microphone WAV file.
+// keypad, and either hangs up with its button or has its tab closed mid-call.
+// Arguments: base URL, login, password, microphone WAV file, `hang-up` or `close`.
 import { run, say, heard, strongestFrequency } from './browser.mjs';
 
-const [base, login, password, microphone] = process.argv.slice(2);
+const [base, login, password, microphone, ending] = process.argv.slice(2);
 
 run(async (context) => {
   const page = context.pages()[0] ?? await context.newPage();
@@ -63,8 +63,15 @@ run(async (context) => {
   say('pressed 5');
 
   await heard();
-  await page.close();
-  say('closed');
+  if (ending === 'hang-up') {
+    await page.click('#phone-hangup');
+    await page.waitForSelector('#phone-state[data-phone="ready"]');
+    await page.waitForSelector('#state[data-state="wrap_up"]');
+    say('hung up, wrap_up');
+  } else {
+    await page.close();
+    say('closed');
+  }
   await heard();
 }, ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
   `--use-file-for-fake-audio-capture=${microphone}`, '--autoplay-policy=no-user-gesture-required']);
