@@ -1,11 +1,13 @@
-//! An agent takes a call in the agent desktop, in a real browser (Debian's
-//! chromium, headless, driven by playwright-core): the page registers over
-//! SIP on a WebSocket with a password the server minted for it, a socket that
-//! sends garbage is answered 400 and nothing else is disturbed, a baresip
-//! caller presses 0, the page and the agent's desk phone both ring, the page
-//! shows the screen-pop and answers (the desk phone is cancelled), a tone
-//! goes each way, a key pressed in the page reaches the caller, and closing the tab mid-call ends the caller's call with a
-//! BYE and frees the agent.
+//! An agent takes calls in the agent desktop, in a real browser (Debian's
+//! chromium, headless, driven by playwright-core). The page registers over
+//! SIP on a WebSocket with a password the server minted for it; a socket that
+//! sends garbage is answered 400 and nothing else is disturbed. A baresip
+//! caller presses 0: the page and the agent's desk phone both ring, the page
+//! shows the screen-pop and answers (the desk phone is cancelled), a tone goes
+//! each way, a key pressed in the page reaches the caller, and closing the
+//! tab mid-call ends the caller's call with a BYE and frees the agent. A web
+//! caller (the "call us" widget) reaches a browser agent the same way, and
+//! the agent hangs up with the page's button.
 
 mod support;
 
