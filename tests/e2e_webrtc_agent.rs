@@ -7,7 +7,8 @@
 //! each way, a key pressed in the page reaches the caller, and closing the
 //! tab mid-call ends the caller's call with a BYE and frees the agent. A web
 //! caller (the "call us" widget) reaches a browser agent the same way, and
-//! the agent hangs up with the page's button.
+//! the agent hangs up with the page's button. Over HTTPS, the page
+//! registers over wss://.
 
 mod support;
 
@@ -202,6 +203,37 @@ fn a_web_caller_reaches_a_browser_agent_they_hear_each_other_and_the_agent_hangs
     caller.cue();
     assert!(agent.finish(wait));
     assert!(caller.finish(wait));
+}
+
+#[test]
+fn over_https_the_agent_desktop_registers_over_wss() {
+    let keys = tempfile::tempdir().unwrap();
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let certificate = keys.path().join("cert.pem");
+    let key = keys.path().join("key.pem");
+    std::fs::write(&certificate, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
+    let (webrtc_min, webrtc_max) = free_rtp_range();
+    let config = format!(
+        "[http]\ntls_certificate = {:?}\ntls_key = {:?}\n\n[webrtc]\nenabled = true\n\
+         port_min = {webrtc_min}\nport_max = {webrtc_max}\n",
+        certificate.display().to_string(),
+        key.display().to_string()
+    );
+    let server = Server::start_with(ServerOptions {
+        config,
+        ..ServerOptions::default()
+    });
+    let _log = LogOnFailure(&server);
+    server.add_agent("alice", "secret-a", "support");
+    let base = format!("https://localhost:{}", server.http.port());
+    let mut page = BrowserScript::start("agent_wss.mjs", &[&base, "alice", "secret-a"]);
+    let registered = page.next(Duration::from_secs(30));
+    assert_eq!(
+        registered,
+        format!("registered WSS wss://localhost:{}/sip", server.http.port())
+    );
+    assert!(page.finish(Duration::from_secs(30)));
 }
 
 /// The frequency in a script's `heard F` line.
