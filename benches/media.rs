@@ -216,7 +216,9 @@ fn server(n: usize, measure: Duration) {
                         MediaEvent::Stats(s) => return Some(s),
                         MediaEvent::PlaybackFinished { .. }
                         | MediaEvent::BridgeEnded
-                        | MediaEvent::RtpTimeout { .. } => {}
+                        | MediaEvent::RtpTimeout { .. }
+                        | MediaEvent::PeerConnected
+                        | MediaEvent::PeerEnded(_) => {}
                         MediaEvent::Digit(_) => {
                             digits.fetch_add(1, Ordering::Relaxed);
                         }

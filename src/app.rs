@@ -70,14 +70,23 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                 local.port(),
             )
         });
+    let webrtc = match config.webrtc.enabled {
+        true => Some(Arc::new(
+            crate::webrtc::Driver::bind(&config.webrtc)
+                .await
+                .map_err(|e| ServerError::Startup(e.to_string()))?,
+        )),
+        false => None,
+    };
     let (queue, queue_inbox) = crate::call::queue::channel();
-    let services = Services::start(&config, db, queue, advertised, limit_stats.clone())
+    let services = Services::start(&config, db, queue, advertised, limit_stats.clone(), webrtc)
         .await
         .map_err(|e| ServerError::Startup(e.to_string()))?;
 
     let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
     let tcp_limits = transport::TcpLimits::new(config.limits.clone(), limit_stats.clone());
     let outbound = listener.start(inbound_tx, tcp_limits);
+    let websockets = outbound.clone();
 
     let mut ua = UserAgent::new(
         UaConfig::new(advertised, config.sip.user_agent.clone()),
@@ -113,6 +122,9 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         registers,
         sip_metrics.clone(),
     );
+    // Passwords the agent desktop's softphone registers with, one per page load.
+    let minted =
+        crate::registrar::SessionCredentials::new(config.registrar.core_config().digest.realm);
     // A pool of its own, so credential lookups never queue behind call records.
     let registrar_db = crate::crm::Db::open(&config.database.url)
         .await
@@ -123,18 +135,18 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         registers_rx,
         endpoint.clone(),
         sip_metrics,
+        minted.clone(),
     )
     .await;
+    // Agents' browsers are rung only when there is WebRTC media to give them.
+    let browsers = services.webrtc().cloned().map(agent_leg::webrtc_answerer);
     let directory: crate::call::queue::Directory = {
         let registrar = registrar.clone();
         Arc::new(move |agent: &str| {
             registrar
                 .contacts(agent)
                 .into_iter()
-                .map(|binding| agent_leg::RingTarget {
-                    uri: binding.uri().clone(),
-                    remote: binding.target,
-                })
+                .filter_map(|binding| agent_leg::ring_target(&binding, browsers.as_ref()))
                 .collect()
         })
     };
@@ -176,7 +188,8 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         services.monitor(),
         services.metrics().clone(),
         config.audio.dir.clone(),
-    );
+    )
+    .with_web_calls(crate::call::web::WebCalls::new(&services, endpoint.clone()));
     let tls = match (&config.http.tls_certificate, &config.http.tls_key) {
         (Some(certificate), Some(key)) => Some(
             crate::api::tls::acceptor(certificate, key)
@@ -184,9 +197,25 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         ),
         _ => None,
     };
-    let http = crate::api::serve(config.http.listen, tls, handles, registrar, gate, targets)
-        .await
-        .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
+    let browser_sip = crate::api::sip_websocket::BrowserSip {
+        outbound: websockets,
+        endpoint: endpoint.clone(),
+        registrar: registrar.clone(),
+        credentials: minted,
+        stats: Arc::default(),
+        media: services.webrtc().is_some(),
+    };
+    let http = crate::api::serve(
+        config.http.listen,
+        tls,
+        handles,
+        registrar,
+        gate,
+        targets,
+        browser_sip,
+    )
+    .await
+    .map_err(|e| ServerError::Startup(format!("admin HTTP on {}: {e}", config.http.listen)))?;
 
     info!(sip = %local, http = %http, "{config}");
     // The line tests and scripts wait for; it carries the bound addresses.

@@ -16,8 +16,10 @@ use support::{Server, ServerOptions};
 
 /// Every route of the JSON API, with the role the design gives it; pages,
 /// their files, sign-in and the agent desktop are not in the document.
-const ROUTES: [(&str, &str, Option<&str>); 25] = [
+const ROUTES: [(&str, &str, Option<&str>); 27] = [
     ("get", "/health", None),
+    ("post", "/webrtc/calls", None),
+    ("delete", "/webrtc/calls/{id}", None),
     ("get", "/status", Some("monitor")),
     ("get", "/calls", Some("monitor")),
     ("get", "/report", Some("monitor")),
@@ -102,7 +104,8 @@ fn the_api_passes_a_conformance_run_against_its_own_document() {
         let path = path
             .replace("{agent}", "alice")
             .replace("{flow}", "hotline")
-            .replace("{version}", "hotline.yaml@000000000000");
+            .replace("{version}", "hotline.yaml@000000000000")
+            .replace("{id}", "0");
         let body = if method == "post" {
             r#"{"state":"login"}"#
         } else {

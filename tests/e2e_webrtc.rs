@@ -19,8 +19,6 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::{get, post};
 use hotline::rtp::g711::Codec;
 use hotline::webrtc::{Driver, EndReason, PeerEvent, PeerHandle, WebrtcSettings};
-use rustfft::FftPlanner;
-use rustfft::num_complex::Complex;
 
 use support::browser::BrowserScript;
 use support::peers::wait_for;
@@ -130,6 +128,7 @@ async fn serve(observed: Arc<Mutex<Observed>>) -> String {
         public_address: None,
         port_min: 40000,
         port_max: 40999,
+        ..WebrtcSettings::default()
     };
     let driver = Arc::new(Driver::bind(&settings).await.expect("WebRTC socket"));
     let state = Test { driver, observed };
@@ -203,20 +202,11 @@ fn tone_frame(codec: Codec, frequency: f32, phase: &mut usize) -> Vec<u8> {
 
 /// The strongest frequency of PCMU audio at 8 kHz.
 fn dominant_frequency(pcmu: &[u8]) -> f32 {
-    let mut buffer: Vec<Complex<f32>> = pcmu
+    let samples: Vec<f32> = pcmu
         .iter()
-        .map(|&code| Complex::new(f32::from(Codec::Pcmu.decode(code)), 0.0))
+        .map(|&code| f32::from(Codec::Pcmu.decode(code)))
         .collect();
-    FftPlanner::new()
-        .plan_fft_forward(buffer.len())
-        .process(&mut buffer);
-    let half = &buffer[1..buffer.len() / 2];
-    let (bin, _) = half
-        .iter()
-        .enumerate()
-        .max_by(|a, b| a.1.norm().total_cmp(&b.1.norm()))
-        .unwrap();
-    (bin + 1) as f32 * 8000.0 / pcmu.len() as f32
+    support::audio::dominant_frequency(&samples)
 }
 
 /// A 30-second mono WAV of one tone, made with sox, for the fake microphone.

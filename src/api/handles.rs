@@ -20,6 +20,8 @@ pub struct Handles {
     calls: Monitor,
     metrics: Metrics,
     audio_dir: Arc<Path>,
+    /// Calls from web pages, when `[webrtc]` is enabled.
+    web_calls: Option<crate::call::web::WebCalls>,
 }
 
 impl Handles {
@@ -40,7 +42,19 @@ impl Handles {
             calls,
             metrics,
             audio_dir: audio_dir.into(),
+            web_calls: None,
         }
+    }
+
+    /// The same handles, serving calls from web pages too.
+    pub fn with_web_calls(mut self, web_calls: Option<crate::call::web::WebCalls>) -> Handles {
+        self.web_calls = web_calls;
+        self
+    }
+
+    /// Calls from web pages; `None` unless `[webrtc]` is enabled.
+    pub fn web_calls(&self) -> Option<&crate::call::web::WebCalls> {
+        self.web_calls.as_ref()
     }
 
     /// The CRM database.

@@ -6,6 +6,7 @@
 //! tickets pending from the database (left out when it does not answer in
 //! time, so a database outage never holds up a scrape).
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::Handles;
+use crate::api::sip_websocket::WebSocketStats;
 use crate::call::queue::QueueSnapshot;
 use crate::metrics::scrape::{self, Live, QueueNow};
 use crate::server::registrar::RegistrarHandle;
@@ -24,10 +26,14 @@ use crate::server::registrar::RegistrarHandle;
 const DB_WAIT: Duration = Duration::from_millis(500);
 
 /// The route of this file.
-pub fn router(handles: Handles, registrar: RegistrarHandle) -> OpenApiRouter {
+pub fn router(
+    handles: Handles,
+    registrar: RegistrarHandle,
+    websockets: Arc<WebSocketStats>,
+) -> OpenApiRouter {
     OpenApiRouter::new()
         .routes(routes!(metrics))
-        .with_state((handles, registrar))
+        .with_state((handles, registrar, websockets))
 }
 
 /// The server's figures in the Prometheus text format (version 0.0.4).
@@ -37,7 +43,7 @@ pub fn router(handles: Handles, registrar: RegistrarHandle) -> OpenApiRouter {
     responses((status = OK, description = "Prometheus text format", body = String, content_type = "text/plain"))
 )]
 async fn metrics(
-    State((handles, registrar)): State<(Handles, RegistrarHandle)>,
+    State((handles, registrar, websockets)): State<(Handles, RegistrarHandle, Arc<WebSocketStats>)>,
 ) -> impl IntoResponse {
     let (snapshot, pending) = tokio::join!(
         handles.queue().snapshot(),
@@ -60,6 +66,14 @@ async fn metrics(
             ("dropped", read(&limits.dropped)),
         ],
         tcp_connections: read(&limits.tcp_open),
+        websocket_connections: read(&websockets.open),
+        websocket_events: vec![
+            ("accepted", read(&websockets.accepted)),
+            ("refused", read(&websockets.refused)),
+            ("received", read(&websockets.received)),
+            ("sent", read(&websockets.sent)),
+            ("unreadable", read(&websockets.unreadable)),
+        ],
         registrations: registrar
             .registered()
             .iter()

@@ -23,6 +23,9 @@
 //! | `GET /console/calls`, `/console/tickets` (and `.csv`) | monitor | masked per role |
 //! | `GET /console/series`        | monitor    | none                      |
 //! | `GET /agent`, `/agent/events`, `POST /agent/state` | the agent signed in | their own calls |
+//! | `POST /agent/sip`, `GET /sip` (WebSocket) | the agent signed in | a SIP password minted for them |
+//! | `POST /webrtc/calls`, `DELETE /webrtc/calls/{id}` | nobody (allowed origins, limits) | - |
+//! | `GET /widget.js`, `GET /call` | nobody | - ([`web_calls`]) |
 //!
 //! Admin may do everything and sees typed digits. Pages send a browser
 //! without a session to `/login`; JSON routes answer it 401. `GET
@@ -40,8 +43,10 @@ mod openapi;
 mod queue;
 mod registrations;
 mod report;
+pub mod sip_websocket;
 pub mod tls;
 mod view;
+mod web_calls;
 
 use std::net::SocketAddr;
 
@@ -65,6 +70,7 @@ pub async fn serve(
     registrar: crate::server::registrar::RegistrarHandle,
     gate: Gate,
     targets: console::Targets,
+    browser_sip: sip_websocket::BrowserSip,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
@@ -90,7 +96,11 @@ pub async fn serve(
         .merge(console::monitor_routes())
         .with_state(handles.clone())
         .layer(Extension(targets))
-        .merge(metrics::router(handles.clone(), registrar.clone()));
+        .merge(metrics::router(
+            handles.clone(),
+            registrar.clone(),
+            browser_sip.stats.clone(),
+        ));
     let supervisor = queue::write_routes()
         .with_state(handles.clone())
         .merge(registrations::router(registrar));
@@ -98,10 +108,17 @@ pub async fn serve(
         .routes(routes!(tokens))
         .merge(console::admin_routes())
         .with_state(handles.clone());
-    let public = console::public_routes(gate.clone(), handles.clone());
-    let agent = console::agent_routes(gate.clone()).with_state(handles);
+    let public = console::public_routes(gate.clone(), handles.clone())
+        .layer(Extension(browser_sip.clone()))
+        .merge(web_calls::widget().with_state(handles.clone()));
+    let web = web_calls::routes().with_state(handles.clone());
+    let agent = console::agent_routes(gate.clone())
+        .with_state(handles)
+        .layer(Extension(browser_sip.clone()));
+    let sip = sip_websocket::router(gate.clone(), browser_sip);
     let (app, document) = OpenApiRouter::with_openapi(openapi::frame())
         .routes(routes!(health))
+        .merge(web)
         .merge(openapi::guarded(monitor, Role::Monitor, &gate))
         .merge(openapi::guarded(supervisor, Role::Supervisor, &gate))
         .merge(openapi::guarded(admin, Role::Admin, &gate))
@@ -109,6 +126,7 @@ pub async fn serve(
     let app = app
         .merge(public)
         .merge(agent)
+        .merge(sip)
         .merge(pages)
         .merge(admin_pages);
     let app =

@@ -132,6 +132,9 @@ async fn kept_bindings(
             .push(crate::server::agent_leg::RingTarget {
                 uri: binding.uri().clone(),
                 remote: binding.target,
+                // A browser's binding lives on its WebSocket's node and is
+                // never loaded from the database (`registrar::binding`).
+                browser: None,
             });
     }
     kept

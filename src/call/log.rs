@@ -21,18 +21,20 @@ pub(crate) struct CallLog {
 }
 
 impl CallLog {
-    /// Records a new call `id` of `caller`, identified as `customer` if known.
+    /// Records a new call `id` of `caller` on `channel`, identified as `customer` if known.
     pub(super) fn start(
         writer: &RecordWriter,
         id: &str,
         sip_call_id: &str,
         caller: &str,
+        channel: super::Channel,
         customer: Option<String>,
     ) -> CallLog {
         writer.send(Record::CallStarted {
             id: id.to_owned(),
             sip_call_id: sip_call_id.to_owned(),
             caller: caller.to_owned(),
+            channel: channel.as_str(),
             customer_id: customer,
             at: now_ms(),
         });

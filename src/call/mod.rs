@@ -24,7 +24,10 @@ mod prompts;
 pub mod queue;
 pub mod recent;
 pub mod sip_leg;
+pub mod web;
+pub mod web_leg;
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -104,6 +107,8 @@ struct Shared {
     metrics: Metrics,
     /// This node's place in a cluster, once its queue is started as one.
     cluster: std::sync::OnceLock<hand_over::ClusterLink>,
+    /// The WebRTC driver that answers browsers' offers, when `[webrtc]` is enabled.
+    webrtc: Option<Arc<crate::webrtc::Driver>>,
 }
 
 /// Why the server could not prepare its services.
@@ -129,14 +134,16 @@ impl Services {
     /// decoded or a missing say-engine word stops start-up, naming it.
     /// `queue` is the agent queue's handle (its task starts with
     /// [`Services::start_queue`] once the SIP endpoint runs), `sip_address`
-    /// the address calls hotline places come from, and `sip_limits` the
-    /// counters the endpoint and the transport fill.
+    /// the address calls hotline places come from, `sip_limits` the
+    /// counters the endpoint and the transport fill, and `webrtc` the
+    /// driver browsers' media goes through, when enabled.
     pub async fn start(
         config: &Config,
         db: Db,
         queue: queue::QueueHandle,
         sip_address: std::net::SocketAddr,
         sip_limits: Arc<crate::server::limits::LimitStats>,
+        webrtc: Option<Arc<crate::webrtc::Driver>>,
     ) -> Result<Services, StartError> {
         let metrics = Metrics {
             media: crate::server::media::metrics().clone(),
@@ -226,6 +233,7 @@ impl Services {
             sip_limits,
             metrics,
             cluster: std::sync::OnceLock::new(),
+            webrtc,
         })))
     }
 
@@ -233,6 +241,12 @@ impl Services {
     /// one of a cluster's and another node runs the ACD.
     pub fn hand_over_uri(&self) -> Option<String> {
         self.0.cluster.get()?.hand_over_uri()
+    }
+
+    /// The WebRTC driver, for answering browsers' offers (web callers,
+    /// browser agents); `None` unless `[webrtc] enabled`.
+    pub fn webrtc(&self) -> Option<&Arc<crate::webrtc::Driver>> {
+        self.0.webrtc.as_ref()
     }
 
     /// The calls' live figures and recent calls, for the admin API.
@@ -404,37 +418,111 @@ impl Drop for ActiveGuard {
 
 /// The task of one call, from INVITE to hang-up.
 pub async fn run(services: Services, call: NewCall) {
+    let caller = caller_number(&call.request)
+        .and_then(|raw| normalize_e164(&raw, &services.config().sip.country_code))
+        .unwrap_or_default();
+    let listed_id = call.call.0.clone();
+    let identifying = {
+        let (services, caller) = (services.clone(), caller.clone());
+        async move { identify(&services, &caller).await }
+    };
+    let started = Started {
+        listed_id,
+        number: caller,
+        channel: Channel::Sip,
+    };
+    account(
+        services,
+        started,
+        identifying,
+        |services, hotline_id, log, caller| {
+            let handed_over = services
+                .0
+                .cluster
+                .get()
+                .and_then(|link| link.handed_over(&call.request, call.remote.addr));
+            Call::new(services, call, hotline_id, log, caller)
+                .handed_over(handed_over)
+                .run()
+        },
+    )
+    .await
+}
+
+/// A call as it begins, before its caller is identified.
+pub(crate) struct Started {
+    /// The id the recent-calls list knows it by (the SIP Call-ID, or a web call's id).
+    pub listed_id: String,
+    /// The caller's number, E.164; empty when there is none (a web caller).
+    pub number: String,
+    pub channel: Channel,
+}
+
+/// Where a call came in: how reports tell phone calls from a web page's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// A phone or trunk over SIP.
+    Sip,
+    /// A browser, from a web page's "call us" widget.
+    Web,
+}
+
+impl Channel {
+    /// As stored in `calls.channel`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sip => "sip",
+            Channel::Web => "web",
+        }
+    }
+}
+
+/// Everything around one call's run, whatever its channel: counted while it
+/// lives, listed among recent calls, its caller identified (`identifying`)
+/// and its record begun, then `run`, then its outcome counted and recorded.
+pub(crate) async fn account<R>(
+    services: Services,
+    started: Started,
+    identifying: impl Future<Output = Option<Customer>>,
+    run: impl FnOnce(Services, String, CallLog, Caller) -> R,
+) where
+    R: Future<Output = Outcome>,
+{
     // hotline's own id of the call: the call record's id and the key of its
     // tickets. The SIP Call-ID is the caller's to choose (and some PBXs reuse
     // it), so it is kept for reference only.
     let hotline_id = crate::crm::new_id();
-    let span = info_span!("call", call_id = %call.call, id = %hotline_id);
+    let span = info_span!("call", call_id = %started.listed_id, id = %hotline_id);
     async move {
         services.0.active.fetch_add(1, Ordering::Relaxed);
         services.0.total.fetch_add(1, Ordering::Relaxed);
         let _guard = ActiveGuard(services.clone());
-        let caller = caller_number(&call.request)
-            .and_then(|raw| normalize_e164(&raw, &services.config().sip.country_code))
-            .unwrap_or_default();
-        info!(caller = %mask_number(&caller), "call started");
+        let Started {
+            listed_id: id,
+            number: caller,
+            channel,
+        } = started;
+        info!(caller = %mask_number(&caller), channel = channel.as_str(), "call started");
         services.0.recent.start(CallRecord {
-            call_id: call.call.0.clone(),
+            call_id: id.clone(),
             caller: caller.clone(),
+            channel,
             started_at: chrono::Utc::now(),
             ended_at: None,
             digits: Vec::new(),
             codec: None,
             outcome: None,
         });
-        let id = call.call.0.clone();
         // The record is begun once the caller is known, so that it is one
         // row written once; neither waits for the database's writes.
-        let customer = identify(&services, &caller).await;
+        let customer = identifying.await;
         let record = CallLog::start(
             &services.0.records,
             &hotline_id,
             &id,
             &caller,
+            channel,
             // A customer found in the company's CRM has no row among
             // hotline's customers for the record to point at.
             customer
@@ -446,15 +534,7 @@ pub async fn run(services: Services, call: NewCall) {
             number: caller,
             customer,
         };
-        let handed_over = services
-            .0
-            .cluster
-            .get()
-            .and_then(|link| link.handed_over(&call.request, call.remote.addr));
-        let outcome = Call::new(services.clone(), call, hotline_id, record.clone(), caller)
-            .handed_over(handed_over)
-            .run()
-            .await;
+        let outcome = run(services.clone(), hotline_id, record.clone(), caller).await;
         info!(?outcome, "call finished");
         let finished = crate::metrics::Outcome {
             outcome: outcome.metric_label(),
@@ -508,6 +588,30 @@ pub(crate) struct Caller {
     /// E.164 where it could be normalised; empty when the call carries none.
     pub number: String,
     pub customer: Option<Customer>,
+}
+
+impl Caller {
+    /// What the flow knows of the caller as the call begins.
+    fn context(&self) -> CallContext {
+        CallContext {
+            caller: self.number.clone(),
+            customer: self.customer.as_ref().map(|c| c.id.clone()),
+            language: self.customer.as_ref().map(|c| c.language.clone()),
+            now_utc: chrono::Utc::now(),
+            split_roll: rand::rng().random_range(0..100),
+        }
+    }
+}
+
+/// What the call core needs from the configuration.
+fn core_settings(config: &Config) -> self::core::Settings {
+    self::core::Settings {
+        answer_delay: Duration::from_millis(config.sip.answer_delay_ms),
+        max_duration: Duration::from_secs(config.sip.max_call_seconds),
+        callback_key: config.queue.callback_key.chars().next(),
+        music: config.queue.music.clone(),
+        default_language: config.audio.default_language.clone(),
+    }
 }
 
 /// How a call ended, for logs and the call record.
@@ -680,25 +784,12 @@ impl Call {
         };
 
         let config = self.services.config();
-        let answer_delay = match self.handed_over {
+        let mut settings = core_settings(config);
+        if self.handed_over.is_some() {
             // The caller already heard ringing on the first node.
-            Some(_) => Duration::ZERO,
-            None => Duration::from_millis(config.sip.answer_delay_ms),
-        };
-        let settings = self::core::Settings {
-            answer_delay,
-            max_duration: Duration::from_secs(config.sip.max_call_seconds),
-            callback_key: config.queue.callback_key.chars().next(),
-            music: config.queue.music.clone(),
-            default_language: config.audio.default_language.clone(),
-        };
-        let context = CallContext {
-            caller: self.caller.number.clone(),
-            customer: self.caller.customer.as_ref().map(|c| c.id.clone()),
-            language: self.caller.customer.as_ref().map(|c| c.language.clone()),
-            now_utc: chrono::Utc::now(),
-            split_roll: rand::rng().random_range(0..100),
-        };
+            settings.answer_delay = Duration::ZERO;
+        }
+        let context = self.caller.context();
         let leg = sip_leg::SipLeg::incoming(
             sip_leg::Incoming {
                 call: self.id.clone(),

@@ -12,7 +12,10 @@ const KEPT: usize = 500;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CallRecord {
     pub call_id: String,
+    /// The caller's number; empty for a web caller.
     pub caller: String,
+    /// `sip` or `web`.
+    pub channel: super::Channel,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub ended_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Keys pressed, in order, with how they arrived.

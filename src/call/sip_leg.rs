@@ -45,6 +45,8 @@ pub struct SipLeg {
     prompts: Option<Arc<PromptStore>>,
     /// Signals made by commands (a playback with nothing to play), given out first.
     pending: VecDeque<LegSignal>,
+    /// A browser agent's leg: re-offers are refused ([`AgentLeg::webrtc`]).
+    webrtc: bool,
 }
 
 /// What an incoming call brings to its leg.
@@ -77,6 +79,7 @@ impl SipLeg {
             media_events: None,
             prompts,
             pending: VecDeque::new(),
+            webrtc: false,
         }
     }
 
@@ -99,6 +102,7 @@ impl SipLeg {
             media_events: Some(leg.media_events),
             prompts,
             pending: VecDeque::new(),
+            webrtc: leg.webrtc,
         }
     }
 
@@ -176,6 +180,8 @@ impl SipLeg {
                 debug!("media bridge ended");
                 None
             }
+            // Only a WebRTC leg's media reports these.
+            MediaEvent::PeerConnected | MediaEvent::PeerEnded(_) => None,
         }
     }
 }
@@ -219,22 +225,10 @@ impl Leg for SipLeg {
                 barge_in,
                 looping,
             } => {
-                let audio = match &self.prompts {
-                    Some(store) => super::prompts::resolve(store, &prompts),
-                    None => Vec::new(),
-                };
-                let sent = match (&self.media, audio.is_empty()) {
-                    (Some(media), false) => {
-                        let play = MediaCommand::Play {
-                            id,
-                            prompts: audio,
-                            barge_in,
-                            looping,
-                        };
-                        media.send(play).await
-                    }
-                    _ => false,
-                };
+                let store = self.prompts.as_deref();
+                let media = self.media.as_ref();
+                let sent =
+                    super::prompts::play(store, media, id, &prompts, barge_in, looping).await;
                 // Nothing to hear: nobody must wait for a playback that never ends.
                 if !sent {
                     self.pending.push_back(LegSignal::PlaybackFinished { id });
@@ -249,6 +243,10 @@ impl Leg for SipLeg {
                 if let Some(media) = &self.media {
                     media.send(MediaCommand::SendDigit(digit)).await;
                 }
+            }
+            LegCommand::AnswerReoffer { .. } if self.webrtc => {
+                let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
+                self.endpoint.send(refuse).await;
             }
             LegCommand::AnswerReoffer { offer } => {
                 let body = media::answer_reoffer(&mut self.sdp, &offer, self.media.as_ref()).await;

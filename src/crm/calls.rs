@@ -10,6 +10,8 @@ pub struct CallRow {
     pub id: String,
     pub sip_call_id: String,
     pub caller: String,
+    /// Where the call came in: `sip` or `web`.
+    pub channel: String,
     pub customer_id: Option<String>,
     pub outcome: Option<String>,
     /// The flow version the call ran, e.g. `hotline.yaml@37ebb5aed083`.
@@ -147,8 +149,8 @@ impl Db {
     /// The most recent calls, newest first, with their events.
     pub async fn list_calls(&self, limit: i64) -> Result<Vec<CallRow>, DbError> {
         let rows = sqlx::query(
-            "SELECT id, sip_call_id, caller, customer_id, outcome, flow_version, flow_outcome, path,
-                    started_at, ended_at
+            "SELECT id, sip_call_id, caller, channel, customer_id, outcome, flow_version,
+                    flow_outcome, path, started_at, ended_at
              FROM calls ORDER BY started_at DESC, id LIMIT $1",
         )
         .bind(limit)
@@ -175,6 +177,7 @@ impl Db {
             calls.push(CallRow {
                 sip_call_id: row.try_get("sip_call_id")?,
                 caller: row.try_get("caller")?,
+                channel: row.try_get("channel")?,
                 customer_id: row.try_get("customer_id")?,
                 outcome: row.try_get("outcome")?,
                 flow_version: row.try_get("flow_version")?,

@@ -33,6 +33,21 @@ impl Db {
         row.map(|row| customer(&row)).transpose()
     }
 
+    /// The customer with this id, if there is one.
+    pub async fn find_customer(
+        &self,
+        id: &str,
+        limit: Duration,
+    ) -> Result<Option<Customer>, DbError> {
+        let query = sqlx::query(
+            "SELECT c.id, c.name, c.language, c.account_number FROM customers c WHERE c.id = $1",
+        )
+        .bind(id.to_owned())
+        .fetch_optional(self.pool());
+        let row = within(limit, query).await?;
+        row.map(|row| customer(&row)).transpose()
+    }
+
     /// How many customers there are (zero on a new database).
     pub async fn customer_count(&self) -> Result<i64, DbError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM customers")

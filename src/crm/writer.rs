@@ -340,9 +340,9 @@ fn placeholders(rows: usize, columns: usize) -> String {
 
 async fn insert_calls(tx: &mut Tx, calls: &[CallInsert]) -> Result<(), sqlx::Error> {
     let sql = format!(
-        "INSERT INTO calls (id, sip_call_id, caller, customer_id, flow_version, outcome,
-                            flow_outcome, path, started_at, ended_at) VALUES {}",
-        placeholders(calls.len(), 10)
+        "INSERT INTO calls (id, sip_call_id, caller, channel, customer_id, flow_version,
+                            outcome, flow_outcome, path, started_at, ended_at) VALUES {}",
+        placeholders(calls.len(), 11)
     );
     let mut query = sqlx::query(&sql);
     for call in calls {
@@ -350,6 +350,7 @@ async fn insert_calls(tx: &mut Tx, calls: &[CallInsert]) -> Result<(), sqlx::Err
             .bind(call.id.clone())
             .bind(call.sip_call_id.clone())
             .bind(call.caller.clone())
+            .bind(call.channel)
             .bind(call.customer_id.clone())
             .bind(call.flow_version.clone())
             .bind(call.outcome.clone())
@@ -464,6 +465,7 @@ mod tests {
             id: id.into(),
             sip_call_id: format!("{id}@test"),
             caller: "+380441234567".into(),
+            channel: "sip",
             customer_id: None,
             at: 1,
         });
@@ -554,6 +556,7 @@ mod tests {
             id: "long".into(),
             sip_call_id: "long@test".into(),
             caller: "+380441234567".into(),
+            channel: "sip",
             customer_id: None,
             at: 1,
         });
@@ -590,6 +593,7 @@ mod tests {
             id: "open".into(),
             sip_call_id: "open@test".into(),
             caller: "+380441234567".into(),
+            channel: "sip",
             customer_id: None,
             at: 1,
         });

@@ -25,6 +25,7 @@ pub struct Metrics {
     pub sip: SipMetrics,
     pub queue: QueueMetrics,
     pub media: MediaMetrics,
+    pub webrtc: WebrtcMetrics,
     /// Ticket POSTs to the CRM: `delivered`, `failed` (retried later) or `dead`.
     pub ticket_deliveries: Family<Outcome, Counter>,
     /// Flows published, files rejected and flows removed by the reloader.
@@ -65,6 +66,46 @@ pub struct MediaMetrics {
     pub rtp_received: Counter,
     /// How long after a frame's grid point a worker woke to send it.
     pub tick_lateness: Histogram,
+}
+
+/// Browsers' calls: offers answered or refused, and how their media went.
+#[derive(Clone, Debug)]
+pub struct WebrtcMetrics {
+    /// Offers by `outcome`: `answered`, or why one was refused (`malformed`,
+    /// `no_g711`, `origin`, `rate_limited`, `busy`, `no_flow`).
+    pub offers: Family<Outcome, Counter>,
+    /// Browsers' media by `outcome`: `connected`, `consent_lost` (the page
+    /// vanished without hanging up), `closed`.
+    pub peers: Family<Outcome, Counter>,
+}
+
+impl Default for WebrtcMetrics {
+    fn default() -> WebrtcMetrics {
+        WebrtcMetrics {
+            offers: outcomes(&[
+                "answered",
+                "malformed",
+                "no_g711",
+                "origin",
+                "rate_limited",
+                "busy",
+                "no_flow",
+            ]),
+            peers: outcomes(&["connected", "consent_lost", "closed"]),
+        }
+    }
+}
+
+impl WebrtcMetrics {
+    /// Counts an offer's `outcome`.
+    pub fn offer(&self, outcome: &'static str) {
+        self.offers.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    /// Counts a browser's media `outcome`.
+    pub fn peer(&self, outcome: &'static str) {
+        self.peers.get_or_create(&Outcome { outcome }).inc();
+    }
 }
 
 /// Which way a SIP message went.
@@ -150,6 +191,7 @@ impl Default for Metrics {
             sip: SipMetrics::default(),
             queue: QueueMetrics::default(),
             media: MediaMetrics::default(),
+            webrtc: WebrtcMetrics::default(),
             ticket_deliveries: outcomes(&["delivered", "failed", "dead"]),
             flow_reloads: outcomes(&["published", "rejected", "removed"]),
             lookups: Family::new_with_constructor(|| Histogram::new(LOOKUP_BUCKETS)),

@@ -49,6 +49,11 @@ pub struct Live {
     /// Messages refused for their source's rate: `rejected` (503) and `dropped`.
     pub sip_limited: Vec<(&'static str, u64)>,
     pub tcp_connections: u64,
+    /// Browsers' SIP WebSocket connections open now.
+    pub websocket_connections: u64,
+    /// SIP over WebSocket since start: `accepted` and `refused` upgrades,
+    /// frames `received`, messages `sent`, and `unreadable` frames (no SIP).
+    pub websocket_events: Vec<(&'static str, u64)>,
     /// Registered devices (one agent may have several).
     pub registrations: u64,
     pub queues: Vec<QueueNow>,
@@ -90,6 +95,16 @@ pub fn encode(metrics: &Metrics, live: &Live) -> String {
         "media_tick_lateness_seconds",
         "How late a media worker woke for a frame's send time",
         media.tick_lateness.clone(),
+    );
+    registry.register(
+        "webrtc_offers",
+        "Browsers' call offers, answered or why refused",
+        metrics.webrtc.offers.clone(),
+    );
+    registry.register(
+        "webrtc_peers",
+        "Browsers' media: connected, consent lost (the page vanished), closed",
+        metrics.webrtc.peers.clone(),
     );
     registry.register(
         "flow_reloads",
@@ -157,6 +172,16 @@ fn register_sip(registry: &mut Registry, metrics: &Metrics, live: &Live) {
         "tcp_connections",
         "SIP TCP connections open",
         ConstGauge::new(live.tcp_connections as i64),
+    );
+    registry.register(
+        "websocket_connections",
+        "Browsers' SIP WebSocket connections open (the agent desktop's softphone)",
+        ConstGauge::new(live.websocket_connections as i64),
+    );
+    registry.register(
+        "websocket",
+        "SIP over WebSocket: upgrades accepted and refused, frames received, messages sent, unreadable frames",
+        counts("event", &live.websocket_events),
     );
     registry.register(
         "registrations_active",

@@ -11,6 +11,7 @@
 
 mod bindings;
 mod limiter;
+mod minted;
 mod request;
 mod target;
 
@@ -22,6 +23,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 pub use bindings::Binding;
 pub(crate) use limiter::FailureLimiter;
 pub use limiter::FailureLimits;
+pub use minted::{MINTED_LIFETIME, SessionCredentials};
 pub use target::{is_public, send_target};
 
 use crate::sip::digest::Verdict;
@@ -131,6 +133,8 @@ pub struct Registrar {
     cache: HashMap<String, Cached>,
     pending: HashMap<String, Pending>,
     limiter: FailureLimiter,
+    /// Passwords minted for browser sessions, accepted beside the stored one.
+    minted: Option<SessionCredentials>,
     actions: VecDeque<Action>,
     events: VecDeque<RegistrarEvent>,
 }
@@ -174,8 +178,35 @@ impl Registrar {
             agents: HashMap::new(),
             cache: HashMap::new(),
             pending: HashMap::new(),
+            minted: None,
             actions: VecDeque::new(),
             events: VecDeque::new(),
+        }
+    }
+
+    /// Accepts the passwords minted in `minted` beside the stored ones.
+    pub fn with_session_credentials(mut self, minted: SessionCredentials) -> Registrar {
+        self.minted = Some(minted);
+        self
+    }
+
+    /// A connection that bindings were made over closed (a browser's
+    /// WebSocket): those devices cannot be reached any more, so they go.
+    pub fn handle_connection_closed(&mut self, now: Instant, connection: Remote) {
+        self.expire(now);
+        let affected: Vec<String> = self
+            .agents
+            .iter()
+            .filter(|(_, list)| list.iter().any(|b| b.source == connection))
+            .map(|(agent, _)| agent.clone())
+            .collect();
+        for agent in affected {
+            let next = self.agents[&agent]
+                .iter()
+                .filter(|b| b.source != connection)
+                .cloned()
+                .collect();
+            self.replace(&agent, next, Unregistered::Removed);
         }
     }
 
@@ -371,13 +402,33 @@ impl Registrar {
                 .filter(|s| s.realm == realm)
                 .map(|s| s.ha1(algorithm).to_owned())
         };
-        let verdict = self.auth.verify(
+        let mut verdict = self.auth.verify(
             now,
             &Method::Register,
             &parked.request.uri,
             &parked.credentials,
             ha1,
         );
+        // A wrong answer leaves the nonce untouched, so the minted
+        // passwords can be tried in turn.
+        if verdict == Verdict::Wrong
+            && let Some(minted) = &self.minted
+        {
+            let algorithm = parked.credentials.algorithm;
+            let login = &parked.credentials.username;
+            for candidate in minted.ha1s(login, algorithm, now) {
+                verdict = self.auth.verify(
+                    now,
+                    &Method::Register,
+                    &parked.request.uri,
+                    &parked.credentials,
+                    |_| Some(candidate.clone()),
+                );
+                if verdict != Verdict::Wrong {
+                    break;
+                }
+            }
+        }
         let (tx, request) = (parked.tx, &parked.request);
         match verdict {
             Verdict::Authorized => self.bind(now, parked),

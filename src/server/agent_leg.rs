@@ -10,22 +10,79 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::queue::OfferResult;
+use crate::registrar::Binding;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
 use crate::server::ports::PortPool;
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params, Uri};
 use crate::sip::sdp::{LocalMedia, SdpSession};
-use crate::sip::transaction::Remote;
+use crate::sip::transaction::{Remote, Transport};
 use crate::sip::ua::{CallId, OutgoingCall};
 
 /// One registered phone of an agent: the Contact to put in the Request-URI and
 /// where to send (the source of its REGISTER, which differs behind NAT).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RingTarget {
     pub uri: Uri,
     pub remote: Remote,
+    /// For a browser (a binding made over a WebSocket): how its WebRTC
+    /// offer is answered. Such a target is sent an INVITE without SDP; the
+    /// browser offers in its 200 and the answer goes in the ACK (RFC 3264
+    /// late offer), since the WebRTC peer only answers offers.
+    pub browser: Option<WebrtcAnswerer>,
 }
+
+impl std::fmt::Debug for RingTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RingTarget")
+            .field("uri", &self.uri)
+            .field("remote", &self.remote)
+            .field("browser", &self.browser.is_some())
+            .finish()
+    }
+}
+
+/// How to ring a registered device: a browser's binding (made over a
+/// WebSocket) only when there is WebRTC media to give it.
+pub fn ring_target(binding: &Binding, browsers: Option<&WebrtcAnswerer>) -> Option<RingTarget> {
+    let browser = match binding.target.transport {
+        Transport::Ws => Some(browsers?.clone()),
+        _ => None,
+    };
+    Some(RingTarget {
+        uri: binding.uri().clone(),
+        remote: binding.target,
+        browser,
+    })
+}
+
+/// Answers browsers' offers with `driver` and runs their media on the media workers.
+pub fn webrtc_answerer(driver: std::sync::Arc<crate::webrtc::Driver>) -> WebrtcAnswerer {
+    std::sync::Arc::new(move |offer: Vec<u8>, options: MediaOptions| {
+        let driver = driver.clone();
+        Box::pin(async move {
+            let offer = String::from_utf8_lossy(&offer).into_owned();
+            let (peer, answer) = driver.answer(offer).await?;
+            let (media, events) = media::spawn_webrtc(peer, options);
+            Ok((answer.into_bytes(), media, events))
+        })
+    })
+}
+
+/// A browser's answered media: our SDP answer, and the leg's media running.
+pub type WebrtcAnswered = (Vec<u8>, MediaHandle, mpsc::UnboundedReceiver<MediaEvent>);
+
+/// Answers a browser's SDP offer and starts its media on the media workers.
+pub type WebrtcAnswerer = std::sync::Arc<
+    dyn Fn(
+            Vec<u8>,
+            MediaOptions,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<WebrtcAnswered, crate::webrtc::DriverError>> + Send>,
+        > + Send
+        + Sync,
+>;
 
 /// An agent's phone that answered: its dialog and media, ready to bridge.
 #[derive(Debug)]
@@ -36,6 +93,9 @@ pub struct AgentLeg {
     pub sdp: SdpSession,
     pub media: MediaHandle,
     pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// A browser's leg: its media is WebRTC, which the WebRTC peer does not
+    /// renegotiate, so its re-offers are refused and the session kept.
+    pub webrtc: bool,
 }
 
 impl AgentLeg {
@@ -48,6 +108,10 @@ impl AgentLeg {
     /// Answers the phone's re-INVITE (hold, resume, a new address) and points
     /// the leg's media at what was agreed.
     pub async fn answer_reoffer(&mut self, endpoint: &EndpointHandle, offer: &[u8]) {
+        if self.webrtc {
+            let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
+            return endpoint.send(refuse).await;
+        }
         let body = media::answer_reoffer(&mut self.sdp, offer, Some(&self.media)).await;
         endpoint
             .send(EndpointCommand::AnswerReoffer(self.call.clone(), body))
@@ -108,6 +172,11 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
     let (tagged_tx, mut tagged) = mpsc::channel::<(usize, CallSignal)>(64);
     let mut calls: Vec<Option<CallId>> = Vec::new();
     for (index, target) in request.targets.iter().enumerate() {
+        // A browser offers itself (late offer); a phone gets our offer.
+        let sdp = match target.browser {
+            Some(_) => Vec::new(),
+            None => offer.clone(),
+        };
         let outgoing = OutgoingCall {
             request_uri: target.uri.clone(),
             from: request.from.clone(),
@@ -117,7 +186,7 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
                 params: Params::default(),
             },
             remote: target.remote,
-            sdp: offer.clone(),
+            sdp,
             headers: request.headers.clone(),
             auth: request.auth.clone(),
         };
@@ -175,15 +244,20 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
                     continue;
                 };
                 hang_up_all(&request.endpoint, &mut calls).await;
+                let browser = request.targets[index].browser.clone();
+                let webrtc = browser.is_some();
                 // With early media, its answer stands: a 2xx repeats it (§13.2.1).
-                let started = match (early.take(), socket.take()) {
-                    (Some(running), _) => Ok(running),
-                    (None, Some(socket)) => match sdp.accept_answer(&answer) {
+                let started = match (browser, early.take(), socket.take()) {
+                    (Some(answerer), _, _) => {
+                        answer_browser(&answerer, &request, &call, answer).await
+                    }
+                    (None, Some(running), _) => Ok(running),
+                    (None, None, Some(socket)) => match sdp.accept_answer(&answer) {
                         Ok(negotiated) => media::spawn(socket, negotiated, request.media_options)
                             .map_err(|e| e.to_string()),
                         Err(error) => Err(error.to_string()),
                     },
-                    (None, None) => Err("no RTP socket left".to_owned()),
+                    (None, None, None) => Err("no RTP socket left".to_owned()),
                 };
                 let (media, media_events) = match started {
                     Ok(started) => started,
@@ -201,6 +275,7 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
                     sdp,
                     media,
                     media_events,
+                    webrtc,
                 }));
             }
             CallSignal::Failed { status } => {
@@ -218,6 +293,23 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
         media.send(media::MediaCommand::Shutdown).await;
     }
     outcome
+}
+
+/// Answers the offer a browser made in its 200 with the ACK, and starts its media.
+async fn answer_browser(
+    answerer: &WebrtcAnswerer,
+    request: &RingRequest,
+    call: &CallId,
+    offer: Vec<u8>,
+) -> Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>), String> {
+    let (answer, media, events) = answerer(offer, request.media_options)
+        .await
+        .map_err(|e| e.to_string())?;
+    request
+        .endpoint
+        .send(EndpointCommand::AckWithAnswer(call.clone(), answer))
+        .await;
+    Ok((media, events))
 }
 
 /// The answered phone's signals from now on, untagged.

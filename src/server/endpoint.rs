@@ -43,6 +43,11 @@ pub enum EndpointCommand {
     Answer(CallId, Vec<u8>),
     /// Answer a re-INVITE with this SDP.
     AnswerReoffer(CallId, Vec<u8>),
+    /// Refuse a re-INVITE's offer with 488; the session stays as it was.
+    RefuseReoffer(CallId),
+    /// ACK an outgoing call placed without an offer, with our answer to the
+    /// offer its 200 made (a browser's, over WebSocket).
+    AckWithAnswer(CallId, Vec<u8>),
     /// Refuse the call with a status and extra headers.
     Reject(CallId, u16, Vec<Header>),
     /// End the call (BYE, or CANCEL/487 before it is answered).
@@ -54,6 +59,8 @@ pub enum EndpointCommand {
     Respond(ServerTxId, Box<Response>),
     /// Whether this node runs the cluster's ACD now (OPTIONS to the ACD user).
     AcdRunning(bool),
+    /// A browser's WebSocket closed: its calls end.
+    ConnectionClosed(Remote),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -317,6 +324,8 @@ impl Endpoint {
             EndpointCommand::Ring(call) => self.ua.ring(now, &call),
             EndpointCommand::Answer(call, sdp) => self.ua.answer(now, &call, sdp),
             EndpointCommand::AnswerReoffer(call, sdp) => self.ua.answer_reoffer(now, &call, sdp),
+            EndpointCommand::AckWithAnswer(call, sdp) => self.ua.ack_with_answer(&call, sdp),
+            EndpointCommand::RefuseReoffer(call) => self.ua.refuse_reoffer(now, &call),
             EndpointCommand::Reject(call, status, headers) => {
                 self.ua.reject(now, &call, status, headers);
                 self.forget_if_gone(&call);
@@ -328,6 +337,7 @@ impl Endpoint {
             EndpointCommand::Dial(call, reply) => self.dial(call, reply),
             EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
             EndpointCommand::AcdRunning(running) => self.ua.set_acd_running(running),
+            EndpointCommand::ConnectionClosed(connection) => self.ua.connection_lost(connection),
         }
     }
 

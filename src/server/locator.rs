@@ -85,6 +85,7 @@ impl Locator {
         };
         debug!(%addr, "SIP target located");
         Some(RingTarget {
+            browser: None,
             uri: parsed.clone(),
             remote: Remote { addr, transport },
         })

@@ -18,14 +18,18 @@ use tracing::debug;
 use crate::dtmf::DigitEvent;
 use crate::rtp::{Prompt, RtpSession, SessionStats};
 use crate::sip::sdp::Negotiated;
-use leg::Leg;
+use leg::{Leg, LegAudio};
+use rtp_transport::RtpTransport;
+use webrtc_transport::WebrtcTransport;
 
 mod bridge;
 mod leg;
 mod outgoing;
 mod realtime;
+mod rtp_transport;
 mod silence;
 mod udp;
+mod webrtc_transport;
 mod workers;
 
 pub use bridge::{BridgeEnd, bridge, bridge_pair};
@@ -88,6 +92,11 @@ pub enum MediaEvent {
     RtpTimeout { silent_for: Duration },
     /// The counters of the whole call, sent once when the media ends.
     Stats(SessionStats),
+    /// A WebRTC leg's browser completed ICE and DTLS: audio flows.
+    PeerConnected,
+    /// A WebRTC leg's browser is gone (ICE consent lost, or closed); sent
+    /// once. The leg sends nothing more; `Shutdown` still ends it.
+    PeerEnded(crate::webrtc::EndReason),
 }
 
 /// Options for a call's media.
@@ -103,7 +112,7 @@ pub struct MediaOptions {
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
     commands: mpsc::Sender<MediaCommand>,
-    local_rtp: SocketAddr,
+    local_rtp: Option<SocketAddr>,
 }
 
 impl MediaHandle {
@@ -121,8 +130,9 @@ impl MediaHandle {
         }
     }
 
-    /// The local RTP address of the call.
-    pub fn local_rtp(&self) -> SocketAddr {
+    /// The local RTP address of the call; `None` for a WebRTC leg, whose
+    /// media shares the WebRTC driver's socket.
+    pub fn local_rtp(&self) -> Option<SocketAddr> {
         self.local_rtp
     }
 }
@@ -181,14 +191,50 @@ pub fn spawn(
     let start = workers.start_time(now);
     let wallclock = SystemTime::now() + (start - now);
     let session = RtpSession::new(start, negotiated, &mut rand::rng(), wallclock);
-    workers.add(Leg::new(session, options, rtp, rtcp, commands, events_tx));
+    let inband = rtp_transport::inband_wanted(options, &negotiated);
+    let audio = LegAudio::new(negotiated.codec, inband, options, events_tx);
+    let transport = RtpTransport::new(session, rtp, rtcp);
+    workers.add(Leg::new(audio, Box::new(transport), commands));
     Ok((
         MediaHandle {
             commands: commands_tx,
-            local_rtp,
+            local_rtp: Some(local_rtp),
         },
         events,
     ))
+}
+
+/// Starts the media of a browser's WebRTC peer (answered by the WebRTC
+/// driver) on the media workers, beside the RTP legs: prompts, DTMF, the
+/// silence watch and bridges work as for RTP. The browser's keys come as
+/// `MediaEvent::Digit`, its connection as `MediaEvent::PeerConnected` and its
+/// end (ICE consent lost, closed) as `MediaEvent::PeerEnded`;
+/// `MediaCommand::SendDigit` goes to it as RFC 4733. Silence is sent until
+/// a `Play` or a `Bridge`, from the moment the peer connects.
+pub fn spawn_webrtc(
+    peer: crate::webrtc::PeerHandle,
+    options: MediaOptions,
+) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+    let (commands_tx, commands) = mpsc::channel(16);
+    let (events_tx, events) = mpsc::unbounded_channel();
+    let workers = workers::workers();
+    let start = workers.start_time(Instant::now());
+    // Browsers offer telephone-event (Chromium always does): in-band
+    // detection only when configured for every call. The codec is the
+    // browser's choice, known once it connects.
+    let audio = LegAudio::new(
+        crate::rtp::Codec::Pcmu,
+        options.inband_dtmf_always,
+        options,
+        events_tx,
+    );
+    let transport = WebrtcTransport::new(peer, start);
+    workers.add(Leg::new(audio, Box::new(transport), commands));
+    let handle = MediaHandle {
+        commands: commands_tx,
+        local_rtp: None,
+    };
+    (handle, events)
 }
 
 #[cfg(test)]
@@ -307,7 +353,10 @@ mod tests {
             payload: &[0xD5; 160],
         }
         .write(&mut packet);
-        actual.send_to(&packet, media.local_rtp()).await.unwrap();
+        actual
+            .send_to(&packet, media.local_rtp().unwrap())
+            .await
+            .unwrap();
         next_rtp(&actual).await;
         media.send(MediaCommand::Shutdown).await;
         let Some(MediaEvent::Stats(stats)) = events.recv().await else {
@@ -357,7 +406,10 @@ mod tests {
                 payload: &payload,
             }
             .write(&mut packet);
-            caller.send_to(&packet, media.local_rtp()).await.unwrap();
+            caller
+                .send_to(&packet, media.local_rtp().unwrap())
+                .await
+                .unwrap();
         }
         let mut seen = Vec::new();
         while seen.len() < 2 {
@@ -413,7 +465,7 @@ mod tests {
             }
             .write(&mut packet);
             talking
-                .send_to(&packet, talking_media.local_rtp())
+                .send_to(&packet, talking_media.local_rtp().unwrap())
                 .await
                 .unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;

@@ -19,7 +19,9 @@ use super::endpoint::{EndpointCommand, EndpointHandle};
 use crate::crm::Db;
 use crate::crm::registrations::StoredRegistration;
 use crate::metrics::SipMetrics;
-use crate::registrar::{Action, Binding, Lookup, Registrar, RegistrarConfig, RegistrarEvent};
+use crate::registrar::{
+    Action, Binding, Lookup, Registrar, RegistrarConfig, RegistrarEvent, SessionCredentials,
+};
 use crate::sip::message::{Request, Response};
 use crate::sip::transaction::{Remote, ServerTxId, Transport};
 use crate::sip::uri::parse_name_addr;
@@ -37,6 +39,7 @@ pub struct RegisterRequest {
 pub struct RegistrarHandle {
     bindings: Arc<RwLock<HashMap<String, Vec<Binding>>>>,
     events: broadcast::Sender<RegistrarEvent>,
+    closed: mpsc::Sender<Remote>,
 }
 
 impl RegistrarHandle {
@@ -72,6 +75,12 @@ impl RegistrarHandle {
             .collect()
     }
 
+    /// Says that a connection closed (a browser's WebSocket), so the devices
+    /// registered over it are removed.
+    pub async fn connection_closed(&self, connection: Remote) {
+        let _ = self.closed.send(connection).await;
+    }
+
     /// Agents logging in and out from now on. A receiver that lags behind
     /// gets `Lagged` and should read `registered` again.
     pub fn subscribe(&self) -> broadcast::Receiver<RegistrarEvent> {
@@ -104,17 +113,21 @@ pub async fn spawn(
     requests: mpsc::Receiver<RegisterRequest>,
     endpoint: EndpointHandle,
     metrics: SipMetrics,
+    minted: SessionCredentials,
 ) -> RegistrarHandle {
+    let (closed_tx, closed_rx) = mpsc::channel(REGISTER_QUEUE);
     let handle = RegistrarHandle {
         bindings: Arc::default(),
         events: broadcast::channel(EVENT_BACKLOG).0,
+        closed: closed_tx,
     };
     let (lookups_tx, lookups_rx) = mpsc::channel(REGISTER_QUEUE);
     let writes = Arc::new(Writes::default());
     tokio::spawn(write_registrations(db.clone(), writes.clone()));
     let mut task = Task {
         realm: settings.digest.realm.clone(),
-        core: Registrar::new(settings, rand::random(), Instant::now()),
+        core: Registrar::new(settings, rand::random(), Instant::now())
+            .with_session_credentials(minted),
         db,
         endpoint,
         handle: handle.clone(),
@@ -123,7 +136,7 @@ pub async fn spawn(
         metrics,
     };
     task.restore().await;
-    tokio::spawn(task.run(requests, lookups_rx));
+    tokio::spawn(task.run(requests, lookups_rx, closed_rx));
     handle
 }
 
@@ -143,6 +156,7 @@ impl Task {
         mut self,
         mut requests: mpsc::Receiver<RegisterRequest>,
         mut lookups: mpsc::Receiver<(String, Lookup)>,
+        mut closed: mpsc::Receiver<Remote>,
     ) {
         loop {
             self.flush().await;
@@ -154,6 +168,9 @@ impl Task {
                 },
                 Some((login, lookup)) = lookups.recv() => {
                     self.core.handle_credentials(Instant::now(), &login, lookup)
+                }
+                Some(connection) = closed.recv() => {
+                    self.core.handle_connection_closed(Instant::now(), connection)
                 }
                 _ = super::endpoint::sleep_until(deadline) => self.core.handle_timeout(Instant::now()),
             }
@@ -310,6 +327,8 @@ pub fn binding(stored: &StoredRegistration, now: Instant, now_ms: i64) -> Option
     let addr: SocketAddr = stored.source.parse().ok()?;
     let transport = match stored.transport.as_str() {
         "TCP" => Transport::Tcp,
+        // A WebSocket binding dies with its connection, which a restart closed.
+        "WS" => return None,
         _ => Transport::Udp,
     };
     let source = Remote { addr, transport };

@@ -1,4 +1,6 @@
-//! SIP transports: UDP and TCP on the same listen address.
+//! SIP transports: UDP and TCP on the same listen address, and the
+//! WebSocket connections browsers open to the HTTP listener (RFC 7118; the
+//! HTTP side lives in `api::sip_websocket` and hands each connection here).
 //!
 //! Inbound bytes become [`Inbound`] datagrams for the SIP endpoint; the
 //! [`Outbound`] handle sends bytes back. A TCP connection opened by a peer is
@@ -37,6 +39,9 @@ pub struct Inbound {
 pub struct Outbound {
     udp: Arc<UdpSocket>,
     tcp: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
+    /// Open WebSocket connections by the browser's address: a binding made
+    /// over one is reached over it and nothing else.
+    websockets: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>>,
     inbound: mpsc::Sender<Inbound>,
     limits: Arc<TcpLimits>,
 }
@@ -140,6 +145,7 @@ impl Listener {
         let outbound = Outbound {
             udp: self.udp.clone(),
             tcp: Arc::new(Mutex::new(HashMap::new())),
+            websockets: Arc::new(Mutex::new(HashMap::new())),
             inbound: inbound.clone(),
             limits: Arc::new(limits),
         };
@@ -157,6 +163,7 @@ impl Outbound {
         let sent = match remote.transport {
             Transport::Udp => self.udp.send_to(&bytes, remote.addr).await.map(drop),
             Transport::Tcp => self.send_tcp(remote.addr, bytes).await,
+            Transport::Ws => self.send_websocket(remote.addr, bytes),
         };
         if let Err(error) = &sent {
             if out_of_descriptors(error) {
@@ -206,6 +213,45 @@ impl Outbound {
             }
         });
         sender
+    }
+
+    /// Registers a browser's WebSocket connection; what is sent to it
+    /// arrives on the returned queue until [`Outbound::close_websocket`].
+    pub fn open_websocket(&self, peer: SocketAddr) -> mpsc::Receiver<Vec<u8>> {
+        let (sender, receiver) = mpsc::channel(TCP_QUEUE);
+        lock(&self.websockets).insert(peer, sender);
+        receiver
+    }
+
+    /// Forgets a closed WebSocket connection: nothing can reach it any more.
+    pub fn close_websocket(&self, peer: SocketAddr) {
+        lock(&self.websockets).remove(&peer);
+    }
+
+    /// Hands a message received on a WebSocket to the endpoint; false when
+    /// the endpoint has stopped.
+    pub async fn receive_websocket(&self, peer: SocketAddr, bytes: Vec<u8>) -> bool {
+        if is_keepalive(&bytes) {
+            return true;
+        }
+        let remote = Remote {
+            addr: peer,
+            transport: Transport::Ws,
+        };
+        self.inbound.send(Inbound { bytes, remote }).await.is_ok()
+    }
+
+    /// A WebSocket peer is only reached on the connection it opened; there
+    /// is no connecting back to a browser.
+    fn send_websocket(&self, addr: SocketAddr, bytes: Vec<u8>) -> std::io::Result<()> {
+        let sender = lock(&self.websockets).get(&addr).cloned();
+        match sender {
+            Some(sender) if sender.try_send(bytes).is_ok() => Ok(()),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "the browser's WebSocket connection is closed or stuck; message dropped",
+            )),
+        }
     }
 
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>> {
@@ -410,6 +456,12 @@ async fn write_tcp(
         }
         activity.touch();
     }
+}
+
+/// Locks a connection map; a poisoned lock only means another task
+/// panicked mid-insert, and the map is still usable.
+fn lock<T>(map: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    map.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// CRLF keep-alives (RFC 5626 §3.5.1) and stray blank datagrams carry no message.

@@ -147,6 +147,10 @@ fn first_hop(route_set: &[NameAddr], source: Remote) -> Remote {
     };
     let transport = match first.params.value("transport") {
         Some(t) if t.eq_ignore_ascii_case("tcp") => Transport::Tcp,
+        // A WebSocket peer is reached on its own connection, never by address.
+        Some(t) if t.eq_ignore_ascii_case("ws") || t.eq_ignore_ascii_case("wss") => {
+            return source;
+        }
         Some(_) => Transport::Udp,
         None => source.transport,
     };

@@ -17,6 +17,8 @@ pub fn srv_name(host: &str, transport: Transport) -> String {
     let protocol = match transport {
         Transport::Udp => "_udp",
         Transport::Tcp => "_tcp",
+        // RFC 7118 §7 defines no SRV resolution for WebSocket servers.
+        Transport::Ws => "_ws",
     };
     format!("_sip.{protocol}.{}.", host.trim_end_matches('.'))
 }

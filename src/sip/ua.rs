@@ -65,6 +65,9 @@ pub enum EndReason {
     LocalBye,
     /// No ACK for our 2xx within 64·T1 (§13.3.1.4); we sent BYE.
     AckTimeout,
+    /// The connection the peer is only reached over closed (a browser's
+    /// WebSocket): nothing can be sent to it any more, not even a BYE.
+    ConnectionLost,
 }
 
 /// What the user agent reports to the shell.
@@ -319,6 +322,23 @@ impl UserAgent {
         self.process(now);
     }
 
+    /// Refuses a re-INVITE's offer (488 Not Acceptable Here): the session
+    /// stays as it was (RFC 3261 §14.2).
+    pub fn refuse_reoffer(&mut self, now: Instant, call: &CallId) {
+        let Some(c) = self.calls.get_mut(call) else {
+            return;
+        };
+        let Some(tx) = c.reinvite_tx.take() else {
+            return;
+        };
+        let Some(request) = self.layer.server_request(tx).cloned() else {
+            return;
+        };
+        let refused = self.dialog_response(&request, &self.calls[call].dialog, 488);
+        self.layer.respond(now, tx, refused);
+        self.process(now);
+    }
+
     /// Refuses a call that is not answered yet, with `status` and extra headers.
     pub fn reject(&mut self, now: Instant, call: &CallId, status: u16, headers: Vec<Header>) {
         let Some(c) = self.calls.get(call) else {
@@ -344,7 +364,11 @@ impl UserAgent {
         };
         match c.phase {
             Phase::Early => self.reject(now, call, 480, Vec::new()),
-            Phase::Answered | Phase::Confirmed => self.send_bye(now, call),
+            Phase::Answered | Phase::Confirmed => {
+                // A late offer not answered yet still gets its ACK before the BYE.
+                self.ack_with_answer(call, Vec::new());
+                self.send_bye(now, call)
+            }
             Phase::Terminating => {}
         }
     }
@@ -390,6 +414,27 @@ impl UserAgent {
     /// Calls in progress, outgoing ones still ringing included.
     pub fn call_count(&self) -> usize {
         self.calls.len() + self.ringing_count()
+    }
+
+    /// A connection closed under its calls (a browser's WebSocket, RFC 7118
+    /// §5 gives no way back to the browser): every call reached over it
+    /// ends at once, and every call still ringing over it fails with 480.
+    pub fn connection_lost(&mut self, connection: Remote) {
+        let lost: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.source == connection || c.dialog.next_hop == connection)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in lost {
+            self.calls.remove(&id);
+            self.outgoing.remove(&id);
+            self.events.push_back(UaEvent::CallEnded {
+                call: id,
+                reason: EndReason::ConnectionLost,
+            });
+        }
+        self.outgoing_connection_lost(connection);
     }
 
     /// Whether the call is still known (answered, ringing, or placed and not ended).

@@ -23,11 +23,16 @@ const DATAGRAM_MAX: usize = 2000;
 /// channel is the call's inbox; the driver never waits on it).
 const EVENT_BACKLOG: usize = 256;
 
-/// WebRTC media settings (`[webrtc]`).
+/// WebRTC settings (`[webrtc]`): the media socket browsers reach, and who
+/// may call from a web page.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebrtcSettings {
-    /// Address the WebRTC socket binds to.
+    /// Whether the server takes browsers' calls at all; off by default, so
+    /// nothing is open that an operator did not ask for.
+    pub enabled: bool,
+    /// Address the WebRTC socket binds to; loopback by default (set it, and
+    /// `public_address`, to take calls from other machines).
     pub bind_address: IpAddr,
     /// Address given to browsers in ICE candidates: required when
     /// `bind_address` is a wildcard (browsers cannot reach `0.0.0.0`).
@@ -35,15 +40,24 @@ pub struct WebrtcSettings {
     /// The socket takes the first free port from `port_min` to `port_max`.
     pub port_min: u16,
     pub port_max: u16,
+    /// Web pages (origins such as `https://www.example.com`) whose "call us"
+    /// widget may place calls, besides the server's own pages. None by default.
+    pub allowed_origins: Vec<String>,
+    /// The key a company's site signs a visitor's customer id with (see
+    /// `call::web::CustomerToken`); without it, web callers are anonymous.
+    pub customer_key: Option<String>,
 }
 
 impl Default for WebrtcSettings {
     fn default() -> Self {
         WebrtcSettings {
-            bind_address: IpAddr::from([0, 0, 0, 0]),
+            enabled: false,
+            bind_address: IpAddr::from([127, 0, 0, 1]),
             public_address: None,
             port_min: 20001,
             port_max: 20099,
+            allowed_origins: Vec::new(),
+            customer_key: None,
         }
     }
 }
@@ -164,6 +178,13 @@ impl PeerHandle {
     /// The next event; `None` once the peer has ended and all were read.
     pub async fn next_event(&mut self) -> Option<PeerEvent> {
         self.events.recv().await
+    }
+
+    /// The next event if one is waiting, without waiting: for the media
+    /// workers, which never block. `Err(Disconnected)` once the peer has
+    /// ended and every event was read.
+    pub fn try_next_event(&mut self) -> Result<PeerEvent, mpsc::error::TryRecvError> {
+        self.events.try_recv()
     }
 
     /// Sends a 20 ms G.711 frame; the caller paces them. Frames before the

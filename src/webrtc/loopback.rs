@@ -1,16 +1,21 @@
 //! A [`Peer`] wired back to back with a second str0m instance playing the
 //! browser (full ICE, controlling, offering G.711 and telephone-event like
 //! Chromium), on a virtual clock: minutes of ICE consent run in milliseconds.
-//! For the peer's tests and the WebRTC benchmark.
+//! For the peer's tests and the WebRTC benchmark. [`dial`] puts the same
+//! simulated browser on a loopback UDP socket, to test the driver and the
+//! media workers in real time.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use str0m::format::{Codec as RtcCodec, CodecExtra};
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, TelephoneEvent};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, Input, Rtc, RtcConfig};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
+use super::driver::{Driver, PeerHandle};
 use super::peer::{Output, Peer, PeerEvent, with_telephone_event};
 
 /// The simulated browser's address.
@@ -227,4 +232,153 @@ pub fn thread_cpu() -> Duration {
     // SAFETY: clock_gettime writes the timespec it is given; the clock exists on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut time) };
     Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+/// What a browser on a socket heard: a G.711 payload, or a telephone-event code.
+#[derive(Debug)]
+pub enum Heard {
+    Audio(Vec<u8>),
+    Key(u8),
+}
+
+/// A simulated browser on a loopback UDP socket whose offer `driver` answers:
+/// it sends a PCMU frame of `byte` every 20 ms once connected and a key for
+/// every event code sent on the returned sender, and reports what it hears.
+/// The peer's handle comes back with those two channels.
+pub async fn dial(
+    driver: &Driver,
+    byte: u8,
+) -> (
+    PeerHandle,
+    mpsc::UnboundedReceiver<Heard>,
+    mpsc::UnboundedSender<u8>,
+) {
+    let socket = UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback socket");
+    let address = socket.local_addr().expect("its address");
+    let (mut rtc, mid, pending, sdp) = offer(Instant::now(), Offers::G711, address);
+    let (handle, answer) = driver.answer(sdp).await.expect("answered");
+    let answer = str0m::change::SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
+    rtc.sdp_api()
+        .accept_answer(pending, answer)
+        .expect("the browser accepts the answer");
+    let (heard_tx, heard) = mpsc::unbounded_channel();
+    let (keys, presses) = mpsc::unbounded_channel();
+    let browser = UdpBrowser {
+        rtc,
+        mid,
+        socket,
+        address,
+        byte,
+    };
+    tokio::spawn(browser.run(heard_tx, presses));
+    (handle, heard, keys)
+}
+
+/// The browser's end: str0m on its own socket.
+struct UdpBrowser {
+    rtc: Rtc,
+    mid: Mid,
+    socket: UdpSocket,
+    address: SocketAddr,
+    byte: u8,
+}
+
+impl UdpBrowser {
+    /// Sends a frame of `byte` every 20 ms once connected and a key on each
+    /// `presses`; reports what it hears to `seen`.
+    async fn run(
+        mut self,
+        seen: mpsc::UnboundedSender<Heard>,
+        mut presses: mpsc::UnboundedReceiver<u8>,
+    ) {
+        let mut buf = vec![0u8; 2000];
+        let mut connected = false;
+        let mut next_frame = Instant::now();
+        let mut rtp_time = 0u64;
+        loop {
+            let timeout = loop {
+                match self.rtc.poll_output() {
+                    Ok(str0m::Output::Transmit(t)) => {
+                        let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    }
+                    Ok(str0m::Output::Event(Event::Connected)) => connected = true,
+                    Ok(str0m::Output::Event(Event::MediaData(data))) => {
+                        let _ = seen.send(match data.codec_extra {
+                            CodecExtra::Tele(event) => Heard::Key(event.event),
+                            _ => Heard::Audio(data.data.to_vec()),
+                        });
+                    }
+                    Ok(str0m::Output::Event(_)) => {}
+                    Ok(str0m::Output::Timeout(at)) => break at,
+                    Err(_) => return,
+                }
+            };
+            let now = Instant::now();
+            if connected && now >= next_frame {
+                let frame = vec![self.byte; 160];
+                if self.write(now, rtp_time, None, frame).is_err() {
+                    return;
+                }
+                rtp_time += 160;
+                next_frame = now + Duration::from_millis(20);
+                continue;
+            }
+            let wake = if connected {
+                timeout.min(next_frame)
+            } else {
+                timeout
+            };
+            tokio::select! {
+                received = self.socket.recv_from(&mut buf) => {
+                    let Ok((n, source)) = received else { return };
+                    let Ok(receive) = Receive::new(Protocol::Udp, source, self.address, &buf[..n]) else { continue };
+                    if self.rtc.handle_input(Input::Receive(Instant::now(), receive)).is_err() {
+                        return;
+                    }
+                }
+                Some(key) = presses.recv() => {
+                    let press = TelephoneEvent {
+                        event: key,
+                        end: true,
+                        volume: 10,
+                        duration: Duration::from_millis(120),
+                    };
+                    // A key gets a timestamp of its own, past the audio's.
+                    rtp_time += 8000;
+                    if self.write(Instant::now(), rtp_time, Some(press), Vec::new()).is_err() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {
+                    if self.rtc.handle_input(Input::Timeout(Instant::now())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a PCMU frame, or a key when `press` is given.
+    fn write(
+        &mut self,
+        now: Instant,
+        rtp_time: u64,
+        press: Option<TelephoneEvent>,
+        data: Vec<u8>,
+    ) -> Result<(), str0m::RtcError> {
+        let writer = self.rtc.writer(self.mid).expect("audio");
+        let pt = writer
+            .payload_params()
+            .find(|p| p.spec().codec == RtcCodec::PCMU)
+            .expect("PCMU")
+            .pt();
+        let writer = match press {
+            Some(press) => writer.telephone_event(press),
+            None => writer,
+        };
+        let time = MediaTime::new(rtp_time, Frequency::EIGHT_KHZ);
+        writer.write(pt, now, time, data)
+    }
 }

@@ -21,4 +21,6 @@ mod peer;
 mod peer_tests;
 
 pub use driver::{Driver, DriverError, PeerHandle, WebrtcSettings};
-pub use peer::{EndReason, OfferError, Output, Peer, PeerEvent, SendError, Transmit};
+pub use peer::{
+    EndReason, FRAME_SAMPLES, OfferError, Output, Peer, PeerEvent, SendError, Transmit,
+};

@@ -30,6 +30,40 @@ export async function signIn(context, base, token) {
   return page;
 }
 
+/**
+ * Runs in the page (pass it to `page.evaluate` with the stream's handle):
+ * the strongest frequency of `stream` over 1.5 s, by a WebAudio analyser.
+ * Chromium feeds a remote WebRTC stream to WebAudio only once a media
+ * element plays it; a muted one is started here, so nothing reaches the speakers.
+ */
+export async function strongestFrequency(stream) {
+  const audio = new Audio();
+  audio.muted = true;
+  audio.srcObject = stream;
+  await audio.play();
+  const ctx = new AudioContext();
+  const analyser = ctx.createAnalyser();
+  analyser.fftSize = 8192;
+  ctx.createMediaStreamSource(stream).connect(analyser);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  analyser.getFloatFrequencyData(bins);
+  let best = 0;
+  for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
+  return Math.round(best * ctx.sampleRate / analyser.fftSize);
+}
+
+/** Opens the "call us" page at `url`, presses the call button and waits until the call is up. */
+export async function callFromWidget(page, url) {
+  await page.goto(url);
+  await page.click('.hotline-widget .hl-call');
+  await page.waitForFunction(() => {
+    const state = window.hotlineCall.state;
+    if (state === 'error' || state === 'microphone-refused') throw new Error(`${state} ${window.hotlineCall.detail}`);
+    return state === 'in-call' && window.hotlineCall.remote;
+  }, null, { timeout: 30_000 });
+}
+
 /** Tells the Rust test something happened (one line on stdout). */
 export function say(line) {
   process.stdout.write(`${line}\n`);

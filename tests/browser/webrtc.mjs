@@ -3,7 +3,7 @@
 // answer, reports the dominant frequency it hears (WebAudio analyser), presses
 // a key with RTCDTMFSender, then its tab is closed without a word.
 // Arguments: base URL, microphone WAV file.
-import { run, say, heard } from './browser.mjs';
+import { run, say, heard, strongestFrequency } from './browser.mjs';
 
 const [base, microphone] = process.argv.slice(2);
 
@@ -38,25 +38,8 @@ run(async (context) => {
   });
   say(state);
 
-  const frequency = await page.evaluate(async () => {
-    const stream = await window.remote;
-    // Chromium plays a remote WebRTC stream into WebAudio only once a media
-    // element holds it; muted, so nothing reaches the speakers.
-    const audio = new Audio();
-    audio.muted = true;
-    audio.srcObject = stream;
-    await audio.play();
-    const ctx = new AudioContext();
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 8192;
-    ctx.createMediaStreamSource(stream).connect(analyser);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    const bins = new Float32Array(analyser.frequencyBinCount);
-    analyser.getFloatFrequencyData(bins);
-    let best = 0;
-    for (let i = 1; i < bins.length; i++) if (bins[i] > bins[best]) best = i;
-    return Math.round(best * ctx.sampleRate / analyser.fftSize);
-  });
+  const remote = await page.evaluateHandle(() => window.remote);
+  const frequency = await page.evaluate(strongestFrequency, remote);
   say(`heard ${frequency}`);
 
   await heard();

@@ -144,3 +144,20 @@ pub fn the_call_keeps_its_version_and_the_next_hears_the_new_one(
     assert_heard(&next, "uk", &["hotline/after_hours"]);
     assert_not_heard(&next, "uk", "hotline/greeting");
 }
+
+/// The strongest frequency in `samples` at 8 kHz (one FFT over them all).
+pub fn dominant_frequency(samples: &[f32]) -> f32 {
+    use rustfft::FftPlanner;
+    use rustfft::num_complex::Complex;
+    let mut buffer: Vec<Complex<f32>> = samples.iter().map(|&s| Complex::new(s, 0.0)).collect();
+    FftPlanner::new()
+        .plan_fft_forward(buffer.len())
+        .process(&mut buffer);
+    let half = &buffer[1..buffer.len() / 2];
+    let bin = half
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.norm().total_cmp(&b.1.norm()))
+        .map_or(0, |(bin, _)| bin);
+    (bin + 1) as f32 * 8000.0 / samples.len() as f32
+}

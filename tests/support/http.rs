@@ -32,17 +32,20 @@ pub fn request(
     token: Option<&str>,
     body: &str,
 ) -> Answer {
-    let mut stream = std::net::TcpStream::connect(addr).expect("admin API");
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: hotline\r\n{auth}Content-Type: application/json\r\n\
-         Content-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: hotline\r\n{auth}Content-Type: application/json\r\n"
+    );
+    exchange(addr, &head, body)
+}
+
+/// Sends `head` (request line and headers, each line ended) and `body` to
+/// `addr`, with the body's length; the answer.
+pub fn exchange(addr: SocketAddr, head: &str, body: &str) -> Answer {
+    let mut stream = std::net::TcpStream::connect(addr).expect("admin API");
+    write!(stream, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).expect("request");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));

@@ -24,6 +24,7 @@ pub fn routes(gate: Gate) -> Router<Handles> {
         .route("/agent", get(|| super::page("Agent", AGENT, "agent.js")))
         .route("/agent/events", get(events))
         .route("/agent/state", post(set_state))
+        .route("/agent/sip", post(crate::api::sip_websocket::credentials))
         .route_layer(axum::middleware::from_fn_with_state(
             gate,
             super::super::access::require_agent,

@@ -97,6 +97,17 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/agent.js"),
     ),
     (
+        "softphone.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/softphone.js"),
+    ),
+    (
+        // JsSIP (MIT), bundled once for the browser; see its header.
+        "jssip.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/jssip.min.js"),
+    ),
+    (
         "lists.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/lists.js"),
@@ -190,7 +201,12 @@ fn refused_login(status: StatusCode, message: &str) -> Response {
     (status, no_store(), Html(login_html(message))).into_response()
 }
 
-async fn sign_out(State(gate): State<Gate>, headers: HeaderMap) -> Response {
+async fn sign_out(
+    State(gate): State<Gate>,
+    Extension(sip): Extension<crate::api::sip_websocket::BrowserSip>,
+    headers: HeaderMap,
+) -> Response {
+    crate::api::sip_websocket::signed_out(&sip, &headers);
     let secret = headers
         .get_all(header::COOKIE)
         .iter()

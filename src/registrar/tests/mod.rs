@@ -3,6 +3,7 @@
 
 mod auth;
 mod bindings;
+mod browsers;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -69,7 +69,11 @@ impl Leg {
     /// The phone sends `samples` in its codec, one packet per packet time, in
     /// the background.
     fn talk(&self, samples: Vec<i16>) -> JoinHandle<()> {
-        let (phone, to, codec) = (self.phone.clone(), self.media.local_rtp(), self.codec);
+        let (phone, to, codec) = (
+            self.phone.clone(),
+            self.media.local_rtp().unwrap(),
+            self.codec,
+        );
         let frame = self.ptime_ms as usize * 8;
         let ptime = Duration::from_millis(u64::from(self.ptime_ms));
         tokio::spawn(async move {
@@ -98,7 +102,7 @@ impl Leg {
             if let Some(event) = sender.poll_packet(8000, 160) {
                 let packet = rtp(101, event.marker, 1000 + i, event.timestamp, &event.payload);
                 self.phone
-                    .send_to(&packet, self.media.local_rtp())
+                    .send_to(&packet, self.media.local_rtp().unwrap())
                     .await
                     .unwrap();
             }
@@ -401,7 +405,7 @@ async fn a_key_for_an_agent_without_telephone_event_is_sent_as_tones_heard_once(
 #[tokio::test]
 async fn a_burst_of_queued_audio_does_not_delay_what_follows_past_the_bound() {
     let (caller, agent) = bridged(20).await;
-    let to = caller.media.local_rtp();
+    let to = caller.media.local_rtp().unwrap();
     // Half a second of quiet audio at once, as after a stall on the way, then
     // a loud packet: without a bound it would be heard half a second late.
     let quiet = [Codec::Pcmu.encode(300); 160];

@@ -28,12 +28,14 @@ use crate::sip::message::{Message, Method, Request, Response};
 pub enum Transport {
     Udp,
     Tcp,
+    /// SIP over WebSocket (RFC 7118): a browser's connection to the HTTP listener.
+    Ws,
 }
 
 impl Transport {
     /// Reliable transports need no retransmission (§17.1.1.2, §17.2.1).
     pub fn reliable(self) -> bool {
-        matches!(self, Transport::Tcp)
+        matches!(self, Transport::Tcp | Transport::Ws)
     }
 
     /// The Via transport token.
@@ -41,6 +43,7 @@ impl Transport {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Ws => "WS",
         }
     }
 }

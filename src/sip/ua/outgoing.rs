@@ -78,6 +78,10 @@ struct Ack {
     remote_tag: Option<String>,
     request: Request,
     hop: Remote,
+    /// The INVITE had no offer, so the 2xx carries one and this ACK must
+    /// carry the answer (RFC 3264 §4, late offer): it leaves with
+    /// [`UserAgent::ack_with_answer`].
+    awaits_answer: bool,
 }
 
 /// Headers of the INVITE that only the user agent may write.
@@ -280,13 +284,15 @@ impl UserAgent {
                 .iter()
                 .find(|a| a.remote_tag.as_deref() == response.head.to_tag())
             {
+                // A late offer's ACK waits for its answer: nothing to repeat yet.
+                Some(ack) if ack.awaits_answer => {}
                 Some(ack) => {
                     let (request, hop) = (ack.request.clone(), ack.hop);
                     self.layer.send_stateless(Message::Request(request), hop);
                 }
                 // Another fork answered too: one dialog is enough (§13.2.2.4).
                 None => {
-                    let (mut dialog, ack) = self.acknowledge(&invite, &response, remote);
+                    let (mut dialog, ack) = self.acknowledge(&invite, &response, remote, false);
                     self.hang_up_unwanted(now, &mut dialog);
                     self.accepted_acks(&id).push(ack);
                 }
@@ -300,7 +306,7 @@ impl UserAgent {
                     cancel_pending: true
                 }
         );
-        let (mut dialog, ack) = self.acknowledge(&invite, &response, remote);
+        let (mut dialog, ack) = self.acknowledge(&invite, &response, remote, !cancelled);
         let until = now + self.config.timers.timeout();
         if let Some(outgoing) = self.outgoing.get_mut(&id) {
             outgoing.state = State::Accepted {
@@ -385,6 +391,20 @@ impl UserAgent {
         true
     }
 
+    /// Fails the calls still ringing over a connection that closed: 480,
+    /// the callee is not reachable.
+    pub(super) fn outgoing_connection_lost(&mut self, connection: Remote) {
+        let ringing: Vec<CallId> = self
+            .outgoing
+            .iter()
+            .filter(|(_, o)| o.remote == connection)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ringing {
+            self.outgoing_failed(id, 480);
+        }
+    }
+
     fn outgoing_failed(&mut self, id: CallId, status: u16) {
         let unanswered = self
             .outgoing
@@ -398,24 +418,54 @@ impl UserAgent {
     }
 
     /// Sends the ACK for a 2xx; returns the dialog the 2xx made and the ACK.
+    /// A late offer's ACK is kept for its answer when `answer_later`; a
+    /// dialog about to be hung up gets it bare at once.
     fn acknowledge(
         &mut self,
         invite: &Request,
         response: &Response,
         remote: Remote,
+        answer_later: bool,
     ) -> (Dialog, Ack) {
         let dialog = Dialog::from_response(invite, response, remote);
         let hop = dialog.next_hop;
         let via = self.via(hop.transport);
         let request = dialog.ack(invite.head.cseq.seq, via, self.contact_on(hop.transport));
-        self.layer
-            .send_stateless(Message::Request(request.clone()), hop);
+        let awaits_answer = answer_later && invite.body.is_empty() && !response.body.is_empty();
+        if !awaits_answer {
+            self.layer
+                .send_stateless(Message::Request(request.clone()), hop);
+        }
         let ack = Ack {
             remote_tag: dialog.remote_tag.clone(),
             request,
             hop,
+            awaits_answer,
         };
         (dialog, ack)
+    }
+
+    /// Sends the ACK of a call placed without an offer, carrying our answer
+    /// to the offer its 2xx made (none when hanging up without one). Does
+    /// nothing for any other call.
+    pub fn ack_with_answer(&mut self, call: &CallId, sdp: Vec<u8>) {
+        let Some(Outgoing {
+            state: State::Accepted { acks, .. },
+            ..
+        }) = self.outgoing.get_mut(call)
+        else {
+            return;
+        };
+        let Some(ack) = acks.iter_mut().find(|a| a.awaits_answer) else {
+            return;
+        };
+        ack.awaits_answer = false;
+        if !sdp.is_empty() {
+            ack.request.head.content_type = Some("application/sdp".into());
+        }
+        ack.request.body = sdp;
+        let (request, hop) = (ack.request.clone(), ack.hop);
+        self.layer.send_stateless(Message::Request(request), hop);
     }
 
     /// BYE for a dialog nobody wants (a second fork, an answer after our
@@ -490,8 +540,10 @@ impl UserAgent {
     /// callee's requests come back the same way.
     fn contact_on(&self, transport: Transport) -> NameAddr {
         let mut contact = self.contact();
-        if let (Transport::Tcp, Uri::Sip(uri)) = (transport, &mut contact.uri) {
-            uri.params.set("transport", Some("tcp".into()));
+        match (transport, &mut contact.uri) {
+            (Transport::Tcp, Uri::Sip(uri)) => uri.params.set("transport", Some("tcp".into())),
+            (Transport::Ws, Uri::Sip(uri)) => uri.params.set("transport", Some("ws".into())),
+            _ => {}
         }
         contact
     }
@@ -530,5 +582,7 @@ fn one_line(text: &str) -> String {
         .collect()
 }
 
+#[cfg(test)]
+mod late_offer_tests;
 #[cfg(test)]
 mod tests;

@@ -274,6 +274,28 @@ fn options_in_and_out_of_dialog_get_200_with_allow() {
 }
 
 #[test]
+fn a_refused_reoffer_gets_488_and_the_next_one_is_taken() {
+    let now = Instant::now();
+    let mut ua = ua();
+    let tag = answered_call(&mut ua, now);
+    ua.handle_message(now, request("ACK", "z9hG4bK-a1", 1, Some(&tag), ""), peer());
+    events(&mut ua);
+    let reoffer = |seq: u32, branch: &str| request("INVITE", branch, seq, Some(&tag), "v=0\r\n");
+    ua.handle_message(now, reoffer(2, "z9hG4bK-r1"), peer());
+    let Some(UaEvent::ReOffer { call, .. }) = events(&mut ua).pop() else {
+        panic!("no re-offer reported")
+    };
+    ua.refuse_reoffer(now, &call);
+    assert_eq!(statuses(&sent(&mut ua)), ["100 INVITE", "488 INVITE"]);
+    assert!(ua.knows(&call), "the call goes on");
+    ua.handle_message(now, reoffer(3, "z9hG4bK-r2"), peer());
+    assert!(matches!(
+        events(&mut ua).pop(),
+        Some(UaEvent::ReOffer { .. })
+    ));
+}
+
+#[test]
 fn reinvite_for_hold_is_reported_and_answered_and_a_second_one_gets_491() {
     let now = Instant::now();
     let mut ua = ua();

@@ -9,11 +9,11 @@ use crate::sip::ua::EndReason;
 use crate::sip::uri::{parse_name_addr, parse_uri};
 
 /// Where the agent's REGISTER came from: the INVITE goes here.
-const AGENT: &str = "127.0.0.1:5071";
+pub(super) const AGENT: &str = "127.0.0.1:5071";
 /// The agent's Contact: a private address behind its NAT.
 const CONTACT: &str = "sip:agent7@192.168.1.20:5062";
 
-fn agent(transport: Transport) -> Remote {
+pub(super) fn agent(transport: Transport) -> Remote {
     Remote {
         addr: AGENT.parse().unwrap(),
         transport,
@@ -27,7 +27,7 @@ fn header(name: &str, value: &str) -> Header {
     }
 }
 
-fn outgoing_call(transport: Transport) -> OutgoingCall {
+pub(super) fn outgoing_call(transport: Transport) -> OutgoingCall {
     OutgoingCall {
         request_uri: parse_uri(&format!("{CONTACT};ob")).unwrap(),
         from: parse_name_addr("\"Olena Kovalenko\" <sip:+380441234567@127.0.0.1>").unwrap(),
@@ -62,7 +62,7 @@ fn dial(ua: &mut UserAgent, now: Instant, transport: Transport) -> (CallId, Requ
 }
 
 /// The callee's response to our INVITE from the fork tagged `tag`.
-fn response(invite: &Request, status: u16, tag: &str) -> Response {
+pub(super) fn response(invite: &Request, status: u16, tag: &str) -> Response {
     let mut response = Response::to_request(invite, status).with_to_tag(tag);
     if (101..300).contains(&status) {
         response.head.contact = vec![parse_name_addr(&format!("<{CONTACT}>")).unwrap()];
@@ -74,7 +74,7 @@ fn response(invite: &Request, status: u16, tag: &str) -> Response {
     response
 }
 
-fn receive(ua: &mut UserAgent, now: Instant, response: Response) {
+pub(super) fn receive(ua: &mut UserAgent, now: Instant, response: Response) {
     ua.handle_message(now, Message::Response(response), agent(Transport::Udp));
 }
 
@@ -103,7 +103,7 @@ fn from_callee(invite: &Request, method: Method, seq: u32, body: &[u8]) -> Messa
     })
 }
 
-fn requests(messages: Vec<Message>) -> Vec<Request> {
+pub(super) fn requests(messages: Vec<Message>) -> Vec<Request> {
     messages
         .into_iter()
         .map(|m| match m {
