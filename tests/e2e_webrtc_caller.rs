@@ -103,6 +103,13 @@ fn a_browser_caller_hears_the_greeting_gets_one_ticket_read_back_and_vanishing_e
     assert_eq!(live[0]["channel"], "web", "{live}");
     assert_eq!(live[0]["caller"], "", "a web caller has no number: {live}");
 
+    let report = server.get_json("/report");
+    assert_eq!(
+        (&report["calls"]["web"], &report["calls"]["sip"]),
+        (&serde_json::json!(1), &serde_json::json!(0)),
+        "the report counts the call by channel: {report}"
+    );
+
     let scraped = server.scrape();
     let offers = "hotline_webrtc_offers_total{outcome=\"answered\"}";
     assert_eq!(sample(&scraped, offers), Some(1.0), "{scraped}");
