@@ -169,7 +169,11 @@ async fn preflight(State(handles): State<Handles>, headers: HeaderMap) -> Respon
             );
             response
         }
-        Err(foreign) => foreign.answer(),
+        Err(foreign) => {
+            // A browser sends no offer after a refused preflight: count it here.
+            calls.refused_origin();
+            foreign.answer()
+        }
     }
 }
 
