@@ -30,7 +30,8 @@ fn server() -> Server {
     server_with("", "")
 }
 
-/// A server with `http` settings and these `[webrtc]` ones besides the test's own.
+/// A server with `http` settings and these `[webrtc]` ones besides the
+/// test's own (and any tables after them).
 fn server_with(http: &str, webrtc: &str) -> Server {
     // The WebRTC socket takes the first free port of a range no other test uses.
     let config = format!(
@@ -126,6 +127,56 @@ fn a_browser_caller_hears_the_greeting_gets_one_ticket_read_back_and_vanishing_e
     assert_eq!(sample(&scraped, lost), Some(1.0), "{scraped}");
     page.cue();
     assert!(page.finish(wait));
+}
+
+#[test]
+fn a_web_caller_the_site_claims_is_identified_by_the_companys_crm_as_a_phone_caller_would_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(support::databases::sqlite_crm(dir.path()));
+    // hotline's own customers are empty: only the CRM knows K-7781.
+    let server = server_with(
+        "",
+        &format!(
+            r#"
+[database]
+seed_demo = false
+
+[[crm.sources]]
+name = "billing"
+kind = "sql"
+url = "{url}"
+
+[[lookups]]
+name = "customer_by_id"
+source = "billing"
+sql = "SELECT client_no, full_name, lang FROM clients WHERE client_no = $1"
+params = ["customer"]
+fields = {{ customer = {{ type = "text", from = "client_no" }}, language = {{ type = "text", from = "lang" }} }}
+"#
+        ),
+    );
+    let expires = chrono::Utc::now().timestamp() + 600;
+    let token = CustomerToken::sign("K-7781", expires, KEY);
+    let microphone = silence_wav(dir.path());
+    let base = format!("http://{}", server.http);
+    let wait = Duration::from_secs(40);
+    let mut page = BrowserScript::start("widget.mjs", &[&base, &microphone, &token]);
+    assert_eq!(page.next(wait), "in-call", "{}", server.log());
+    page.next(wait);
+    // Known, she is in the main menu at once, where 3 is a line fault.
+    page.cue();
+    assert_eq!(page.next(wait), "pressed");
+    page.next(wait);
+    let registered = wait_for(Duration::from_secs(15), || told_numbers(&server).len() == 1);
+    assert!(registered, "no ticket was read back\n{}", server.log());
+    let tickets = listed(&server, "tickets");
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["kind"], "line_repair");
+    assert_eq!(
+        tickets[0]["fields"]["crm_customer"], "K-7781",
+        "the ticket names her by the CRM's id: {tickets:?}"
+    );
 }
 
 #[test]
