@@ -430,3 +430,21 @@ impl Shell {
         }
     }
 }
+
+#[cfg(test)]
+mod answer_tests {
+    use super::has_telephone_event;
+
+    #[test]
+    fn an_answer_has_telephone_event_only_when_it_maps_a_payload_type_to_it() {
+        let keys = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 126\r\na=rtpmap:0 PCMU/8000\r\n\
+                    a=rtpmap:126 telephone-event/8000\r\n";
+        assert!(has_telephone_event(keys));
+        assert!(has_telephone_event(
+            &keys.replace("telephone-event", "TELEPHONE-EVENT")
+        ));
+        let none = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert!(!has_telephone_event(none));
+        assert!(!has_telephone_event("a=fmtp:126 telephone-event/8000\r\n"));
+    }
+}
