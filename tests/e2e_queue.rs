@@ -2,14 +2,15 @@
 //! caller presses 0, hears a position announcement and music, the first agent
 //! lets it ring, the second answers, audio flows both ways, and hanging up
 //! ends the agent's leg and puts the agent in wrap-up; a caller who presses
-//! the callback key gets a callback ticket.
+//! the callback key gets a callback ticket; an agent who holds leaves the
+//! caller hearing the music on hold until resuming.
 
 mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::audio::{best_match, prompt_sequence, read_wav};
+use support::audio::{assert_hold_heard, best_match, prompt_sequence, read_wav, tone_wav};
 use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
 use support::phone::{dial, hang_up, press, silence, speaking};
@@ -317,6 +318,37 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
             .any(|e| e == "limit maximum call duration 5 s"),
         "{events:?}"
     );
+}
+
+/// The tone of the holding agent's microphone (no note of the music).
+const AGENT_TONE: f32 = 600.0;
+
+#[test]
+fn an_agent_who_holds_leaves_the_caller_on_music_until_resuming() {
+    let flows = flows_always_open();
+    let server = server(&flows, 30);
+    server.add_agent("bob", "secret-b", "support");
+    let bob_mic = tone_wav(server.dir.path(), "bob.wav", AGENT_TONE, 8000, 60);
+    let mut bob = agent_phone(&server, "bob", "secret-b", bob_mic.as_ref(), true);
+    let quiet = silence(server.dir.path(), 60);
+    let mut caller = dial(&server, OLENA, &quiet);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    let answered = bob.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+    assert!(answered.is_some(), "bob never answered:\n{}", bob.history());
+    std::thread::sleep(Duration::from_secs(4));
+    // baresip's hold: a re-INVITE with a=sendonly, answered a=recvonly.
+    bob.command("hold", "");
+    std::thread::sleep(Duration::from_secs(6));
+    bob.command("resume", "");
+    std::thread::sleep(Duration::from_secs(4));
+    hang_up(&mut caller);
+    let closed = bob.wait_event("CALL_CLOSED", Duration::from_secs(5));
+    assert!(closed.is_some(), "bob's leg did not end:\n{}", bob.history());
+    let events = server.last_call_events();
+    let holds: Vec<&String> = events.iter().filter(|e| e.starts_with("hold ")).collect();
+    assert_eq!(holds, ["hold bob holds", "hold bob resumes"], "{events:?}");
+    assert_hold_heard(&heard(&caller), AGENT_TONE, 4);
 }
 
 #[test]

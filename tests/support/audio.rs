@@ -161,3 +161,58 @@ pub fn dominant_frequency(samples: &[f32]) -> f32 {
         .map_or(0, |(bin, _)| bin);
     (bin + 1) as f32 * 8000.0 / samples.len() as f32
 }
+
+/// A mono WAV of one tone, made with sox.
+pub fn tone_wav(dir: &Path, name: &str, frequency: f32, rate: u32, seconds: u32) -> String {
+    let path = dir.join(name);
+    let status = std::process::Command::new("sox")
+        .args(["-n", "-r", &rate.to_string(), "-c", "1", "-b", "16"])
+        .arg(&path)
+        .args([
+            "synth",
+            &seconds.to_string(),
+            "sine",
+            &frequency.to_string(),
+        ])
+        .args(["vol", "0.5"])
+        .status()
+        .expect("sox is installed (scripts/test installs it)");
+    assert!(status.success());
+    path.display().to_string()
+}
+
+/// Checks what a caller bridged to an agent whose microphone plays `tone`
+/// heard (8 kHz) when the agent held and resumed: the agent's tone, then at
+/// least `held_seconds` of the music on hold (loud, and never the tone),
+/// then the agent's tone again. Read second by second, so no clock of the
+/// test's has to agree with the recording's.
+pub fn assert_hold_heard(heard: &[f32], tone: f32, held_seconds: usize) {
+    let seconds: Vec<&[f32]> = heard.chunks_exact(8000).collect();
+    let strongest: Vec<f32> = seconds.iter().map(|s| dominant_frequency(s)).collect();
+    let is_tone = |i: &usize| (strongest[*i] - tone).abs() < 20.0;
+    let bridged = (0..seconds.len()).find(is_tone);
+    let held = bridged.and_then(|b| (b..seconds.len()).find(|i| !is_tone(i)));
+    let resumed = held.and_then(|h| (h..seconds.len()).find(is_tone));
+    let (Some(held), Some(resumed)) = (held, resumed) else {
+        panic!("no tone, other sound, tone again: strongest per second {strongest:?}");
+    };
+    assert!(
+        resumed - held >= held_seconds,
+        "held for {} s only: {strongest:?}",
+        resumed - held
+    );
+    let during = &heard[held * 8000..resumed * 8000];
+    let rms = (during.iter().map(|x| x * x).sum::<f32>() / during.len() as f32).sqrt();
+    assert!(rms > 0.02, "silence on hold (RMS {rms:.4}): {strongest:?}");
+    let music = ["en", "uk"]
+        .iter()
+        .map(|language| {
+            let path = super::repo_path(&format!("audio/{language}/queue/music.wav"));
+            best_match(&read_wav(&path).0[8000..16000], during)
+        })
+        .fold(0.0f32, f32::max);
+    assert!(
+        music >= 0.9,
+        "the hold is not the music on hold ({music:.3}): {strongest:?}"
+    );
+}
