@@ -235,9 +235,12 @@ fn a_reoffer_holds_then_resumes_the_running_session() {
     assert!(!held.sending, "we may not send to a browser that holds");
     assert!(held.sdp.contains("a=recvonly"), "{}", held.sdp);
     // The session goes on: what the holding browser sends still arrives.
-    pair.browser_sends(&frame(1), 0);
+    for n in 0..5u8 {
+        pair.browser_sends(&frame(n), u64::from(n) * 160);
+        pair.run_for(Duration::from_millis(20));
+    }
     pair.run_for(Duration::from_millis(200));
-    assert_eq!(pair.peer_audio(), vec![frame(1)]);
+    assert!(pair.peer_audio().contains(&frame(4)), "{:?}", pair.peer_events);
 
     let resumed = reoffer(&mut pair, Direction::SendRecv);
     assert!(resumed.sending);
