@@ -337,17 +337,29 @@ fn an_agent_who_holds_leaves_the_caller_on_music_until_resuming() {
     let answered = bob.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
     assert!(answered.is_some(), "bob never answered:\n{}", bob.history());
     std::thread::sleep(Duration::from_secs(4));
-    // baresip's hold: a re-INVITE with a=sendonly, answered a=recvonly.
+    // baresip's hold: a re-INVITE with a=sendonly, answered a=recvonly. Its
+    // commands act on the current account's call: bob's, not the idle one's.
+    bob.command("uafind", &format!("sip:bob@{}", server.sip));
     bob.command("hold", "");
     std::thread::sleep(Duration::from_secs(6));
     bob.command("resume", "");
     std::thread::sleep(Duration::from_secs(4));
     hang_up(&mut caller);
     let closed = bob.wait_event("CALL_CLOSED", Duration::from_secs(5));
-    assert!(closed.is_some(), "bob's leg did not end:\n{}", bob.history());
+    assert!(
+        closed.is_some(),
+        "bob's leg did not end:\n{}",
+        bob.history()
+    );
     let events = server.last_call_events();
     let holds: Vec<&String> = events.iter().filter(|e| e.starts_with("hold ")).collect();
-    assert_eq!(holds, ["hold bob holds", "hold bob resumes"], "{events:?}");
+    assert_eq!(
+        holds,
+        ["hold bob holds", "hold bob resumes"],
+        "{events:?}\n{}\n{}",
+        bob.history(),
+        server.log()
+    );
     assert_hold_heard(&heard(&caller), AGENT_TONE, 4);
 }
 

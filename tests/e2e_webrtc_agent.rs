@@ -234,7 +234,11 @@ fn a_browser_agent_holds_the_caller_hears_music_then_the_agent_again() {
 
     let events = server.last_call_events();
     let holds: Vec<&String> = events.iter().filter(|e| e.starts_with("hold ")).collect();
-    assert_eq!(holds, ["hold alice holds", "hold alice resumes"], "{events:?}");
+    assert_eq!(
+        holds,
+        ["hold alice holds", "hold alice resumes"],
+        "{events:?}"
+    );
     let recording = caller
         .recording()
         .unwrap_or_else(|| panic!("no recording:\n{}", caller.history()));

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use str0m::format::Codec as RtcCodec;
 use str0m::change::SdpAnswer;
+use str0m::format::Codec as RtcCodec;
 use str0m::media::{Direction, Frequency, MediaTime, TelephoneEvent};
 
 use super::loopback::{BROWSER, Offers, Pair, SERVER, browser, offer};
@@ -240,13 +240,19 @@ fn a_reoffer_holds_then_resumes_the_running_session() {
         pair.run_for(Duration::from_millis(20));
     }
     pair.run_for(Duration::from_millis(200));
-    assert!(pair.peer_audio().contains(&frame(4)), "{:?}", pair.peer_events);
+    assert!(
+        pair.peer_audio().contains(&frame(4)),
+        "{:?}",
+        pair.peer_events
+    );
 
     let resumed = reoffer(&mut pair, Direction::SendRecv);
     assert!(resumed.sending);
     assert!(resumed.sdp.contains("a=sendrecv"), "{}", resumed.sdp);
     for n in 2..5u8 {
-        pair.peer.send_frame(pair.now, &frame(n)).expect("frame sent");
+        pair.peer
+            .send_frame(pair.now, &frame(n))
+            .expect("frame sent");
         pair.run_for(Duration::from_millis(20));
     }
     pair.run_for(Duration::from_millis(200));
@@ -269,8 +275,13 @@ fn a_reoffer_holds_then_resumes_the_running_session() {
 fn a_malformed_reoffer_is_refused_and_the_session_kept() {
     let mut pair = Pair::connected();
     let refused = pair.peer.accept_reoffer("v=0\r\nnot sdp\r\n").err();
-    assert!(matches!(refused, Some(OfferError::Malformed(_))), "{refused:?}");
-    pair.peer.send_frame(pair.now, &frame(7)).expect("frame sent");
+    assert!(
+        matches!(refused, Some(OfferError::Malformed(_))),
+        "{refused:?}"
+    );
+    pair.peer
+        .send_frame(pair.now, &frame(7))
+        .expect("frame sent");
     pair.run_for(Duration::from_millis(200));
     assert_eq!(pair.browser_heard, vec![frame(7)]);
 }

@@ -211,6 +211,10 @@ pub fn assert_hold_heard(heard: &[f32], tone: f32, held_seconds: usize) {
             best_match(&read_wav(&path).0[8000..16000], during)
         })
         .fold(0.0f32, f32::max);
+    eprintln!(
+        "held {} s: RMS {rms:.3}, music match {music:.3}; strongest per second {strongest:?}",
+        resumed - held
+    );
     assert!(
         music >= 0.9,
         "the hold is not the music on hold ({music:.3}): {strongest:?}"
