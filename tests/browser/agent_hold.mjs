@@ -4,18 +4,12 @@
 // reports the direction hotline answered), then Hold again to resume
 // (a=sendrecv), then hangs up.
 // Arguments: base URL, login, password, microphone WAV file.
-import { run, say, heard } from './browser.mjs';
+import { run, agentDesktop, say, heard } from './browser.mjs';
 
 const [base, login, password, microphone] = process.argv.slice(2);
 
 run(async (context) => {
-  const page = context.pages()[0] ?? await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && process.stderr.write(`page: ${m.text()}\n`));
-  await page.goto(`${base}/login`);
-  await page.fill('#login', login);
-  await page.fill('#password', password);
-  await Promise.all([page.waitForURL(`${base}/agent`), page.click('form[action="/login/agent"] button')]);
-  await page.waitForSelector('#phone-state[data-phone="ready"]');
+  const page = await agentDesktop(context, base, login, password);
   say('registered');
 
   await page.waitForSelector('#phone-state[data-phone="ringing"]', { timeout: 60_000 });
