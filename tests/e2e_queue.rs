@@ -320,29 +320,63 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
     );
 }
 
-/// The tone of the holding agent's microphone (no note of the music).
+/// The tone of the agent's microphone (no note of the music).
 const AGENT_TONE: f32 = 600.0;
+/// The tone of the caller's microphone.
+const CALLER_TONE: f32 = 1000.0;
 
 #[test]
 fn an_agent_who_holds_leaves_the_caller_on_music_until_resuming() {
+    let (caller, _, holds) = holds_and_resumes(Holder::Agent);
+    assert_eq!(holds, ["hold bob holds", "hold bob resumes"]);
+    assert_hold_heard(&heard(&caller), AGENT_TONE, 4);
+}
+
+#[test]
+fn a_caller_who_holds_leaves_the_agent_on_music_until_resuming() {
+    let (_, bob, holds) = holds_and_resumes(Holder::Caller);
+    assert_eq!(holds, ["hold the caller holds", "hold the caller resumes"]);
+    assert_hold_heard(&heard(&bob), CALLER_TONE, 4);
+}
+
+/// Who holds in [`holds_and_resumes`].
+#[derive(Clone, Copy)]
+enum Holder {
+    Agent,
+    Caller,
+}
+
+/// A caller whose microphone plays a tone is bridged to agent bob, whose
+/// microphone plays another; `holder` holds for 6 s (baresip re-INVITEs
+/// with a=sendonly, answered a=recvonly) and resumes, and the caller hangs
+/// up. The caller's and bob's phones, and the call's hold events. (baresip
+/// stops recording what it hears once it holds itself, so each test listens
+/// on the other side.)
+fn holds_and_resumes(holder: Holder) -> (Baresip, Baresip, Vec<String>) {
     let flows = flows_always_open();
     let server = server(&flows, 30);
     server.add_agent("bob", "secret-b", "support");
     let bob_mic = tone_wav(server.dir.path(), "bob.wav", AGENT_TONE, 8000, 60);
     let mut bob = agent_phone(&server, "bob", "secret-b", bob_mic.as_ref(), true);
-    let quiet = silence(server.dir.path(), 60);
-    let mut caller = dial(&server, OLENA, &quiet);
+    let caller_mic = tone_wav(server.dir.path(), "olena.wav", CALLER_TONE, 8000, 60);
+    let mut caller = dial(&server, OLENA, caller_mic.as_ref());
     std::thread::sleep(Duration::from_millis(2500));
     press(&mut caller, "0", Duration::from_millis(300));
     let answered = bob.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
     assert!(answered.is_some(), "bob never answered:\n{}", bob.history());
     std::thread::sleep(Duration::from_secs(4));
-    // baresip's hold: a re-INVITE with a=sendonly, answered a=recvonly. Its
-    // commands act on the current account's call: bob's, not the idle one's.
-    bob.command("uafind", &format!("sip:bob@{}", server.sip));
-    bob.command("hold", "");
+    let phone = match holder {
+        Holder::Agent => {
+            // baresip's commands act on the current account's call: bob's,
+            // not the idle account's.
+            bob.command("uafind", &format!("sip:bob@{}", server.sip));
+            &mut bob
+        }
+        Holder::Caller => &mut caller,
+    };
+    phone.command("hold", "");
     std::thread::sleep(Duration::from_secs(6));
-    bob.command("resume", "");
+    phone.command("resume", "");
     std::thread::sleep(Duration::from_secs(4));
     hang_up(&mut caller);
     let closed = bob.wait_event("CALL_CLOSED", Duration::from_secs(5));
@@ -352,15 +386,11 @@ fn an_agent_who_holds_leaves_the_caller_on_music_until_resuming() {
         bob.history()
     );
     let events = server.last_call_events();
-    let holds: Vec<&String> = events.iter().filter(|e| e.starts_with("hold ")).collect();
-    assert_eq!(
-        holds,
-        ["hold bob holds", "hold bob resumes"],
-        "{events:?}\n{}\n{}",
-        bob.history(),
-        server.log()
-    );
-    assert_hold_heard(&heard(&caller), AGENT_TONE, 4);
+    let holds = events
+        .into_iter()
+        .filter(|e| e.starts_with("hold "))
+        .collect();
+    (caller, bob, holds)
 }
 
 #[test]
