@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::driver::{Driver, DriverError, WebrtcSettings};
 use super::loopback::{Heard, dial};
-use super::peer::PeerEvent;
+use super::peer::{OfferError, PeerEvent};
 
 #[tokio::test]
 async fn one_socket_keeps_two_browsers_apart() {
@@ -51,6 +51,32 @@ async fn one_socket_keeps_two_browsers_apart() {
     assert!(
         matches!(refused, Some(DriverError::Offer(_))),
         "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_reoffer_of_garbage_or_for_a_gone_peer_is_refused() {
+    let settings = WebrtcSettings {
+        bind_address: IpAddr::from([127, 0, 0, 1]),
+        public_address: None,
+        port_min: 42000,
+        port_max: 42999,
+        ..WebrtcSettings::default()
+    };
+    let driver = Driver::bind(&settings).await.expect("bound");
+    let (handle, _heard, _) = dial(&driver, 0x11).await;
+    let control = handle.control();
+    let garbage = control.reoffer("v=0\r\ngarbage".into()).await.err();
+    assert!(
+        matches!(garbage, Some(DriverError::Offer(OfferError::Malformed(_)))),
+        "{garbage:?}"
+    );
+    // The call's media is gone: the signalling's late re-offer finds nothing.
+    drop(handle);
+    let gone = control.reoffer("v=0\r\n".into()).await.err();
+    assert!(
+        matches!(gone, Some(DriverError::Offer(OfferError::Refused(_)))),
+        "{gone:?}"
     );
 }
 
