@@ -12,14 +12,7 @@ use super::peer::{OfferError, PeerEvent};
 
 #[tokio::test]
 async fn one_socket_keeps_two_browsers_apart() {
-    let settings = WebrtcSettings {
-        bind_address: IpAddr::from([127, 0, 0, 1]),
-        public_address: None,
-        port_min: 41000,
-        port_max: 41999,
-        ..WebrtcSettings::default()
-    };
-    let driver = Driver::bind(&settings).await.expect("bound");
+    let driver = loopback_driver(41000, 41999).await;
     let (mut first, mut first_heard, _) = dial(&driver, 0x11).await;
     let (mut second, mut second_heard, _) = dial(&driver, 0x22).await;
 
@@ -56,14 +49,7 @@ async fn one_socket_keeps_two_browsers_apart() {
 
 #[tokio::test]
 async fn a_reoffer_of_garbage_or_for_a_gone_peer_is_refused() {
-    let settings = WebrtcSettings {
-        bind_address: IpAddr::from([127, 0, 0, 1]),
-        public_address: None,
-        port_min: 42000,
-        port_max: 42999,
-        ..WebrtcSettings::default()
-    };
-    let driver = Driver::bind(&settings).await.expect("bound");
+    let driver = loopback_driver(42000, 42999).await;
     let (handle, _heard, _) = dial(&driver, 0x11).await;
     let control = handle.control();
     let garbage = control.reoffer("v=0\r\ngarbage".into()).await.err();
@@ -78,6 +64,18 @@ async fn a_reoffer_of_garbage_or_for_a_gone_peer_is_refused() {
         matches!(gone, Some(DriverError::Offer(OfferError::Refused(_)))),
         "{gone:?}"
     );
+}
+
+/// A driver on loopback, its socket on the first free port from `min` to `max`.
+async fn loopback_driver(min: u16, max: u16) -> Driver {
+    let settings = WebrtcSettings {
+        bind_address: IpAddr::from([127, 0, 0, 1]),
+        public_address: None,
+        port_min: min,
+        port_max: max,
+        ..WebrtcSettings::default()
+    };
+    Driver::bind(&settings).await.expect("bound")
 }
 
 /// The first byte of the first frame a browser heard.
