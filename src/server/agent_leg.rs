@@ -65,14 +65,28 @@ pub fn webrtc_answerer(driver: std::sync::Arc<crate::webrtc::Driver>) -> WebrtcA
         Box::pin(async move {
             let offer = String::from_utf8_lossy(&offer).into_owned();
             let (peer, answer) = driver.answer(offer).await?;
+            let control = peer.control();
             let (media, events) = media::spawn_webrtc(peer, options);
-            Ok((answer.into_bytes(), media, events))
+            Ok(WebrtcAnswered {
+                answer: answer.into_bytes(),
+                media,
+                events,
+                control,
+            })
         })
     })
 }
 
-/// A browser's answered media: our SDP answer, and the leg's media running.
-pub type WebrtcAnswered = (Vec<u8>, MediaHandle, mpsc::UnboundedReceiver<MediaEvent>);
+/// A browser's answered media.
+pub struct WebrtcAnswered {
+    /// Our SDP answer.
+    pub answer: Vec<u8>,
+    /// The leg's media, running on the media workers.
+    pub media: MediaHandle,
+    pub events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// For the browser's re-offers (hold, resume).
+    pub control: crate::webrtc::PeerControl,
+}
 
 /// Answers a browser's SDP offer and starts its media on the media workers.
 pub type WebrtcAnswerer = std::sync::Arc<
@@ -94,9 +108,9 @@ pub struct AgentLeg {
     pub sdp: SdpSession,
     pub media: MediaHandle,
     pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
-    /// A browser's leg: its media is WebRTC, which the WebRTC peer does not
-    /// renegotiate, so its re-offers are refused and the session kept.
-    pub webrtc: bool,
+    /// A browser's leg: its media is WebRTC, and its re-offers are answered
+    /// by its WebRTC peer rather than `sdp`.
+    pub webrtc: Option<crate::webrtc::PeerControl>,
 }
 
 impl AgentLeg {
@@ -104,19 +118,6 @@ impl AgentLeg {
     pub async fn hang_up(self, endpoint: &EndpointHandle) {
         endpoint.send(EndpointCommand::Hangup(self.call)).await;
         self.media.send(media::MediaCommand::Shutdown).await;
-    }
-
-    /// Answers the phone's re-INVITE (hold, resume, a new address) and points
-    /// the leg's media at what was agreed.
-    pub async fn answer_reoffer(&mut self, endpoint: &EndpointHandle, offer: &[u8]) {
-        if self.webrtc {
-            let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
-            return endpoint.send(refuse).await;
-        }
-        let body = media::answer_reoffer(&mut self.sdp, offer, Some(&self.media)).await;
-        endpoint
-            .send(EndpointCommand::AnswerReoffer(self.call.clone(), body))
-            .await;
     }
 }
 
@@ -310,9 +311,16 @@ async fn answered(
     tagged: mpsc::Receiver<(usize, CallSignal)>,
 ) -> RingOutcome {
     let browser = request.targets[phone].browser.clone();
-    let webrtc = browser.is_some();
+    let mut webrtc = None;
     let started = match (browser, early.take(), socket.take()) {
-        (Some(answerer), _, _) => answer_browser(&answerer, request, &call, answer).await,
+        (Some(answerer), _, _) => {
+            answer_browser(&answerer, request, &call, answer)
+                .await
+                .map(|answered| {
+                    webrtc = Some(answered.control);
+                    (answered.media, answered.events)
+                })
+        }
         (None, Some(running), _) => Ok(running),
         (None, None, Some(socket)) => match sdp.accept_answer(&answer) {
             Ok(negotiated) => {
@@ -348,15 +356,16 @@ async fn answer_browser(
     request: &RingRequest,
     call: &CallId,
     offer: Vec<u8>,
-) -> Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>), String> {
-    let (answer, media, events) = answerer(offer, request.media_options)
+) -> Result<WebrtcAnswered, String> {
+    let mut answered = answerer(offer, request.media_options)
         .await
         .map_err(|e| e.to_string())?;
+    let answer = std::mem::take(&mut answered.answer);
     request
         .endpoint
         .send(EndpointCommand::AckWithAnswer(call.clone(), answer))
         .await;
-    Ok((media, events))
+    Ok(answered)
 }
 
 /// The answered phone's signals from now on, untagged.

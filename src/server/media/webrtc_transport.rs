@@ -149,9 +149,10 @@ impl Transport for WebrtcTransport {
             MediaCommand::Hold => self.on_hold = true,
             MediaCommand::Resume => self.on_hold = false,
             MediaCommand::SendDigit(digit) => self.send_digit(digit, audio),
-            // A browser renegotiates with its own signalling, not an SDP re-offer.
+            // A browser's re-offer is answered by its WebRTC peer
+            // (`webrtc::PeerControl`); its hold comes here as `Hold`/`Resume`.
             MediaCommand::UpdateRemote(_) => {
-                debug!("a re-offer has no meaning for a WebRTC leg; ignored")
+                debug!("an RTP re-offer has no meaning for a WebRTC leg; ignored")
             }
             _ => {}
         }
