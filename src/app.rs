@@ -208,6 +208,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     let http = crate::api::serve(
         config.http.listen,
         tls,
+        crate::api::forwarded::TrustedProxies::from_settings(&config.http),
         handles,
         registrar,
         gate,

@@ -298,6 +298,33 @@ pub struct HttpSettings {
     pub tls_certificate: Option<PathBuf>,
     /// PEM private key of `tls_certificate`.
     pub tls_key: Option<PathBuf>,
+    /// Reverse proxies in front (addresses or CIDRs) whose `forwarded_header`
+    /// names the client; other peers' forwarding headers are ignored.
+    pub trusted_proxies: Vec<crate::server::limits::SourceRange>,
+    /// The header trusted proxies name the client in.
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// The header trusted proxies name the client in. Only one is read: a
+/// client could send the other, and the proxy would pass it on untouched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx, HAProxy, Caddy, Traefik).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239: `Forwarded: for=client, for="[2001:db8::1]:4711"`.
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// The header's name, as HTTP/2 writes it.
+    pub fn header_name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
+    }
 }
 
 /// A configuration problem, naming the setting at fault.
@@ -740,6 +767,8 @@ impl Default for HttpSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tls_certificate: None,
             tls_key: None,
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
         }
     }
 }
@@ -880,6 +909,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("media.port_min"), "{error}");
+    }
+
+    #[test]
+    fn trusted_proxies_and_their_header_are_read_and_bad_ones_refused() {
+        let config = Config::from_toml(
+            "[http]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\nforwarded_header = \"forwarded\"\n",
+        )
+        .unwrap();
+        assert_eq!(config.http.trusted_proxies.len(), 2);
+        assert_eq!(config.http.forwarded_header, ForwardedHeader::Forwarded);
+        let default = Config::from_toml("").unwrap();
+        assert!(default.http.trusted_proxies.is_empty(), "none by default");
+        assert_eq!(
+            default.http.forwarded_header,
+            ForwardedHeader::XForwardedFor
+        );
+        let bad = Config::from_toml("[http]\ntrusted_proxies = [\"proxy.example\"]\n");
+        assert!(bad.unwrap_err().contains("proxy.example"));
+        let header = Config::from_toml("[http]\nforwarded_header = \"x-real-ip\"\n");
+        assert!(header.unwrap_err().contains("x-real-ip"));
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! page, calls, hears the greeting, presses 3 on the on-screen keypad and
 //! gets exactly one line-repair ticket read back; then its tab vanishes
 //! without hanging up and the call ends on ICE consent loss with its record
-//! closed. And bad offers over plain HTTP: not SDP, no G.711, a page of an
-//! origin not allowed, a call that does not exist.
+//! closed. The widget embedded with one script tag in a page of another
+//! origin, over http and https: an allowed origin's call connects and hangs
+//! up through CORS, another origin's is refused. And bad offers over plain
+//! HTTP: not SDP, no G.711, a page of an origin not allowed, a call that
+//! does not exist.
 
 mod support;
 
@@ -24,9 +27,16 @@ const OLENA: &str = "+380441234567";
 const KEY: &str = "the site's shared key";
 
 fn server() -> Server {
+    server_with("", "")
+}
+
+/// A server with `http` settings and these `[webrtc]` ones besides the
+/// test's own (and any tables after them).
+fn server_with(http: &str, webrtc: &str) -> Server {
     // The WebRTC socket takes the first free port of a range no other test uses.
     let config = format!(
-        "[webrtc]\nenabled = true\nport_min = 43000\nport_max = 43999\ncustomer_key = \"{KEY}\"\n"
+        "[http]\n{http}\n[webrtc]\nenabled = true\nport_min = 43000\nport_max = 43999\n\
+         customer_key = \"{KEY}\"\n{webrtc}"
     );
     Server::start_with(ServerOptions {
         config,
@@ -120,6 +130,131 @@ fn a_browser_caller_hears_the_greeting_gets_one_ticket_read_back_and_vanishing_e
 }
 
 #[test]
+fn a_web_caller_the_site_claims_is_identified_by_the_companys_crm_as_a_phone_caller_would_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = runtime.block_on(support::databases::sqlite_crm(dir.path()));
+    // hotline's own customers are empty: only the CRM knows K-7781.
+    let server = server_with(
+        "",
+        &format!(
+            r#"
+[database]
+seed_demo = false
+
+[[crm.sources]]
+name = "billing"
+kind = "sql"
+url = "{url}"
+
+[[lookups]]
+name = "customer_by_id"
+source = "billing"
+sql = "SELECT client_no, full_name, lang FROM clients WHERE client_no = $1"
+params = ["customer"]
+fields = {{ customer = {{ type = "text", from = "client_no" }}, language = {{ type = "text", from = "lang" }} }}
+"#
+        ),
+    );
+    let expires = chrono::Utc::now().timestamp() + 600;
+    let token = CustomerToken::sign("K-7781", expires, KEY);
+    let microphone = silence_wav(dir.path());
+    let base = format!("http://{}", server.http);
+    let wait = Duration::from_secs(40);
+    let mut page = BrowserScript::start("widget.mjs", &[&base, &microphone, &token]);
+    assert_eq!(page.next(wait), "in-call", "{}", server.log());
+    page.next(wait);
+    // Known, she is in the main menu at once, where 3 is a line fault.
+    page.cue();
+    assert_eq!(page.next(wait), "pressed");
+    page.next(wait);
+    let registered = wait_for(Duration::from_secs(15), || told_numbers(&server).len() == 1);
+    assert!(registered, "no ticket was read back\n{}", server.log());
+    let tickets = listed(&server, "tickets");
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    assert_eq!(tickets[0]["kind"], "line_repair");
+    assert_eq!(
+        tickets[0]["fields"]["crm_customer"], "K-7781",
+        "the ticket names her by the CRM's id: {tickets:?}"
+    );
+}
+
+#[test]
+fn the_widget_on_an_allowed_origins_page_connects_and_another_origins_is_refused() {
+    let allowed = format!("http://127.0.0.1:{}", support::free_tcp_port().port());
+    let refused = format!("http://127.0.0.1:{}", support::free_tcp_port().port());
+    let server = server_with("", &format!("allowed_origins = [{allowed:?}]\n"));
+    let dir = tempfile::tempdir().unwrap();
+    let microphone = silence_wav(dir.path());
+    let base = format!("http://{}", server.http);
+    let wait = Duration::from_secs(40);
+    let mut page = BrowserScript::start(
+        "widget_embedded.mjs",
+        &[&base, &microphone, &allowed, &refused],
+    );
+    assert_eq!(page.next(wait), "in-call", "{}", server.log());
+    let greeting = loudness(&page.next(wait), "greeting");
+    assert!(greeting > 0.01, "the greeting is heard: RMS {greeting}");
+    // The call ends on the DELETE or, if that arrives second, on the
+    // browser closing its peer connection: 204 or 404, either way readable
+    // by the page of the allowed origin.
+    let hung_up = page.next(wait);
+    assert!(
+        [204, 404]
+            .map(|status| format!("hung-up {status} {allowed}"))
+            .contains(&hung_up),
+        "the page's DELETE passed CORS: {hung_up}"
+    );
+    let call = closed_call(&server, Duration::from_secs(15));
+    assert_eq!(call["channel"], "web", "{call}");
+
+    let shown = page.next(wait);
+    assert!(
+        shown.starts_with("refused error button=true The call could not be made."),
+        "the other origin's widget shows its error: {shown}"
+    );
+    assert!(page.finish(wait));
+    let scraped = server.scrape();
+    let origin = "hotline_webrtc_offers_total{outcome=\"origin\"}";
+    assert_eq!(sample(&scraped, origin), Some(1.0), "{scraped}");
+    let answered = "hotline_webrtc_offers_total{outcome=\"answered\"}";
+    assert_eq!(sample(&scraped, answered), Some(1.0), "{scraped}");
+    assert_eq!(
+        listed(&server, "calls").len(),
+        1,
+        "no call from the refused page"
+    );
+}
+
+#[test]
+fn the_widget_embedded_over_https_connects() {
+    let keys = tempfile::tempdir().unwrap();
+    let issued = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let certificate = keys.path().join("cert.pem").display().to_string();
+    let key = keys.path().join("key.pem").display().to_string();
+    std::fs::write(&certificate, issued.cert.pem()).unwrap();
+    std::fs::write(&key, issued.signing_key.serialize_pem()).unwrap();
+    let allowed = format!("https://localhost:{}", support::free_tcp_port().port());
+    let server = server_with(
+        &format!("tls_certificate = {certificate:?}\ntls_key = {key:?}\n"),
+        &format!("allowed_origins = [{allowed:?}]\n"),
+    );
+    let microphone = silence_wav(keys.path());
+    let base = format!("https://localhost:{}", server.http.port());
+    let wait = Duration::from_secs(40);
+    let mut page = BrowserScript::start(
+        "widget_embedded.mjs",
+        &[&base, &microphone, &allowed, "", &certificate, &key],
+    );
+    assert_eq!(page.next(wait), "in-call", "{}", server.log());
+    let greeting = loudness(&page.next(wait), "greeting");
+    assert!(greeting > 0.01, "the greeting is heard: RMS {greeting}");
+    let hung_up = page.next(wait);
+    assert!(hung_up.starts_with("hung-up "), "{hung_up}");
+    assert!(page.finish(wait));
+}
+
+#[test]
 fn bad_offers_are_refused_with_a_clear_message_and_counted() {
     let server = server();
     let malformed = offer(server.http, "v=0\r\nthis is not SDP", None);
@@ -195,15 +330,7 @@ fn a_delete_of_the_offers_location_hangs_the_call_up_and_closes_its_record() {
     assert!(location.starts_with("/webrtc/calls/"), "{location}");
     let hung_up = support::http::request(server.http, "DELETE", &location, None, "");
     assert_eq!(hung_up.status, 204, "{}", hung_up.body);
-    let mut call = serde_json::Value::Null;
-    let closed = wait_for(Duration::from_secs(10), || {
-        call = listed(&server, "calls")
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        call["outcome"].is_string()
-    });
-    assert!(closed, "the call's record stays open: {call}");
+    let call = closed_call(&server, Duration::from_secs(15));
     let outcome = call["outcome"].as_str().unwrap_or_default();
     assert!(outcome.contains("the page hung up"), "{outcome}");
     assert_eq!(call["channel"], "web");
@@ -245,6 +372,20 @@ fn listed(server: &Server, what: &str) -> Vec<serde_json::Value> {
     let output = server.cli(&[what, "list", "--json", "--limit", "100"]);
     assert!(output.status.success(), "{output:?}");
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"))
+}
+
+/// The first call's record once it is closed (has an outcome), within `limit`.
+fn closed_call(server: &Server, limit: Duration) -> serde_json::Value {
+    let mut call = serde_json::Value::Null;
+    let closed = wait_for(limit, || {
+        call = listed(server, "calls")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        call["outcome"].is_string()
+    });
+    assert!(closed, "the call's record stays open: {call}");
+    call
 }
 
 /// The ticket numbers read back in calls (their `ticket` events).

@@ -37,6 +37,7 @@ pub mod access;
 pub mod console;
 mod csv;
 mod error;
+pub mod forwarded;
 mod handles;
 mod metrics;
 mod openapi;
@@ -62,10 +63,13 @@ pub use handles::Handles;
 pub use queue::set_agent_state;
 
 /// Binds the admin API and serves it in the background, over TLS when given
-/// an acceptor; returns the bound address.
+/// an acceptor, telling every handler its request's client (as `proxies`
+/// forward it); returns the bound address.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    proxies: forwarded::TrustedProxies,
     handles: Handles,
     registrar: crate::server::registrar::RegistrarHandle,
     gate: Gate,
@@ -129,8 +133,12 @@ pub async fn serve(
         .merge(sip)
         .merge(pages)
         .merge(admin_pages);
-    let app =
-        openapi::serve_document(app, &document).into_make_service_with_connect_info::<SocketAddr>();
+    let app = openapi::serve_document(app, &document)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(proxies),
+            forwarded::identify,
+        ))
+        .into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         Some(acceptor) => {
             use axum::serve::ListenerExt;

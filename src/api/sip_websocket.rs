@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -27,6 +27,7 @@ use serde::Serialize;
 use tracing::{debug, info};
 
 use super::access::{AgentLogin, Gate};
+use super::forwarded::Client;
 use crate::registrar::{MINTED_LIFETIME, SessionCredentials};
 use crate::server::endpoint::{EndpointCommand, EndpointHandle};
 use crate::server::registrar::RegistrarHandle;
@@ -136,7 +137,7 @@ fn session_tag(headers: &HeaderMap) -> Option<String> {
 async fn upgrade(
     State(gate): State<Gate>,
     Extension(sip): Extension<BrowserSip>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -160,14 +161,14 @@ async fn upgrade(
     };
     if let Some((status, reason)) = refusal {
         sip.stats.refused.fetch_add(1, Ordering::Relaxed);
-        debug!(from = %peer, %status, reason, "SIP WebSocket refused");
+        debug!(from = %client.ip, %status, reason, "SIP WebSocket refused");
         return (status, reason).into_response();
     }
     upgrade
         .protocols([SUBPROTOCOL])
         .max_message_size(crate::sip::MAX_MESSAGE_SIZE)
         .max_frame_size(crate::sip::MAX_MESSAGE_SIZE)
-        .on_upgrade(move |socket| serve(socket, peer, sip))
+        .on_upgrade(move |socket| serve(socket, client, sip))
 }
 
 /// Whether the page that opens the socket was served by us: its Origin
@@ -187,12 +188,35 @@ fn same_origin(headers: &HeaderMap) -> bool {
 }
 
 /// Carries one browser's SIP messages both ways until either side ends.
-async fn serve(mut socket: WebSocket, peer: SocketAddr, sip: BrowserSip) {
+///
+/// The connection is known by the client's address (behind a trusted proxy,
+/// the one it forwards) with the peer's port, so the SIP endpoint's
+/// per-source limits and the registrations see the browser, not the proxy.
+async fn serve(socket: WebSocket, client: Client, sip: BrowserSip) {
+    // Two proxies could forward one client from the same port; the proxy's
+    // own address then tells the second connection apart.
+    let opened = [client.connection(), client.peer]
+        .into_iter()
+        .find_map(|peer| Some((peer, sip.outbound.open_websocket(peer)?)));
+    let Some((peer, outgoing)) = opened else {
+        sip.stats.refused.fetch_add(1, Ordering::Relaxed);
+        debug!(from = %client.ip, "SIP WebSocket closed: its address is in use");
+        return;
+    };
+    carry(socket, peer, outgoing, &sip).await;
+}
+
+/// Carries the SIP messages of the connection known as `peer`.
+async fn carry(
+    mut socket: WebSocket,
+    peer: SocketAddr,
+    mut outgoing: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    sip: &BrowserSip,
+) {
     let stats = &sip.stats;
     stats.accepted.fetch_add(1, Ordering::Relaxed);
     stats.open.fetch_add(1, Ordering::Relaxed);
     info!(from = %peer, "SIP WebSocket connected");
-    let mut outgoing = sip.outbound.open_websocket(peer);
     loop {
         tokio::select! {
             frame = socket.recv() => {

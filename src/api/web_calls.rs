@@ -9,18 +9,17 @@
 //! the server's own pages always may. None of this needs a token: a web
 //! caller is anyone, so the SIP endpoint's limits apply to offers instead.
 
-use std::net::SocketAddr;
-
-use axum::Router;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Handles;
 use super::error::ApiError;
+use super::forwarded::Client;
 use crate::call::web::{OfferRefused, WebCalls};
 
 /// The header a site passes its signed claim of who the visitor is in.
@@ -72,7 +71,7 @@ fn disabled() -> Response {
     ))]
 async fn offer(
     State(handles): State<Handles>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     sdp: String,
 ) -> Response {
@@ -87,7 +86,7 @@ async fn offer(
         }
     };
     let customer = headers.get(CUSTOMER_HEADER).and_then(|v| v.to_str().ok());
-    let answered = calls.offer(peer.ip(), sdp, customer).await;
+    let answered = calls.offer(client.ip, sdp, customer).await;
     let response = match answered {
         Ok(answered) => {
             let location = format!("/webrtc/calls/{}", answered.id);
@@ -170,7 +169,11 @@ async fn preflight(State(handles): State<Handles>, headers: HeaderMap) -> Respon
             );
             response
         }
-        Err(foreign) => foreign.answer(),
+        Err(foreign) => {
+            // A browser sends no offer after a refused preflight: count it here.
+            calls.refused_origin();
+            foreign.answer()
+        }
     }
 }
 

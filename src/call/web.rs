@@ -10,7 +10,9 @@
 //! A site may say who its signed-in visitor is with a [`CustomerToken`],
 //! signed with the `[webrtc] customer_key` it shares with hotline; an
 //! unsigned, altered or expired claim is ignored (the caller is anonymous),
-//! so a page cannot make itself someone else to hear their data.
+//! so a page cannot make itself someone else to hear their data. A valid
+//! claim is looked up where phone callers are identified (the company's
+//! CRM, see `Crm::find_customer`).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -231,10 +233,11 @@ impl WebCalls {
         let services = shared.services.clone();
         let listed_id = format!("web-{id}");
         let identifying = {
-            let db = services.db().clone();
+            // The company's CRM when it identifies callers, as for a phone caller.
+            let crm = services.0.crm.clone();
             async move {
                 let id = customer?;
-                match db.find_customer(&id, LOOKUP_WAIT).await {
+                match crm.find_customer(&id, LOOKUP_WAIT).await {
                     Ok(found) => found,
                     Err(error) => {
                         warn!(%error, "web caller's customer not read; going on as unknown");

@@ -222,11 +222,11 @@ pub fn spawn_webrtc(
     let workers = workers::workers();
     let start = workers.start_time(Instant::now());
     // Browsers offer telephone-event (Chromium always does): in-band
-    // detection only when configured for every call. The codec is the
-    // browser's choice, known once it connects.
+    // detection only when configured for every call, or for one that does
+    // not. The codec is the browser's choice, known once it connects.
     let audio = LegAudio::new(
         crate::rtp::Codec::Pcmu,
-        options.inband_dtmf_always,
+        options.inband_dtmf_always || !peer.has_telephone_event(),
         options,
         events_tx,
     );

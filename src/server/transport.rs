@@ -217,10 +217,15 @@ impl Outbound {
 
     /// Registers a browser's WebSocket connection; what is sent to it
     /// arrives on the returned queue until [`Outbound::close_websocket`].
-    pub fn open_websocket(&self, peer: SocketAddr) -> mpsc::Receiver<Vec<u8>> {
+    /// `None` when a connection open now is known by that address already.
+    pub fn open_websocket(&self, peer: SocketAddr) -> Option<mpsc::Receiver<Vec<u8>>> {
+        let mut websockets = lock(&self.websockets);
+        if websockets.contains_key(&peer) {
+            return None;
+        }
         let (sender, receiver) = mpsc::channel(TCP_QUEUE);
-        lock(&self.websockets).insert(peer, sender);
-        receiver
+        websockets.insert(peer, sender);
+        Some(receiver)
     }
 
     /// Forgets a closed WebSocket connection: nothing can reach it any more.

@@ -96,6 +96,8 @@ pub struct PeerHandle {
     id: u64,
     commands: mpsc::Sender<Command>,
     events: mpsc::Receiver<PeerEvent>,
+    /// Whether the answer has telephone-event: else keys go in-band.
+    telephone_event: bool,
 }
 
 /// The signalling's hold on one browser's peer, beside the media's
@@ -205,6 +207,7 @@ impl Driver {
             id,
             commands: self.commands.clone(),
             events,
+            telephone_event: has_telephone_event(&sdp),
         };
         Ok((handle, sdp))
     }
@@ -239,12 +242,32 @@ impl PeerHandle {
             .map_err(refused)
     }
 
+    /// Whether keys can go to the browser as RFC 4733 events (the answer
+    /// has telephone-event); without, they must be sent as tones in the audio.
+    pub fn has_telephone_event(&self) -> bool {
+        self.telephone_event
+    }
+
     /// Sends a key as an RFC 4733 event.
     pub fn send_digit(&self, digit: char) -> Result<(), SendError> {
         self.commands
             .try_send(Command::Digit(self.id, digit))
             .map_err(refused)
     }
+}
+
+/// Whether an SDP answer has telephone-event (RFC 4733 §7.1.1): the answer
+/// keeps it only when the browser offered it.
+fn has_telephone_event(sdp: &str) -> bool {
+    sdp.lines().any(|line| {
+        line.strip_prefix("a=rtpmap:")
+            .and_then(|map| map.split_once(' '))
+            .is_some_and(|(_, encoding)| {
+                encoding
+                    .to_ascii_lowercase()
+                    .starts_with("telephone-event/")
+            })
+    })
 }
 
 /// Why the driver did not take a command: it is behind, or it has stopped.
@@ -457,5 +480,23 @@ impl Shell {
             self.peers.remove(&id);
             self.routes.retain(|_, peer| *peer != id);
         }
+    }
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::has_telephone_event;
+
+    #[test]
+    fn an_answer_has_telephone_event_only_when_it_maps_a_payload_type_to_it() {
+        let keys = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0 126\r\na=rtpmap:0 PCMU/8000\r\n\
+                    a=rtpmap:126 telephone-event/8000\r\n";
+        assert!(has_telephone_event(keys));
+        assert!(has_telephone_event(
+            &keys.replace("telephone-event", "TELEPHONE-EVENT")
+        ));
+        let none = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n";
+        assert!(!has_telephone_event(none));
+        assert!(!has_telephone_event("a=fmtp:126 telephone-event/8000\r\n"));
     }
 }

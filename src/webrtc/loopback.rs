@@ -27,6 +27,8 @@ pub const SERVER: &str = "192.0.2.1:20001";
 pub enum Offers {
     G711,
     OpusOnly,
+    /// PCMU and PCMA without telephone-event: keys must go in-band.
+    G711WithoutKeys,
 }
 
 /// The browser's str0m and the peer under test, and what each has seen.
@@ -52,9 +54,14 @@ pub fn browser(now: Instant, offers: Offers, address: SocketAddr) -> Rtc {
     let config = match offers {
         Offers::G711 => config.enable_pcmu(true, false).enable_pcma(true, false),
         Offers::OpusOnly => config.enable_opus(true, false),
+        Offers::G711WithoutKeys => config.enable_pcmu(true, false).enable_pcma(true, false),
     };
-    // Chromium's telephone-event payload type.
-    let mut rtc = with_telephone_event(config, 126).build(now);
+    let config = match offers {
+        Offers::G711WithoutKeys => config,
+        // Chromium's telephone-event payload type.
+        _ => with_telephone_event(config, 126),
+    };
+    let mut rtc = config.build(now);
     let candidate = Candidate::host(address, "udp").unwrap();
     rtc.add_local_candidate(candidate);
     rtc
@@ -253,11 +260,24 @@ pub async fn dial(
     mpsc::UnboundedReceiver<Heard>,
     mpsc::UnboundedSender<u8>,
 ) {
+    dial_offering(driver, byte, Offers::G711).await
+}
+
+/// [`dial`] with a browser that offers `offers`.
+pub async fn dial_offering(
+    driver: &Driver,
+    byte: u8,
+    offers: Offers,
+) -> (
+    PeerHandle,
+    mpsc::UnboundedReceiver<Heard>,
+    mpsc::UnboundedSender<u8>,
+) {
     let socket = UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("a loopback socket");
     let address = socket.local_addr().expect("its address");
-    let (mut rtc, mid, pending, sdp) = offer(Instant::now(), Offers::G711, address);
+    let (mut rtc, mid, pending, sdp) = offer(Instant::now(), offers, address);
     let (handle, answer) = driver.answer(sdp).await.expect("answered");
     let answer = str0m::change::SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
     rtc.sdp_api()

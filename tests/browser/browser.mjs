@@ -76,6 +76,32 @@ export async function callFromWidget(page, url) {
   }, null, { timeout: 30_000 });
 }
 
+/** The loudness (RMS, 0..1) of what the page hears over `ms` milliseconds. */
+export async function loudness(page, ms) {
+  return page.evaluate(async (ms) => {
+    if (!window.analyser) {
+      const stream = window.hotlineCall.remote;
+      // Chromium plays a remote WebRTC stream into WebAudio only once a
+      // media element holds it; the widget's <audio> does.
+      const ctx = new AudioContext();
+      window.analyser = ctx.createAnalyser();
+      window.analyser.fftSize = 2048;
+      ctx.createMediaStreamSource(stream).connect(window.analyser);
+    }
+    const samples = new Float32Array(window.analyser.fftSize);
+    let sum = 0;
+    let count = 0;
+    const until = performance.now() + ms;
+    while (performance.now() < until) {
+      window.analyser.getFloatTimeDomainData(samples);
+      for (const s of samples) sum += s * s;
+      count += samples.length;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return Math.sqrt(sum / count);
+  }, ms);
+}
+
 /** Tells the Rust test something happened (one line on stdout). */
 export function say(line) {
   process.stdout.write(`${line}\n`);

@@ -4,35 +4,9 @@
 // on-screen keypad, hears speech after it, then its tab vanishes without
 // hanging up (the widget is kept from sending its DELETE).
 // Arguments: base URL, microphone WAV file, customer token.
-import { run, say, heard, callFromWidget } from './browser.mjs';
+import { run, say, heard, callFromWidget, loudness } from './browser.mjs';
 
 const [base, microphone, token] = process.argv.slice(2);
-
-/** The loudness (RMS, 0..1) of what the page hears over `ms` milliseconds. */
-async function loudness(page, ms) {
-  return page.evaluate(async (ms) => {
-    if (!window.analyser) {
-      const stream = window.hotlineCall.remote;
-      // Chromium plays a remote WebRTC stream into WebAudio only once a
-      // media element holds it; the widget's <audio> does.
-      const ctx = new AudioContext();
-      window.analyser = ctx.createAnalyser();
-      window.analyser.fftSize = 2048;
-      ctx.createMediaStreamSource(stream).connect(window.analyser);
-    }
-    const samples = new Float32Array(window.analyser.fftSize);
-    let sum = 0;
-    let count = 0;
-    const until = performance.now() + ms;
-    while (performance.now() < until) {
-      window.analyser.getFloatTimeDomainData(samples);
-      for (const s of samples) sum += s * s;
-      count += samples.length;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    return Math.sqrt(sum / count);
-  }, ms);
-}
 
 run(async (context) => {
   const page = context.pages()[0] ?? await context.newPage();

@@ -124,3 +124,19 @@ impl Drop for MariaDb {
         .join();
     }
 }
+
+/// A company CRM's SQLite database in `dir`, unlike hotline's: one client,
+/// `K-7781` (Olena, Ukrainian, account 100200300). Its `sqlite://` URL.
+pub async fn sqlite_crm(dir: &std::path::Path) -> String {
+    let url = format!("sqlite://{}", dir.join("crm.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    for statement in [
+        "CREATE TABLE clients (client_no TEXT PRIMARY KEY, full_name TEXT, lang TEXT, acct TEXT)",
+        "INSERT INTO clients VALUES ('K-7781', 'Olena Kovalenko', 'uk', '100200300')",
+    ] {
+        sqlx::query(statement).execute(&mut db).await.unwrap();
+    }
+    url
+}

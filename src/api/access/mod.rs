@@ -19,7 +19,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::Extension;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -29,6 +30,7 @@ use session::{Grant, Sessions};
 use store::ActiveToken;
 use token::TokenHash;
 
+use super::forwarded::Client;
 use crate::crm::Db;
 
 /// How often a running server reloads the tokens.
@@ -328,10 +330,11 @@ pub struct AgentLogin(pub String);
 /// telling the handler who it is ([`Caller`]).
 pub async fn require(
     State((gate, needed)): State<(Gate, Role)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     request: Request,
     next: Next,
 ) -> Response {
+    let peer = client.connection();
     admit_or(gate, needed, peer, request, next, Refusal::into_response).await
 }
 
@@ -340,10 +343,11 @@ pub async fn require(
 /// page saying so.
 pub async fn require_page(
     State((gate, needed)): State<(Gate, Role)>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     request: Request,
     next: Next,
 ) -> Response {
+    let peer = client.connection();
     admit_or(gate, needed, peer, request, next, |refusal| match refusal {
         Refusal::NoToken | Refusal::UnknownToken => Redirect::to("/login").into_response(),
         Refusal::AgentSession => Redirect::to("/agent").into_response(),

@@ -2,9 +2,7 @@
 //! and password, changes their own state, and sees the screen-pop of the
 //! call offered to them. An agent sees only their own events and calls.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response, Sse};
 use axum::routing::{get, post};
@@ -13,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::super::access::{AgentLogin, Gate, Role, session};
+use super::super::forwarded::Client;
 use super::super::queue::{Reader, StateChange, change_state, stream};
 use crate::api::Handles;
 use crate::registrar::AgentCredentials;
@@ -49,10 +48,10 @@ pub(super) const REFUSED: &str = "Wrong login or password.";
 pub(super) async fn sign_in(
     State(gate): State<Gate>,
     Extension(handles): Extension<Handles>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     Form(form): Form<AgentSignIn>,
 ) -> Response {
-    if let Some(refusal) = super::too_many_failures(&gate, peer) {
+    if let Some(refusal) = super::too_many_failures(&gate, client) {
         return refusal;
     }
     let limit = std::time::Duration::from_secs(3);
@@ -65,7 +64,7 @@ pub(super) async fn sign_in(
         }
     };
     if !password_matches(stored.as_ref(), &form.login, &form.password) {
-        gate.sign_in_failed(peer.ip(), std::time::Instant::now());
+        gate.sign_in_failed(client.ip, std::time::Instant::now());
         return super::refused_login(StatusCode::UNAUTHORIZED, REFUSED);
     }
     let secret = gate.sign_in_agent(&form.login, crate::crm::now_ms());

@@ -12,10 +12,9 @@ pub mod rating;
 mod series;
 mod today;
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -23,6 +22,7 @@ use axum::{Extension, Router};
 use serde::Deserialize;
 
 use super::access::{Caller, Gate, session};
+use super::forwarded::Client;
 use crate::api::Handles;
 
 pub use today::Targets;
@@ -166,10 +166,10 @@ struct SignIn {
 /// Checks the token and hands the browser its session cookie.
 async fn sign_in(
     State(gate): State<Gate>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(client): Extension<Client>,
     Form(form): Form<SignIn>,
 ) -> Response {
-    if let Some(refusal) = too_many_failures(&gate, peer) {
+    if let Some(refusal) = too_many_failures(&gate, client) {
         return refusal;
     }
     match gate.sign_in(&form.token, crate::crm::now_ms()) {
@@ -179,7 +179,7 @@ async fn sign_in(
         )
             .into_response(),
         None => {
-            gate.sign_in_failed(peer.ip(), Instant::now());
+            gate.sign_in_failed(client.ip, Instant::now());
             refused_login(
                 StatusCode::UNAUTHORIZED,
                 "That token is not valid, or it was revoked.",
@@ -189,8 +189,8 @@ async fn sign_in(
 }
 
 /// The refusal for an address that failed to sign in too often lately.
-fn too_many_failures(gate: &Gate, peer: SocketAddr) -> Option<Response> {
-    gate.guessing(peer.ip(), Instant::now()).then(|| {
+fn too_many_failures(gate: &Gate, client: Client) -> Option<Response> {
+    gate.guessing(client.ip, Instant::now()).then(|| {
         let message = "Too many failed sign-ins from your address; try again in a few minutes.";
         refused_login(StatusCode::TOO_MANY_REQUESTS, message)
     })

@@ -31,6 +31,10 @@ use crate::flow::{LookupFailure, TicketFailure, TicketNumber, Value, Values};
 /// The lookup that identifies a caller by number, when pointed at a source.
 pub const CALLER_LOOKUP: &str = "caller_by_number";
 
+/// The lookup that finds a customer by the CRM's id, when pointed at a
+/// source: for a web caller the site names with a signed claim.
+pub const CUSTOMER_LOOKUP: &str = "customer_by_id";
+
 /// The CRM sources of the configuration (`[crm]`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -254,11 +258,53 @@ impl Crm {
                 .map_err(|e: DbError| e.to_string());
         }
         let params = Values::from([("phone".to_owned(), Value::Text(phone.to_owned()))]);
-        match self.lookup(CALLER_LOOKUP, &params, limit).await {
+        self.customer_from(CALLER_LOOKUP, &params, "", limit).await
+    }
+
+    /// The customer the CRM knows as `id` (a site's signed claim of who its
+    /// web caller is): from the source `customer_by_id` names; else, when
+    /// the CRM identifies callers but offers no lookup by id, the claim as
+    /// it is (its id, the default language); else from hotline's own customers.
+    pub async fn find_customer(
+        &self,
+        id: &str,
+        limit: Duration,
+    ) -> Result<Option<Customer>, String> {
+        if self.routed(CUSTOMER_LOOKUP).is_some() {
+            let params = Values::from([("customer".to_owned(), Value::Text(id.to_owned()))]);
+            return self
+                .customer_from(CUSTOMER_LOOKUP, &params, id, limit)
+                .await;
+        }
+        if self.identifies_externally() {
+            return Ok(Some(Customer {
+                id: id.to_owned(),
+                name: String::new(),
+                language: self.0.default_language.clone(),
+                account_number: String::new(),
+            }));
+        }
+        self.0
+            .db
+            .find_customer(id, limit)
+            .await
+            .map_err(|e: DbError| e.to_string())
+    }
+
+    /// The customer an identifying lookup answers; `id` when its answer
+    /// names none.
+    async fn customer_from(
+        &self,
+        lookup: &str,
+        params: &Values,
+        id: &str,
+        limit: Duration,
+    ) -> Result<Option<Customer>, String> {
+        match self.lookup(lookup, params, limit).await {
             Ok(values) => {
                 let text = |key: &str| values.get(key).map(Value::to_string);
                 Ok(Some(Customer {
-                    id: text("customer").unwrap_or_default(),
+                    id: text("customer").unwrap_or_else(|| id.to_owned()),
                     name: text("name").unwrap_or_default(),
                     language: text("language").unwrap_or_else(|| self.0.default_language.clone()),
                     account_number: text("account").unwrap_or_default(),
@@ -272,7 +318,9 @@ impl Crm {
     /// Whether callers are identified by a CRM source rather than hotline's
     /// own customers table, so their ids name no row of it.
     pub fn identifies_externally(&self) -> bool {
-        self.routed(CALLER_LOOKUP).is_some()
+        [CALLER_LOOKUP, CUSTOMER_LOOKUP]
+            .iter()
+            .any(|name| self.routed(name).is_some())
     }
 
     /// Registers a flow's ticket in hotline's outbox, exactly once per call
@@ -323,7 +371,7 @@ impl Crm {
         request: FlowTicket<'_>,
         types: &[TicketType],
     ) -> Result<Ticket, TicketFailure> {
-        let external = [CALLER_LOOKUP, "customer_by_account"]
+        let external = [CALLER_LOOKUP, CUSTOMER_LOOKUP, "customer_by_account"]
             .iter()
             .any(|name| self.routed(name).is_some());
         let Some(customer) = request.customer.filter(|_| external) else {
@@ -589,7 +637,7 @@ pub struct SourceCounters {
 
 /// The built-in lookups any source may answer instead of hotline's tables.
 pub fn overridable(name: &str) -> bool {
-    BUILTIN_LOOKUPS.contains(&name) || name == CALLER_LOOKUP
+    BUILTIN_LOOKUPS.contains(&name) || [CALLER_LOOKUP, CUSTOMER_LOOKUP].contains(&name)
 }
 
 /// Default circuit settings, for the sources' serde defaults.

@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 pub use connections::{ConnectionCaps, ConnectionRefusal};
-pub use settings::{LimitSettings, SourceRange};
+pub use settings::{LimitSettings, SourceRange, canonical};
 pub use stats::{LimitStats, out_of_descriptors, raise_open_file_limit};
 
 /// What to do with one message from a source.

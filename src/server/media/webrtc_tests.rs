@@ -13,9 +13,10 @@ use tokio::time::timeout;
 use super::super::tests::{negotiated, next_rtp, start_with};
 use super::super::{MediaCommand, MediaEvent, MediaHandle, MediaOptions, bridge, spawn_webrtc};
 use crate::dtmf::DigitSource;
+use crate::dtmf::inband::ToneDetector;
 use crate::rtp::packet::RtpPacket;
 use crate::rtp::{Codec, Prompt};
-use crate::webrtc::loopback::{Heard, dial};
+use crate::webrtc::loopback::{Heard, Offers, dial_offering};
 use crate::webrtc::{Driver, WebrtcSettings};
 
 /// A browser connected to a WebRTC leg on the media workers.
@@ -30,6 +31,11 @@ struct Call {
 /// A browser that sends frames of `byte` every 20 ms once connected, and
 /// its leg, after the leg reported `PeerConnected`.
 async fn call(byte: u8) -> Call {
+    call_offering(byte, Offers::G711).await
+}
+
+/// [`call`] with a browser that offers `offers`.
+async fn call_offering(byte: u8, offers: Offers) -> Call {
     let settings = WebrtcSettings {
         bind_address: IpAddr::from([127, 0, 0, 1]),
         public_address: None,
@@ -38,7 +44,7 @@ async fn call(byte: u8) -> Call {
         ..WebrtcSettings::default()
     };
     let driver = Driver::bind(&settings).await.expect("bound");
-    let (peer, seen, press) = dial(&driver, byte).await;
+    let (peer, seen, press) = dial_offering(&driver, byte, offers).await;
     let (media, mut events) = spawn_webrtc(peer, MediaOptions::default());
     let connected = timeout(Duration::from_secs(10), events.recv())
         .await
@@ -135,6 +141,38 @@ async fn a_key_pressed_in_the_browser_is_one_digit_event_and_keys_go_back_as_rfc
     // One press, one event: no second digit follows.
     call.media.send(MediaCommand::Shutdown).await;
     assert!(matches!(call.next_event().await, MediaEvent::Stats(_)));
+}
+
+#[tokio::test]
+async fn keys_to_a_browser_without_telephone_event_are_heard_as_tones() {
+    let mut call = call_offering(0xFF, Offers::G711WithoutKeys).await;
+    call.media.send(MediaCommand::SendDigit('5')).await;
+    // A second of what the browser hears, keys as events counted apart.
+    let mut heard = Vec::new();
+    let mut keys = 0;
+    while heard.len() < 8000 {
+        match timeout(Duration::from_secs(5), call.seen.recv()).await {
+            Ok(Some(Heard::Audio(payload))) => heard.extend(payload),
+            Ok(Some(Heard::Key(_))) => keys += 1,
+            _ => panic!("the browser heard {} bytes, not 8000", heard.len()),
+        }
+    }
+    assert_eq!(
+        keys, 0,
+        "no RFC 4733 event to a browser that did not offer them"
+    );
+    let mut samples = vec![0i16; heard.len()];
+    Codec::Pcmu.decode_into(&heard, &mut samples);
+    let mut detector = ToneDetector::new();
+    let start = Instant::now();
+    for (i, frame) in samples.chunks(160).enumerate() {
+        detector.handle_samples(start + Duration::from_millis(20 * i as u64), frame);
+    }
+    let digits: Vec<char> = std::iter::from_fn(|| detector.poll_digit())
+        .map(|d| d.digit)
+        .collect();
+    assert_eq!(digits, vec!['5'], "the key is heard once, in-band");
+    call.media.send(MediaCommand::Shutdown).await;
 }
 
 #[tokio::test]

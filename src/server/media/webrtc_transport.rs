@@ -73,6 +73,18 @@ impl WebrtcTransport {
             }
         }
     }
+
+    /// Sends a key as an RFC 4733 event or, to a browser that did not
+    /// negotiate telephone-event, as tones in its audio.
+    fn send_digit(&mut self, digit: char, audio: &mut LegAudio) {
+        if !self.peer.has_telephone_event() {
+            if !audio.digit_tones.queue(digit) {
+                debug!(?digit, "key not sent: no DTMF key, or too many waiting");
+            }
+        } else if let Err(error) = self.peer.send_digit(digit) {
+            debug!(?digit, %error, "key not sent to the browser");
+        }
+    }
 }
 
 impl Transport for WebrtcTransport {
@@ -132,15 +144,11 @@ impl Transport for WebrtcTransport {
         }
     }
 
-    fn command(&mut self, command: MediaCommand, _audio: &mut LegAudio) {
+    fn command(&mut self, command: MediaCommand, audio: &mut LegAudio) {
         match command {
             MediaCommand::Hold => self.on_hold = true,
             MediaCommand::Resume => self.on_hold = false,
-            MediaCommand::SendDigit(digit) => {
-                if let Err(error) = self.peer.send_digit(digit) {
-                    debug!(?digit, %error, "key not sent to the browser");
-                }
-            }
+            MediaCommand::SendDigit(digit) => self.send_digit(digit, audio),
             // A browser's re-offer is answered by its WebRTC peer
             // (`webrtc::PeerControl`); its hold comes here as `Hold`/`Resume`.
             MediaCommand::UpdateRemote(_) => {
