@@ -36,9 +36,11 @@ impl Services {
         }
         let services = self.clone();
         let ring_through = endpoint.clone();
+        let leading = role.clone();
         let start = move |epoch: i64| {
             let (services, endpoint) = (services.clone(), endpoint.clone());
             let (directory, registered) = (directory.clone(), registered.clone());
+            let leading = leading.clone();
             async move {
                 let settings = WriterSettings {
                     fence: Some(epoch),
@@ -66,6 +68,14 @@ impl Services {
                         Vec::new()
                     }
                 };
+                // Other nodes' wallboards and agent state changes.
+                tokio::spawn(queue::share_while_leading(
+                    services.db().clone(),
+                    services.config().database.url.clone(),
+                    services.queue().clone(),
+                    leading,
+                    epoch,
+                ));
                 Some(queue::Term {
                     shell,
                     agents,
@@ -73,7 +83,14 @@ impl Services {
                 })
             }
         };
-        tokio::spawn(queue::run_while_leading(start, inbox, role, ring_through));
+        let db = self.db().clone();
+        tokio::spawn(queue::run_while_leading(
+            start,
+            inbox,
+            role,
+            ring_through,
+            db,
+        ));
         Ok(())
     }
 }
