@@ -23,3 +23,8 @@ CREATE TABLE agent_commands (
     outcome TEXT
 );
 CREATE INDEX agent_commands_pending ON agent_commands (outcome, seq);
+
+-- The Path (RFC 3327) of an agent's registration: the proxies it registered
+-- through, which requests to the phone pass through again, whichever node
+-- sends them.
+ALTER TABLE agent_registrations ADD COLUMN path TEXT;

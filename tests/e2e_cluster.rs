@@ -367,6 +367,28 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         2500,
     );
     let mut alice = agent_phone(cluster.proxy, &alice_mic);
+    // Her binding is kept with Kamailio's Path, so whichever node runs the
+    // ACD rings her through Kamailio (RFC 3327).
+    let stored_path = || -> Option<String> {
+        cluster.runtime.block_on(async {
+            let mut connection = sqlx::PgConnection::connect(&cluster.database.url)
+                .await
+                .ok()?;
+            sqlx::query_scalar("SELECT path FROM agent_registrations")
+                .fetch_optional(&mut connection)
+                .await
+                .ok()
+                .flatten()
+                .flatten()
+        })
+    };
+    let proxy = cluster.proxy.to_string();
+    assert!(
+        wait_for(Duration::from_secs(5), || stored_path()
+            .is_some_and(|path| path.contains(&proxy))),
+        "alice's registration has no Path through {proxy}: {:?}",
+        stored_path()
+    );
     let caller_mic = speaking(
         dir.path(),
         "olena.wav",

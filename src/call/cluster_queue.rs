@@ -149,6 +149,8 @@ async fn kept_bindings(
             .push(crate::server::agent_leg::RingTarget {
                 uri: binding.uri().clone(),
                 remote: binding.target,
+                // Through the proxy the phone registered through (RFC 3327).
+                route: binding.path.clone(),
                 // A browser's binding lives on its WebSocket's node and is
                 // never loaded from the database (`registrar::binding`).
                 browser: None,
