@@ -28,3 +28,7 @@ CREATE INDEX agent_commands_pending ON agent_commands (outcome, seq);
 -- through, which requests to the phone pass through again, whichever node
 -- sends them.
 ALTER TABLE agent_registrations ADD COLUMN path TEXT;
+
+-- On a cluster, the node that took the call (its `[cluster] node_id`), so
+-- reports can say where calls went; empty on a single node.
+ALTER TABLE calls ADD COLUMN node TEXT;

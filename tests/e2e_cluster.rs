@@ -296,6 +296,32 @@ fn calls_spread_over_three_nodes_and_the_acd_moves_when_its_node_is_killed() {
     assert_eq!(per_node.iter().sum::<f64>(), 30.0, "{per_node:?}");
     assert!(per_node.iter().all(|&n| n > 0.0), "{per_node:?}");
 
+    // Any node's call list says which node took each call, as the nodes counted them.
+    let csv = support::http::get(
+        cluster.nodes[0].http,
+        "/console/calls.csv?from=2000-01-01",
+        None,
+    );
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    let mut lines = csv.body.lines();
+    assert!(
+        lines.next().unwrap_or_default().ends_with(",node"),
+        "{}",
+        csv.body
+    );
+    let listed: Vec<String> = lines
+        .map(|line| line.rsplit(',').next().unwrap_or_default().to_owned())
+        .collect();
+    for (index, counted) in per_node.iter().enumerate() {
+        let name = format!("node-{}", index + 1);
+        let rows = listed.iter().filter(|node| **node == name).count();
+        assert_eq!(
+            rows as f64, *counted,
+            "{name} in the call list:\n{}",
+            csv.body
+        );
+    }
+
     // kill -9 of the ACD's node: another takes over, with the next epoch.
     cluster.kill_acd(acd);
     assert_eq!(
@@ -355,7 +381,10 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         eprintln!("skipping the cluster test: {reason}");
         return;
     }
-    let mut cluster = Cluster::start();
+    // Hand-overs signed with the nodes' shared secret.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let secret = "hand_over_secret = \"a secret the three nodes share\"\n";
+    let mut cluster = Cluster::start_with(runtime, secret);
     let acd = cluster.acd();
     cluster.nodes[0].add_agent("alice", "secret-a", "support");
     let dir = tempfile::tempdir().expect("temp dir");

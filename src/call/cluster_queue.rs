@@ -32,6 +32,7 @@ impl Services {
                 role: role.clone(),
                 acd_user: cluster.acd_user.clone(),
                 proxy,
+                secret: cluster.hand_over_secret.clone(),
             });
         }
         let services = self.clone();
