@@ -159,4 +159,18 @@ mod tests {
         };
         assert_eq!(no_proxy.problem(url).unwrap().0, "cluster.proxy");
     }
+
+    #[test]
+    fn a_hand_over_secret_is_optional_but_not_a_short_one() {
+        let url = "postgres://db/hotline";
+        let with = |secret: &str| ClusterSettings {
+            hand_over_secret: Some(secret.into()),
+            ..settings()
+        };
+        assert!(with("sixteen chars ok").problem(url).is_none());
+        assert_eq!(
+            with("short").problem(url).unwrap().0,
+            "cluster.hand_over_secret"
+        );
+    }
 }
