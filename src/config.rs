@@ -909,6 +909,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("webrtc.port_min"), "{error}");
+        // Nothing is open unless asked for: off, and on loopback once enabled.
+        let default = Config::from_toml("").unwrap().webrtc;
+        assert!(!default.enabled);
+        assert_eq!(default.bind_address, IpAddr::from([127, 0, 0, 1]));
+        assert!(default.allowed_origins.is_empty() && default.customer_key.is_none());
     }
 
     #[test]

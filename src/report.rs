@@ -35,6 +35,8 @@ pub struct CallFacts {
     pub flow_outcome: Option<String>,
     /// The way it took: nodes and `[keys]`, space-separated.
     pub path: Option<String>,
+    /// Where it came in: `sip` or `web`.
+    pub channel: String,
 }
 
 /// What the report needs of one ticket.
@@ -69,6 +71,10 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CallFigures {
     pub total: u64,
+    /// Of `total`, calls from phones and trunks (SIP).
+    pub sip: u64,
+    /// Of `total`, calls from web pages (the "call us" widget).
+    pub web: u64,
     pub contained_by_ivr: u64,
     pub ticket_registered: u64,
     pub to_agent: u64,
@@ -168,6 +174,7 @@ fn call_figures(calls: &[CallFacts]) -> CallFigures {
             .count() as u64
     };
     let total = calls.len() as u64;
+    let web = calls.iter().filter(|c| c.channel == "web").count() as u64;
     let contained_by_ivr = count("contained_by_ivr");
     let ticket_registered = count("ticket_registered");
     let to_agent = count("to_agent");
@@ -176,6 +183,8 @@ fn call_figures(calls: &[CallFacts]) -> CallFigures {
     let known = contained_by_ivr + ticket_registered + to_agent + transferred + abandoned_in_ivr;
     CallFigures {
         total,
+        sip: total - web,
+        web,
         contained_by_ivr,
         ticket_registered,
         to_agent,
@@ -362,6 +371,11 @@ impl fmt::Display for Report {
         writeln!(f, "Calls                  {}", c.total)?;
         writeln!(
             f,
+            "  by phone (SIP)       {}, from the web {}",
+            c.sip, c.web
+        )?;
+        writeln!(
+            f,
             "  served by the IVR    {} ({})",
             c.contained_by_ivr,
             percent(c.containment)
@@ -456,6 +470,7 @@ mod tests {
         CallFacts {
             flow_outcome: outcome.map(str::to_owned),
             path: Some(path.to_owned()),
+            channel: "sip".into(),
         }
     }
 
@@ -469,7 +484,10 @@ mod tests {
             call(Some("transferred"), "welcome main [9] transfer"),
             call(Some("abandoned"), "welcome main"),
             call(None, ""),
-            call(Some("contained_by_ivr"), "welcome main [1] balance"),
+            CallFacts {
+                channel: "web".into(),
+                ..call(Some("contained_by_ivr"), "welcome main [1] balance")
+            },
         ];
         let report = compute(&ReportInput {
             calls,
@@ -480,6 +498,7 @@ mod tests {
             (c.total, c.contained_by_ivr, c.ticket_registered),
             (8, 3, 1)
         );
+        assert_eq!((c.sip, c.web), (7, 1), "calls by channel");
         assert_eq!(
             (c.to_agent, c.transferred, c.abandoned_in_ivr, c.other),
             (1, 1, 1, 1)

@@ -239,7 +239,7 @@ fn the_calls_list_and_its_csv_say_what_the_database_says(
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "started_at,ended_at,caller,customer_id,flow_outcome,outcome,flow_version,path,node"
+        "started_at,ended_at,caller,channel,customer_id,flow_outcome,outcome,flow_version,path,node"
     );
     assert_eq!(lines.len(), expected.len() + 1, "{csv}");
     for (line, row) in lines[1..].iter().zip(&rows) {
@@ -247,6 +247,6 @@ fn the_calls_list_and_its_csv_say_what_the_database_says(
         assert_eq!(cells[0], row[0], "{csv}");
         // The number begins with `+`, so it is defused for spreadsheets.
         assert_eq!(cells[2], format!("'{}", row[1]), "{csv}");
-        assert_eq!(cells[4], outcome, "{csv}");
+        assert_eq!(cells[5], outcome, "{csv}");
     }
 }

@@ -2,14 +2,15 @@
 //! caller presses 0, hears a position announcement and music, the first agent
 //! lets it ring, the second answers, audio flows both ways, and hanging up
 //! ends the agent's leg and puts the agent in wrap-up; a caller who presses
-//! the callback key gets a callback ticket.
+//! the callback key gets a callback ticket; an agent who holds leaves the
+//! caller hearing the music on hold until resuming.
 
 mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::audio::{best_match, prompt_sequence, read_wav};
+use support::audio::{assert_hold_heard, best_match, prompt_sequence, read_wav, tone_wav};
 use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
 use support::phone::{dial, hang_up, press, silence, speaking};
@@ -317,6 +318,79 @@ fn a_caller_still_waiting_at_the_maximum_call_duration_is_hung_up() {
             .any(|e| e == "limit maximum call duration 5 s"),
         "{events:?}"
     );
+}
+
+/// The tone of the agent's microphone (no note of the music).
+const AGENT_TONE: f32 = 600.0;
+/// The tone of the caller's microphone.
+const CALLER_TONE: f32 = 1000.0;
+
+#[test]
+fn an_agent_who_holds_leaves_the_caller_on_music_until_resuming() {
+    let (caller, _, holds) = holds_and_resumes(Holder::Agent);
+    assert_eq!(holds, ["hold bob holds", "hold bob resumes"]);
+    assert_hold_heard(&heard(&caller), AGENT_TONE, 4);
+}
+
+#[test]
+fn a_caller_who_holds_leaves_the_agent_on_music_until_resuming() {
+    let (_, bob, holds) = holds_and_resumes(Holder::Caller);
+    assert_eq!(holds, ["hold the caller holds", "hold the caller resumes"]);
+    assert_hold_heard(&heard(&bob), CALLER_TONE, 4);
+}
+
+/// Who holds in [`holds_and_resumes`].
+#[derive(Clone, Copy)]
+enum Holder {
+    Agent,
+    Caller,
+}
+
+/// A caller whose microphone plays a tone is bridged to agent bob, whose
+/// microphone plays another; `holder` holds for 6 s (baresip re-INVITEs
+/// with a=sendonly, answered a=recvonly) and resumes, and the caller hangs
+/// up. The caller's and bob's phones, and the call's hold events. (baresip
+/// stops recording what it hears once it holds itself, so each test listens
+/// on the other side.)
+fn holds_and_resumes(holder: Holder) -> (Baresip, Baresip, Vec<String>) {
+    let flows = flows_always_open();
+    let server = server(&flows, 30);
+    server.add_agent("bob", "secret-b", "support");
+    let bob_mic = tone_wav(server.dir.path(), "bob.wav", AGENT_TONE, 8000, 60);
+    let mut bob = agent_phone(&server, "bob", "secret-b", bob_mic.as_ref(), true);
+    let caller_mic = tone_wav(server.dir.path(), "olena.wav", CALLER_TONE, 8000, 60);
+    let mut caller = dial(&server, OLENA, caller_mic.as_ref());
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    let answered = bob.wait_event("CALL_ESTABLISHED", Duration::from_secs(20));
+    assert!(answered.is_some(), "bob never answered:\n{}", bob.history());
+    std::thread::sleep(Duration::from_secs(4));
+    let phone = match holder {
+        Holder::Agent => {
+            // baresip's commands act on the current account's call: bob's,
+            // not the idle account's.
+            bob.command("uafind", &format!("sip:bob@{}", server.sip));
+            &mut bob
+        }
+        Holder::Caller => &mut caller,
+    };
+    phone.command("hold", "");
+    std::thread::sleep(Duration::from_secs(6));
+    phone.command("resume", "");
+    std::thread::sleep(Duration::from_secs(4));
+    hang_up(&mut caller);
+    let closed = bob.wait_event("CALL_CLOSED", Duration::from_secs(5));
+    assert!(
+        closed.is_some(),
+        "bob's leg did not end:\n{}",
+        bob.history()
+    );
+    let events = server.last_call_events();
+    let holds = events
+        .into_iter()
+        .filter(|e| e.starts_with("hold "))
+        .collect();
+    (caller, bob, holds)
 }
 
 #[test]

@@ -8,15 +8,15 @@
 //! tab mid-call ends the caller's call with a BYE and frees the agent. A web
 //! caller (the "call us" widget) reaches a browser agent the same way, and
 //! the agent hangs up with the page's button. Over HTTPS, the page
-//! registers over wss://.
+//! registers over wss://. An agent who presses Hold in the page leaves the
+//! caller hearing the music on hold until pressing it again.
 
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use support::audio::{dominant_frequency, read_wav};
+use support::audio::{assert_hold_heard, dominant_frequency, read_wav, tone_wav};
 use support::browser::BrowserScript;
 use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
@@ -206,6 +206,48 @@ fn a_web_caller_reaches_a_browser_agent_they_hear_each_other_and_the_agent_hangs
 }
 
 #[test]
+fn a_browser_agent_holds_the_caller_hears_music_then_the_agent_again() {
+    let (_flows, server) = server_with_alice();
+    let _log = LogOnFailure(&server);
+    let (base, wait) = (format!("http://{}", server.http), Duration::from_secs(30));
+    let page_mic = tone_wav(server.dir.path(), "page.wav", TONE_FROM_PAGE, 48000, 90);
+    let mut page = BrowserScript::start("agent_hold.mjs", &[&base, "alice", "secret-a", &page_mic]);
+    assert_eq!(page.next(wait), "registered");
+
+    let quiet = silence(server.dir.path(), 90);
+    let mut caller = dial(&server, OLENA, &quiet);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    page.cue();
+    assert_eq!(page.next(Duration::from_secs(60)), "talking");
+    std::thread::sleep(Duration::from_secs(4));
+    page.cue();
+    assert_eq!(page.next(wait), "held true", "{}", server.log());
+    std::thread::sleep(Duration::from_secs(6));
+    page.cue();
+    assert_eq!(page.next(wait), "resumed false", "{}", server.log());
+    std::thread::sleep(Duration::from_secs(4));
+    page.cue();
+    assert_eq!(page.next(wait), "hung up");
+    let ended = caller.wait_event("CALL_CLOSED", wait);
+    assert!(ended.is_some(), "the caller's call did not end");
+
+    let events = server.last_call_events();
+    let holds: Vec<&String> = events.iter().filter(|e| e.starts_with("hold ")).collect();
+    assert_eq!(
+        holds,
+        ["hold alice holds", "hold alice resumes"],
+        "{events:?}"
+    );
+    let recording = caller
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", caller.history()));
+    assert_hold_heard(&read_wav(&recording).0, TONE_FROM_PAGE, 4);
+    page.cue();
+    assert!(page.finish(wait));
+}
+
+#[test]
 fn over_https_the_agent_desktop_registers_over_wss() {
     let keys = tempfile::tempdir().unwrap();
     let issued = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
@@ -307,23 +349,4 @@ fn strongest_in_last_seconds(samples: &[f32], seconds: usize) -> Vec<f32> {
             Some(dominant_frequency(&samples[start..start + 8000]))
         })
         .collect()
-}
-
-/// A mono WAV of one tone, made with sox.
-fn tone_wav(dir: &Path, name: &str, frequency: f32, rate: u32, seconds: u32) -> String {
-    let path = dir.join(name);
-    let status = Command::new("sox")
-        .args(["-n", "-r", &rate.to_string(), "-c", "1", "-b", "16"])
-        .arg(&path)
-        .args([
-            "synth",
-            &seconds.to_string(),
-            "sine",
-            &frequency.to_string(),
-        ])
-        .args(["vol", "0.5"])
-        .status()
-        .expect("sox is installed (scripts/test installs it)");
-    assert!(status.success());
-    path.display().to_string()
 }

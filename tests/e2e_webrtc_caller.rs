@@ -103,6 +103,13 @@ fn a_browser_caller_hears_the_greeting_gets_one_ticket_read_back_and_vanishing_e
     assert_eq!(live[0]["channel"], "web", "{live}");
     assert_eq!(live[0]["caller"], "", "a web caller has no number: {live}");
 
+    let report = server.get_json("/report");
+    assert_eq!(
+        (&report["calls"]["web"], &report["calls"]["sip"]),
+        (&serde_json::json!(1), &serde_json::json!(0)),
+        "the report counts the call by channel: {report}"
+    );
+
     let scraped = server.scrape();
     let offers = "hotline_webrtc_offers_total{outcome=\"answered\"}";
     assert_eq!(sample(&scraped, offers), Some(1.0), "{scraped}");
@@ -158,6 +165,55 @@ fn bad_offers_are_refused_with_a_clear_message_and_counted() {
     let answered = "hotline_webrtc_offers_total{outcome=\"answered\"}";
     assert_eq!(sample(&scraped, answered), Some(0.0), "{scraped}");
     assert!(listed(&server, "calls").is_empty());
+}
+
+#[test]
+fn a_delete_of_the_offers_location_hangs_the_call_up_and_closes_its_record() {
+    let server = server();
+    let address = "127.0.0.1:9".parse().unwrap();
+    let (_, _, _, sdp) = hotline::webrtc::loopback::offer(
+        Instant::now(),
+        hotline::webrtc::loopback::Offers::G711,
+        address,
+    );
+    let answered = offer(server.http, &sdp, None);
+    assert_eq!(answered.status, 201, "{}", answered.body);
+    assert!(
+        answered.body.starts_with("v=0"),
+        "an SDP answer: {}",
+        answered.body
+    );
+    let location = answered
+        .head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("location")
+                .then(|| value.trim().to_owned())
+        })
+        .expect("a Location");
+    assert!(location.starts_with("/webrtc/calls/"), "{location}");
+    let hung_up = support::http::request(server.http, "DELETE", &location, None, "");
+    assert_eq!(hung_up.status, 204, "{}", hung_up.body);
+    let mut call = serde_json::Value::Null;
+    let closed = wait_for(Duration::from_secs(10), || {
+        call = listed(&server, "calls")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        call["outcome"].is_string()
+    });
+    assert!(closed, "the call's record stays open: {call}");
+    let outcome = call["outcome"].as_str().unwrap_or_default();
+    assert!(outcome.contains("the page hung up"), "{outcome}");
+    assert_eq!(call["channel"], "web");
+    assert_eq!(
+        call["customer_id"],
+        serde_json::Value::Null,
+        "no claim, no customer"
+    );
+    let again = support::http::request(server.http, "DELETE", &location, None, "");
+    assert_eq!(again.status, 404, "a call ends once: {}", again.body);
 }
 
 /// POSTs an SDP offer as a page of `origin` would (none: not a browser).

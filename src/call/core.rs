@@ -12,7 +12,8 @@
 //! leads, then `Waiting` in a queue, `Bridged` to an agent or transfer
 //! target, `Transferring` while the target rings, and `Farewell` for a last
 //! message. Hang-up, re-offers, the RTP timeout and the maximum call
-//! duration are handled once here, for every phase.
+//! duration are handled once here, for every phase. While bridged, a party
+//! that holds leaves the other hearing the music on hold until it resumes.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -189,6 +190,15 @@ pub struct CallCore {
     end: Option<End>,
     /// A caller another node handed over: queued at the answer, no flow.
     handed_over: Option<HandedOver>,
+    /// Which parties of the bridge hold the call (and so leave the other on music).
+    held: Held,
+}
+
+/// Who holds a bridged call.
+#[derive(Debug, Clone, Copy, Default)]
+struct Held {
+    caller: bool,
+    far: bool,
 }
 
 impl CallCore {
@@ -214,6 +224,7 @@ impl CallCore {
             far: false,
             end: None,
             handed_over: None,
+            held: Held::default(),
         };
         core.caller(LegCommand::Ring);
         core
@@ -465,6 +476,8 @@ impl CallCore {
                 _ => self.digits.push(event),
             },
             LegSignal::ReOffer { offer } => self.caller(LegCommand::AnswerReoffer { offer }),
+            LegSignal::Held => self.hold(LegId::Caller, true),
+            LegSignal::Resumed => self.hold(LegId::Caller, false),
             LegSignal::PlaybackFinished { id } => match &self.phase {
                 Phase::InFlow => {
                     if let Some(call) = &mut self.call {
@@ -543,10 +556,61 @@ impl CallCore {
                 }
             }
             LegSignal::ReOffer { offer } => self.far_command(LegCommand::AnswerReoffer { offer }),
+            LegSignal::Held => self.hold(LegId::Far, true),
+            LegSignal::Resumed => self.hold(LegId::Far, false),
             LegSignal::Ringing { early_media: false }
             | LegSignal::Cancelled
             | LegSignal::PlaybackFinished { .. } => {}
         }
+    }
+
+    /// `holder` holds the bridged call (`on`) or resumes it: the other party
+    /// hears the music on hold meanwhile, then the bridge again. Outside a
+    /// bridge a hold changes nothing the caller hears (music or the flow
+    /// plays to the caller anyway).
+    fn hold(&mut self, holder: LegId, on: bool) {
+        let held = match holder {
+            LegId::Caller => &mut self.held.caller,
+            LegId::Far => &mut self.held.far,
+        };
+        if std::mem::replace(held, on) == on || self.hung_up {
+            return;
+        }
+        let Phase::Bridged { agent } = &self.phase else {
+            return;
+        };
+        let who = match (holder, agent) {
+            (LegId::Far, Some(agent)) => agent.clone(),
+            (LegId::Far, None) => "the far party".to_owned(),
+            (LegId::Caller, _) => "the caller".to_owned(),
+        };
+        let what = if on { "holds" } else { "resumes" };
+        self.event("hold", format!("{who} {what}"));
+        // The party left waiting: the other one.
+        let listener = match holder {
+            LegId::Caller => LegId::Far,
+            LegId::Far => LegId::Caller,
+        };
+        let command = if on {
+            let music = file(&self.settings.music, &self.language());
+            LegCommand::Play {
+                id: MUSIC,
+                prompts: vec![music],
+                barge_in: false,
+                looping: true,
+            }
+        } else {
+            LegCommand::StopPlayback
+        };
+        self.commands.push_back(Command::Leg(listener, command));
+    }
+
+    /// The language of the call's prompts: the flow's, else the default.
+    fn language(&self) -> String {
+        self.call.as_ref().map_or_else(
+            || self.settings.default_language.clone(),
+            |call| call.language().to_owned(),
+        )
     }
 
     /// The caller's media runs: the flow starts.
@@ -639,10 +703,7 @@ impl CallCore {
                 self.play_music(&language);
             }
             Action::Transfer { uri } => {
-                let language = self.call.as_ref().map_or_else(
-                    || self.settings.default_language.clone(),
-                    |call| call.language().to_owned(),
-                );
+                let language = self.language();
                 self.event("transfer", uri.clone());
                 self.far = true;
                 self.commands.push_back(Command::Dial { uri });

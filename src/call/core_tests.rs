@@ -948,3 +948,134 @@ fn a_waiting_caller_handed_over_is_bridged_when_the_acds_node_answers() {
     });
     assert!(has(&sim.commands(), &FAR_HANGUP));
 }
+
+/// The music on hold as the core asks it of `leg`.
+fn music_to(leg: LegId) -> Command {
+    Command::Leg(
+        leg,
+        LegCommand::Play {
+            id: MUSIC,
+            prompts: vec![Prompt::File {
+                id: "queue/music".into(),
+                language: "en".into(),
+            }],
+            barge_in: false,
+            looping: true,
+        },
+    )
+}
+
+#[test]
+fn the_agent_holding_plays_music_to_the_caller_until_the_agent_resumes() {
+    let mut sim = bridged();
+    sim.far(LegSignal::Held);
+    let commands = sim.commands();
+    assert!(has(&commands, &music_to(LegId::Caller)), "{commands:?}");
+    assert!(has(
+        &commands,
+        &Command::Event {
+            kind: "hold",
+            detail: "ann holds".into()
+        }
+    ));
+    // A repeated hold (a second re-INVITE) does not restart the music.
+    sim.far(LegSignal::Held);
+    assert_eq!(sim.commands(), []);
+    // The caller's keys still reach the agent's phone.
+    sim.key('4');
+    assert!(has(
+        &sim.commands(),
+        &Command::Leg(LegId::Far, LegCommand::SendDigit('4'))
+    ));
+
+    sim.advance(Duration::from_secs(60));
+    sim.far(LegSignal::Resumed);
+    let commands = sim.commands();
+    assert!(
+        has(
+            &commands,
+            &Command::Leg(LegId::Caller, LegCommand::StopPlayback)
+        ),
+        "{commands:?}"
+    );
+    assert!(
+        played(&commands).is_empty(),
+        "nothing else plays: {commands:?}"
+    );
+    assert!(matches!(sim.core.phase(), Phase::Bridged { .. }));
+    sim.far(LegSignal::Resumed);
+    assert_eq!(sim.commands(), [], "resumed once");
+}
+
+#[test]
+fn the_caller_holding_plays_music_to_the_agent() {
+    let mut sim = bridged();
+    sim.caller(LegSignal::Held);
+    assert!(has(&sim.commands(), &music_to(LegId::Far)));
+    sim.caller(LegSignal::Resumed);
+    assert!(has(
+        &sim.commands(),
+        &Command::Leg(LegId::Far, LegCommand::StopPlayback)
+    ));
+}
+
+#[test]
+fn a_hold_outside_a_bridge_changes_nothing_the_caller_hears() {
+    let mut sim = waiting();
+    sim.far(LegSignal::Held);
+    sim.caller(LegSignal::Held);
+    assert_eq!(sim.commands(), []);
+}
+
+#[test]
+fn hanging_up_while_held_ends_the_call_cleanly() {
+    // The agent hangs up during the hold: the caller is hung up, once.
+    let mut sim = bridged();
+    sim.far(LegSignal::Held);
+    sim.commands();
+    sim.far(LegSignal::Ended {
+        reason: "BYE".into(),
+    });
+    assert_eq!(sim.commands(), [CALLER_HANGUP]);
+    sim.far(LegSignal::Resumed);
+    assert_eq!(sim.commands(), [], "a gone agent resumes nothing");
+    let commands = sim.hang_up();
+    assert_eq!(
+        commands,
+        [Command::AgentCallEnded {
+            agent: "ann".into()
+        }]
+    );
+    assert!(sim.core.is_ended());
+
+    // The caller hangs up while on hold: the agent's phone is hung up.
+    let mut sim = bridged();
+    sim.far(LegSignal::Held);
+    sim.commands();
+    let commands = sim.hang_up();
+    assert!(has(&commands, &FAR_HANGUP), "{commands:?}");
+    assert!(has(
+        &commands,
+        &Command::AgentCallEnded {
+            agent: "ann".into()
+        }
+    ));
+    assert!(sim.core.is_ended());
+}
+
+#[test]
+fn the_maximum_duration_still_applies_while_held() {
+    let mut sim = bridged();
+    sim.far(LegSignal::Held);
+    sim.commands();
+    let limit = sim.answered_at + MAX;
+    assert_eq!(sim.core.poll_timeout(), Some(limit));
+    sim.now = limit;
+    sim.core.handle_timeout(limit);
+    let commands = sim.commands();
+    assert!(has(&commands, &CALLER_HANGUP), "{commands:?}");
+    // Resuming after the hang-up plays or stops nothing.
+    sim.far(LegSignal::Resumed);
+    assert_eq!(sim.commands(), []);
+    assert!(has(&sim.hang_up(), &FAR_HANGUP));
+}

@@ -9,7 +9,9 @@
 //! transport's details stay in the leg: an SDP re-offer, for instance,
 //! reaches the core only as [`LegSignal::ReOffer`] carrying opaque bytes,
 //! and the core answers it with [`LegCommand::AnswerReoffer`], which the
-//! leg turns into its own offer/answer exchange.
+//! leg turns into its own offer/answer exchange; what the exchange means for
+//! the call (the peer holds, or resumes) comes back as [`LegSignal::Held`]
+//! and [`LegSignal::Resumed`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -52,6 +54,12 @@ pub enum LegSignal {
     /// The peer renegotiates its media (hold, resume, a new address); the
     /// offer is opaque to the core and goes back in [`LegCommand::AnswerReoffer`].
     ReOffer { offer: Vec<u8> },
+    /// The peer put the call on hold: it no longer listens (its re-offer
+    /// was `sendonly` or `inactive`). Reported by the leg once the re-offer
+    /// is answered, and only when the hold state changed.
+    Held,
+    /// The peer took the call off hold: it listens again (`sendrecv`).
+    Resumed,
     /// A playback asked with [`LegCommand::Play`] ended, played out or cut short.
     PlaybackFinished { id: u64 },
     /// The peer has sent no media for this long while not on hold: its

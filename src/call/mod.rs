@@ -4,7 +4,8 @@
 //! prompts, the recent-calls view); [`run`] is the task of one call, from
 //! INVITE to hang-up. What a call does is decided by [`core::CallCore`], a
 //! sans-IO state machine over transport-neutral legs ([`leg`]); one drive
-//! loop per call (`drive.rs`) runs it over the SIP legs of [`sip_leg`].
+//! loop per call (`drive.rs`) runs it over the SIP legs of [`sip_leg`], or,
+//! for a caller in a web page ([`web`]), over the WebRTC leg of [`web_leg`].
 //! A callback (agent and customer, no caller) is [`callback_core`], driven
 //! the same way by [`callback`]. The agent queue's task ([`queue`]) rings
 //! agents and hands answered legs to the callers' tasks.

@@ -45,8 +45,10 @@ pub struct SipLeg {
     prompts: Option<Arc<PromptStore>>,
     /// Signals made by commands (a playback with nothing to play), given out first.
     pending: VecDeque<LegSignal>,
-    /// A browser agent's leg: re-offers are refused ([`AgentLeg::webrtc`]).
-    webrtc: bool,
+    /// A browser agent's leg: its re-offers go to its WebRTC peer ([`AgentLeg::webrtc`]).
+    webrtc: Option<crate::webrtc::PeerControl>,
+    /// The peer holds the call (its last re-offer did not let us send).
+    held: bool,
 }
 
 /// What an incoming call brings to its leg.
@@ -79,7 +81,8 @@ impl SipLeg {
             media_events: None,
             prompts,
             pending: VecDeque::new(),
-            webrtc: false,
+            webrtc: None,
+            held: false,
         }
     }
 
@@ -103,6 +106,7 @@ impl SipLeg {
             prompts,
             pending: VecDeque::new(),
             webrtc: leg.webrtc,
+            held: false,
         }
     }
 
@@ -164,6 +168,49 @@ impl SipLeg {
                 Some(LegSignal::Refused { status })
             }
             CallSignal::Progress { .. } | CallSignal::Answered { .. } => None,
+        }
+    }
+
+    /// Answers a browser's re-offer with its WebRTC peer; one the peer
+    /// cannot take is refused (488) and the session kept. While the browser
+    /// holds, its media sends nothing and expects nothing.
+    async fn answer_browser_reoffer(
+        &mut self,
+        control: &crate::webrtc::PeerControl,
+        offer: Vec<u8>,
+    ) {
+        let offer = String::from_utf8_lossy(&offer).into_owned();
+        match control.reoffer(offer).await {
+            Ok(answer) => {
+                let body = answer.sdp.into_bytes();
+                self.endpoint
+                    .send(EndpointCommand::AnswerReoffer(self.call.clone(), body))
+                    .await;
+                if let Some(media) = &self.media {
+                    let hold = match answer.sending {
+                        true => MediaCommand::Resume,
+                        false => MediaCommand::Hold,
+                    };
+                    media.send(hold).await;
+                }
+                self.set_held(!answer.sending);
+            }
+            Err(error) => {
+                warn!(%error, "the browser's re-offer is refused; keeping the session");
+                let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
+                self.endpoint.send(refuse).await;
+            }
+        }
+    }
+
+    /// Reports a change of the peer's hold to the core.
+    fn set_held(&mut self, held: bool) {
+        if std::mem::replace(&mut self.held, held) != held {
+            let signal = match held {
+                true => LegSignal::Held,
+                false => LegSignal::Resumed,
+            };
+            self.pending.push_back(signal);
         }
     }
 
@@ -244,15 +291,18 @@ impl Leg for SipLeg {
                     media.send(MediaCommand::SendDigit(digit)).await;
                 }
             }
-            LegCommand::AnswerReoffer { .. } if self.webrtc => {
-                let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
-                self.endpoint.send(refuse).await;
-            }
             LegCommand::AnswerReoffer { offer } => {
-                let body = media::answer_reoffer(&mut self.sdp, &offer, self.media.as_ref()).await;
+                if let Some(control) = self.webrtc.clone() {
+                    return self.answer_browser_reoffer(&control, offer).await;
+                }
+                let (body, direction) =
+                    media::answer_reoffer(&mut self.sdp, &offer, self.media.as_ref()).await;
                 self.endpoint
                     .send(EndpointCommand::AnswerReoffer(self.call.clone(), body))
                     .await;
+                if let Some(direction) = direction {
+                    self.set_held(!direction.sends());
+                }
             }
             LegCommand::HangUp => {
                 self.endpoint

@@ -54,8 +54,10 @@ pub struct ListedCall {
     /// RFC 3339.
     pub started_at: String,
     pub ended_at: Option<String>,
-    /// The calling number (masked below supervisor).
+    /// The calling number (masked below supervisor); empty for a web caller.
     pub caller: String,
+    /// Where the call came in: `sip` or `web`.
+    pub channel: String,
     pub customer_id: Option<String>,
     /// How the call left the flow; none when it ran none to an end.
     pub flow_outcome: Option<String>,
@@ -113,8 +115,8 @@ impl Db {
             .await?
             .try_get("n")?;
         let select = format!(
-            "SELECT caller, customer_id, outcome, flow_version, flow_outcome, path, started_at, ended_at,
-                    node
+            "SELECT caller, channel, customer_id, outcome, flow_version, flow_outcome, path,
+                    started_at, ended_at, node
              {matching} ORDER BY started_at DESC, id LIMIT {} OFFSET {}",
             filter.limit.max(0),
             filter.offset.max(0)
@@ -127,6 +129,7 @@ impl Db {
                     started_at: time(row.try_get("started_at")?),
                     ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(time),
                     caller: row.try_get("caller")?,
+                    channel: row.try_get("channel")?,
                     customer_id: row.try_get("customer_id")?,
                     flow_outcome: row.try_get("flow_outcome")?,
                     outcome: row.try_get("outcome")?,

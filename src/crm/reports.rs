@@ -18,7 +18,7 @@ impl Db {
         let now = now_ms();
         let calls = self
             .period_rows(
-                "SELECT flow_outcome, path FROM calls WHERE started_at >= $1 AND started_at < $2",
+                "SELECT flow_outcome, path, channel FROM calls WHERE started_at >= $1 AND started_at < $2",
                 from_ms,
                 to_ms,
             )
@@ -28,6 +28,7 @@ impl Db {
                 Ok(CallFacts {
                     flow_outcome: row.try_get("flow_outcome")?,
                     path: row.try_get("path")?,
+                    channel: row.try_get("channel")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -64,6 +64,7 @@ mod dispatch;
 mod entry;
 mod estimate;
 mod events;
+pub mod fork;
 mod kept_places;
 mod limits;
 mod strategy;

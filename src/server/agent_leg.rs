@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use crate::queue::OfferResult;
+use crate::queue::fork::{Fork, ForkAction, ForkInput};
 use crate::registrar::Binding;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
 use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
@@ -67,14 +68,28 @@ pub fn webrtc_answerer(driver: std::sync::Arc<crate::webrtc::Driver>) -> WebrtcA
         Box::pin(async move {
             let offer = String::from_utf8_lossy(&offer).into_owned();
             let (peer, answer) = driver.answer(offer).await?;
+            let control = peer.control();
             let (media, events) = media::spawn_webrtc(peer, options);
-            Ok((answer.into_bytes(), media, events))
+            Ok(WebrtcAnswered {
+                answer: answer.into_bytes(),
+                media,
+                events,
+                control,
+            })
         })
     })
 }
 
-/// A browser's answered media: our SDP answer, and the leg's media running.
-pub type WebrtcAnswered = (Vec<u8>, MediaHandle, mpsc::UnboundedReceiver<MediaEvent>);
+/// A browser's answered media.
+pub struct WebrtcAnswered {
+    /// Our SDP answer.
+    pub answer: Vec<u8>,
+    /// The leg's media, running on the media workers.
+    pub media: MediaHandle,
+    pub events: mpsc::UnboundedReceiver<MediaEvent>,
+    /// For the browser's re-offers (hold, resume).
+    pub control: crate::webrtc::PeerControl,
+}
 
 /// Answers a browser's SDP offer and starts its media on the media workers.
 pub type WebrtcAnswerer = std::sync::Arc<
@@ -96,9 +111,9 @@ pub struct AgentLeg {
     pub sdp: SdpSession,
     pub media: MediaHandle,
     pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
-    /// A browser's leg: its media is WebRTC, which the WebRTC peer does not
-    /// renegotiate, so its re-offers are refused and the session kept.
-    pub webrtc: bool,
+    /// A browser's leg: its media is WebRTC, and its re-offers are answered
+    /// by its WebRTC peer rather than `sdp`.
+    pub webrtc: Option<crate::webrtc::PeerControl>,
 }
 
 impl AgentLeg {
@@ -106,19 +121,6 @@ impl AgentLeg {
     pub async fn hang_up(self, endpoint: &EndpointHandle) {
         endpoint.send(EndpointCommand::Hangup(self.call)).await;
         self.media.send(media::MediaCommand::Shutdown).await;
-    }
-
-    /// Answers the phone's re-INVITE (hold, resume, a new address) and points
-    /// the leg's media at what was agreed.
-    pub async fn answer_reoffer(&mut self, endpoint: &EndpointHandle, offer: &[u8]) {
-        if self.webrtc {
-            let refuse = EndpointCommand::RefuseReoffer(self.call.clone());
-            return endpoint.send(refuse).await;
-        }
-        let body = media::answer_reoffer(&mut self.sdp, offer, Some(&self.media)).await;
-        endpoint
-            .send(EndpointCommand::AnswerReoffer(self.call.clone(), body))
-            .await;
     }
 }
 
@@ -209,94 +211,147 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
         });
     }
     drop(tagged_tx);
-    let mut refusals = Vec::new();
+    let mut fork = Fork::new(calls.len(), request.early_media.is_some());
     let mut socket = Some(socket);
     // Media started by early media (a single target's 183 with SDP), then
     // kept for the answer.
     let mut early: Option<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> = None;
-    let outcome = loop {
-        let (index, signal) = tokio::select! {
-            _ = &mut request.cancel => {
-                hang_up_all(&request.endpoint, &mut calls).await;
-                break RingOutcome::Withdrawn;
+    // The SDP of the latest progress or answer, for the action that needs it.
+    let mut latest_sdp: Vec<u8> = Vec::new();
+    let outcome = 'ringing: loop {
+        while let Some(action) = fork.poll_action() {
+            match action {
+                ForkAction::StartEarlyMedia { phone } => {
+                    debug!(agent = %request.agent, phone, "early media");
+                    let started = sdp.accept_answer(&latest_sdp).ok().and_then(|negotiated| {
+                        let socket = socket.take()?;
+                        media::spawn(socket, negotiated, request.media_options).ok()
+                    });
+                    if let (Some((media, events)), Some(to)) = (started, &request.early_media) {
+                        let _ = to.send(media.clone());
+                        early = Some((media, events));
+                    }
+                }
+                ForkAction::HangUp { phone } => {
+                    if let Some(call) = calls[phone].take() {
+                        request.endpoint.send(EndpointCommand::Hangup(call)).await;
+                    }
+                }
+                ForkAction::Won { phone } => {
+                    let Some(call) = calls[phone].take() else {
+                        break 'ringing RingOutcome::Refused(OfferResult::Failed);
+                    };
+                    let answer = std::mem::take(&mut latest_sdp);
+                    break 'ringing answered(
+                        &request,
+                        phone,
+                        call,
+                        answer,
+                        sdp,
+                        &mut early,
+                        &mut socket,
+                        tagged,
+                    )
+                    .await;
+                }
+                ForkAction::Refused(result) => break 'ringing RingOutcome::Refused(result),
+                ForkAction::Withdrawn => break 'ringing RingOutcome::Withdrawn,
             }
+        }
+        let input = tokio::select! {
+            _ = &mut request.cancel => ForkInput::Withdrawn,
             next = tagged.recv() => match next {
-                Some(next) => next,
-                None => break RingOutcome::Refused(refusal(&refusals)),
+                Some((phone, signal)) => match signal {
+                    CallSignal::Progress { status, sdp } => {
+                        debug!(agent = %request.agent, phone, status, "ringing");
+                        let early_media = sdp.is_some();
+                        latest_sdp = sdp.unwrap_or_default();
+                        ForkInput::Progress { phone, early_media }
+                    }
+                    CallSignal::Answered { sdp } => {
+                        latest_sdp = sdp;
+                        ForkInput::Answered { phone }
+                    }
+                    CallSignal::Failed { status } => {
+                        calls[phone] = None;
+                        ForkInput::Failed { phone, status }
+                    }
+                    CallSignal::Ended { .. } => {
+                        calls[phone] = None;
+                        ForkInput::Ended { phone }
+                    }
+                    _ => continue,
+                },
+                // Every phone's dialog is gone.
+                None => {
+                    for phone in 0..calls.len() {
+                        fork.handle(ForkInput::Ended { phone });
+                    }
+                    continue;
+                }
             },
         };
-        match signal {
-            CallSignal::Progress {
-                status,
-                sdp: Some(answer),
-            } if calls.len() == 1 && early.is_none() && request.early_media.is_some() => {
-                debug!(agent = %request.agent, status, "early media");
-                let started = sdp.accept_answer(&answer).ok().and_then(|negotiated| {
-                    let socket = socket.take()?;
-                    media::spawn(socket, negotiated, request.media_options).ok()
-                });
-                if let (Some((media, events)), Some(to)) = (started, &request.early_media) {
-                    let _ = to.send(media.clone());
-                    early = Some((media, events));
-                }
-            }
-            CallSignal::Progress { status, .. } => {
-                debug!(agent = %request.agent, status, "ringing")
-            }
-            CallSignal::Answered { sdp: answer } => {
-                let Some(call) = calls[index].take() else {
-                    continue;
-                };
-                hang_up_all(&request.endpoint, &mut calls).await;
-                let browser = request.targets[index].browser.clone();
-                let webrtc = browser.is_some();
-                // With early media, its answer stands: a 2xx repeats it (§13.2.1).
-                let started = match (browser, early.take(), socket.take()) {
-                    (Some(answerer), _, _) => {
-                        answer_browser(&answerer, &request, &call, answer).await
-                    }
-                    (None, Some(running), _) => Ok(running),
-                    (None, None, Some(socket)) => match sdp.accept_answer(&answer) {
-                        Ok(negotiated) => media::spawn(socket, negotiated, request.media_options)
-                            .map_err(|e| e.to_string()),
-                        Err(error) => Err(error.to_string()),
-                    },
-                    (None, None, None) => Err("no RTP socket left".to_owned()),
-                };
-                let (media, media_events) = match started {
-                    Ok(started) => started,
-                    Err(error) => {
-                        warn!(%error, "agent's answer gives no usable media; hanging up");
-                        request.endpoint.send(EndpointCommand::Hangup(call)).await;
-                        break RingOutcome::Refused(OfferResult::Failed);
-                    }
-                };
-                info!(agent = %request.agent, "agent answered");
-                // The other phones' signals are not needed any more.
-                break RingOutcome::Answered(Box::new(AgentLeg {
-                    call,
-                    signals: forward_one(index, tagged),
-                    sdp,
-                    media,
-                    media_events,
-                    webrtc,
-                }));
-            }
-            CallSignal::Failed { status } => {
-                calls[index] = None;
-                refusals.push(status);
-                if calls.iter().all(Option::is_none) {
-                    break RingOutcome::Refused(refusal(&refusals));
-                }
-            }
-            CallSignal::Ended { .. } => calls[index] = None,
-            _ => {}
-        }
+        fork.handle(input);
     };
     if let Some((media, _)) = early.take() {
         media.send(media::MediaCommand::Shutdown).await;
     }
     outcome
+}
+
+/// The winning phone's leg: its media started from its answer (a browser's
+/// offer answered in the ACK; a phone's answer to our offer; or the early
+/// media already running, whose answer a 2xx repeats, RFC 3261 §13.2.1).
+/// Media that cannot start hangs the phone up and refuses the offer.
+#[allow(clippy::too_many_arguments)]
+async fn answered(
+    request: &RingRequest,
+    phone: usize,
+    call: CallId,
+    answer: Vec<u8>,
+    mut sdp: SdpSession,
+    early: &mut Option<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)>,
+    socket: &mut Option<tokio::net::UdpSocket>,
+    tagged: mpsc::Receiver<(usize, CallSignal)>,
+) -> RingOutcome {
+    let browser = request.targets[phone].browser.clone();
+    let mut webrtc = None;
+    let started = match (browser, early.take(), socket.take()) {
+        (Some(answerer), _, _) => {
+            answer_browser(&answerer, request, &call, answer)
+                .await
+                .map(|answered| {
+                    webrtc = Some(answered.control);
+                    (answered.media, answered.events)
+                })
+        }
+        (None, Some(running), _) => Ok(running),
+        (None, None, Some(socket)) => match sdp.accept_answer(&answer) {
+            Ok(negotiated) => {
+                media::spawn(socket, negotiated, request.media_options).map_err(|e| e.to_string())
+            }
+            Err(error) => Err(error.to_string()),
+        },
+        (None, None, None) => Err("no RTP socket left".to_owned()),
+    };
+    let (media, media_events) = match started {
+        Ok(started) => started,
+        Err(error) => {
+            warn!(%error, "agent's answer gives no usable media; hanging up");
+            request.endpoint.send(EndpointCommand::Hangup(call)).await;
+            return RingOutcome::Refused(OfferResult::Failed);
+        }
+    };
+    info!(agent = %request.agent, "agent answered");
+    RingOutcome::Answered(Box::new(AgentLeg {
+        call,
+        // The other phones' signals are not needed any more.
+        signals: forward_one(phone, tagged),
+        sdp,
+        media,
+        media_events,
+        webrtc,
+    }))
 }
 
 /// Answers the offer a browser made in its 200 with the ACK, and starts its media.
@@ -305,15 +360,16 @@ async fn answer_browser(
     request: &RingRequest,
     call: &CallId,
     offer: Vec<u8>,
-) -> Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>), String> {
-    let (answer, media, events) = answerer(offer, request.media_options)
+) -> Result<WebrtcAnswered, String> {
+    let mut answered = answerer(offer, request.media_options)
         .await
         .map_err(|e| e.to_string())?;
+    let answer = std::mem::take(&mut answered.answer);
     request
         .endpoint
         .send(EndpointCommand::AckWithAnswer(call.clone(), answer))
         .await;
-    Ok((media, events))
+    Ok(answered)
 }
 
 /// The answered phone's signals from now on, untagged.
@@ -332,26 +388,6 @@ fn forward_one(
     rx
 }
 
-async fn hang_up_all(endpoint: &EndpointHandle, calls: &mut [Option<CallId>]) {
-    for call in calls.iter_mut().filter_map(Option::take) {
-        endpoint.send(EndpointCommand::Hangup(call)).await;
-    }
-}
-
-/// What the phones' refusals mean for the queue: busy or declined if any
-/// phone said so, no answer if one rang out, else unreachable.
-fn refusal(statuses: &[u16]) -> OfferResult {
-    if statuses.iter().any(|s| matches!(s, 486 | 600)) {
-        OfferResult::Busy
-    } else if statuses.iter().any(|s| matches!(s, 603 | 403)) {
-        OfferResult::Declined
-    } else if statuses.iter().any(|s| matches!(s, 408 | 480 | 487)) {
-        OfferResult::NoAnswer
-    } else {
-        OfferResult::Failed
-    }
-}
-
 /// The caller's number as a URI of ours, for the From the agent's phone shows;
 /// only dialable characters are kept, so the URI always parses.
 pub fn caller_uri(number: &str, host: SocketAddr) -> Option<Uri> {
@@ -361,18 +397,4 @@ pub fn caller_uri(number: &str, host: SocketAddr) -> Option<Uri> {
         .collect();
     let user = if user.is_empty() { "anonymous" } else { &user };
     crate::sip::uri::parse_uri(&format!("sip:{user}@{host}")).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_busy_phone_among_others_makes_the_agent_busy() {
-        assert_eq!(refusal(&[408, 486]), OfferResult::Busy);
-        assert_eq!(refusal(&[603]), OfferResult::Declined);
-        assert_eq!(refusal(&[480, 503]), OfferResult::NoAnswer);
-        assert_eq!(refusal(&[503]), OfferResult::Failed);
-        assert_eq!(refusal(&[]), OfferResult::Failed);
-    }
 }

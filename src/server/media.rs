@@ -140,24 +140,26 @@ impl MediaHandle {
 /// Answers a re-INVITE's offer (hold, resume, a new address) and points the
 /// leg's media at what was agreed; an empty offer asks for ours. An offer we
 /// cannot accept keeps the session as it was, and our current offer answers.
+/// Gives our SDP and, when an offer was agreed, our direction from now on
+/// (the peer holds the call when we may no longer send: RFC 3264 §8.4).
 pub async fn answer_reoffer(
     sdp: &mut crate::sip::sdp::SdpSession,
     offer: &[u8],
     media: Option<&MediaHandle>,
-) -> Vec<u8> {
+) -> (Vec<u8>, Option<crate::sip::sdp::Direction>) {
     if offer.is_empty() {
-        return sdp.offer();
+        return (sdp.offer(), None);
     }
     match sdp.answer(offer) {
         Ok((body, agreed)) => {
             if let Some(media) = media {
                 media.send(MediaCommand::UpdateRemote(agreed)).await;
             }
-            body
+            (body, Some(agreed.direction))
         }
         Err(error) => {
             tracing::warn!(%error, "re-offer not acceptable; keeping the session");
-            sdp.offer()
+            (sdp.offer(), None)
         }
     }
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::peer::{OfferError, Output, Peer, PeerEvent, SendError};
+use super::peer::{OfferError, Output, Peer, PeerEvent, Reanswer, SendError};
 
 /// The largest datagram read: above any path MTU WebRTC uses.
 const DATAGRAM_MAX: usize = 2000;
@@ -98,6 +98,37 @@ pub struct PeerHandle {
     events: mpsc::Receiver<PeerEvent>,
 }
 
+/// The signalling's hold on one browser's peer, beside the media's
+/// [`PeerHandle`]: answers the browser's re-offers. Dropping it ends nothing.
+#[derive(Clone)]
+pub struct PeerControl {
+    id: u64,
+    commands: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for PeerControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerControl").field("id", &self.id).finish()
+    }
+}
+
+impl PeerControl {
+    /// Answers the browser's re-offer (hold, resume) on its running peer.
+    pub async fn reoffer(&self, offer: String) -> Result<Reanswer, DriverError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Reoffer {
+            id: self.id,
+            offer,
+            reply,
+        };
+        self.commands
+            .send(command)
+            .await
+            .map_err(|_| DriverError::Stopped)?;
+        Ok(answer.await.map_err(|_| DriverError::Stopped)??)
+    }
+}
+
 /// An answered offer, as the task hands it back: the peer's id, its event
 /// channel and the SDP answer.
 type Answered = Result<(u64, mpsc::Receiver<PeerEvent>, String), OfferError>;
@@ -106,6 +137,11 @@ enum Command {
     Answer {
         offer: String,
         reply: oneshot::Sender<Answered>,
+    },
+    Reoffer {
+        id: u64,
+        offer: String,
+        reply: oneshot::Sender<Result<Reanswer, OfferError>>,
     },
     Frame(u64, Vec<u8>),
     Digit(u64, char),
@@ -175,6 +211,14 @@ impl Driver {
 }
 
 impl PeerHandle {
+    /// A handle for the signalling: the peer's re-offers.
+    pub fn control(&self) -> PeerControl {
+        PeerControl {
+            id: self.id,
+            commands: self.commands.clone(),
+        }
+    }
+
     /// The next event; `None` once the peer has ended and all were read.
     pub async fn next_event(&mut self) -> Option<PeerEvent> {
         self.events.recv().await
@@ -333,6 +377,14 @@ impl Shell {
                 } else if let Some(id) = id {
                     self.drive(id).await;
                 }
+            }
+            Command::Reoffer { id, offer, reply } => {
+                let answered = match self.peers.get_mut(&id) {
+                    Some(served) => served.peer.accept_reoffer(&offer),
+                    None => Err(OfferError::Refused("the session has ended".into())),
+                };
+                let _ = reply.send(answered);
+                self.drive(id).await;
             }
             Command::Frame(id, frame) => {
                 if let Some(served) = self.peers.get_mut(&id) {

@@ -8,18 +8,11 @@ use tokio::sync::mpsc;
 
 use super::driver::{Driver, DriverError, WebrtcSettings};
 use super::loopback::{Heard, dial};
-use super::peer::PeerEvent;
+use super::peer::{OfferError, PeerEvent};
 
 #[tokio::test]
 async fn one_socket_keeps_two_browsers_apart() {
-    let settings = WebrtcSettings {
-        bind_address: IpAddr::from([127, 0, 0, 1]),
-        public_address: None,
-        port_min: 41000,
-        port_max: 41999,
-        ..WebrtcSettings::default()
-    };
-    let driver = Driver::bind(&settings).await.expect("bound");
+    let driver = loopback_driver(41000, 41999).await;
     let (mut first, mut first_heard, _) = dial(&driver, 0x11).await;
     let (mut second, mut second_heard, _) = dial(&driver, 0x22).await;
 
@@ -52,6 +45,37 @@ async fn one_socket_keeps_two_browsers_apart() {
         matches!(refused, Some(DriverError::Offer(_))),
         "{refused:?}"
     );
+}
+
+#[tokio::test]
+async fn a_reoffer_of_garbage_or_for_a_gone_peer_is_refused() {
+    let driver = loopback_driver(42000, 42999).await;
+    let (handle, _heard, _) = dial(&driver, 0x11).await;
+    let control = handle.control();
+    let garbage = control.reoffer("v=0\r\ngarbage".into()).await.err();
+    assert!(
+        matches!(garbage, Some(DriverError::Offer(OfferError::Malformed(_)))),
+        "{garbage:?}"
+    );
+    // The call's media is gone: the signalling's late re-offer finds nothing.
+    drop(handle);
+    let gone = control.reoffer("v=0\r\n".into()).await.err();
+    assert!(
+        matches!(gone, Some(DriverError::Offer(OfferError::Refused(_)))),
+        "{gone:?}"
+    );
+}
+
+/// A driver on loopback, its socket on the first free port from `min` to `max`.
+async fn loopback_driver(min: u16, max: u16) -> Driver {
+    let settings = WebrtcSettings {
+        bind_address: IpAddr::from([127, 0, 0, 1]),
+        public_address: None,
+        port_min: min,
+        port_max: max,
+        ..WebrtcSettings::default()
+    };
+    Driver::bind(&settings).await.expect("bound")
 }
 
 /// The first byte of the first frame a browser heard.

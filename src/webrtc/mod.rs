@@ -20,7 +20,7 @@ mod peer;
 #[cfg(test)]
 mod peer_tests;
 
-pub use driver::{Driver, DriverError, PeerHandle, WebrtcSettings};
+pub use driver::{Driver, DriverError, PeerControl, PeerHandle, WebrtcSettings};
 pub use peer::{
-    EndReason, FRAME_SAMPLES, OfferError, Output, Peer, PeerEvent, SendError, Transmit,
+    EndReason, FRAME_SAMPLES, OfferError, Output, Peer, PeerEvent, Reanswer, SendError, Transmit,
 };

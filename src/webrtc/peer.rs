@@ -108,6 +108,16 @@ pub enum PeerEvent {
     Ended(EndReason),
 }
 
+/// The answer to a browser's re-offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reanswer {
+    /// The SDP answer.
+    pub sdp: String,
+    /// Whether we send to the browser now: false while it holds the call
+    /// (its offer was `sendonly` or `inactive`).
+    pub sending: bool,
+}
+
 /// Why a peer ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndReason {
@@ -208,6 +218,40 @@ impl Peer {
             last_now: now,
         };
         Ok((peer, answer.to_sdp_string()))
+    }
+
+    /// Answers the browser's new offer on the running session (a re-INVITE:
+    /// hold, resume): same ICE, DTLS and audio m-line, only the direction may
+    /// change. The codec stays the one agreed first. A refused offer leaves
+    /// the session as it was.
+    pub fn accept_reoffer(&mut self, offer: &str) -> Result<Reanswer, OfferError> {
+        if self.state == State::Ended {
+            return Err(OfferError::Refused("the session has ended".into()));
+        }
+        let offer =
+            SdpOffer::from_sdp_string(offer).map_err(|e| OfferError::Malformed(e.to_string()))?;
+        if !offer.media_lines.iter().any(|line| line.mid() == self.mid) {
+            return Err(OfferError::NoAudio);
+        }
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| OfferError::Refused(e.to_string()))?;
+        let sending = self
+            .rtc
+            .media(self.mid)
+            .is_some_and(|media| media.direction().is_sending());
+        if let Some((codec, audio_pt, has_telephone_event)) = negotiated(&self.rtc, self.mid)
+            && codec == self.codec
+        {
+            self.audio_pt = audio_pt;
+            self.has_telephone_event = has_telephone_event;
+        }
+        Ok(Reanswer {
+            sdp: answer.to_sdp_string(),
+            sending,
+        })
     }
 
     /// The G.711 codec both sides agreed on (the browser's first preference).

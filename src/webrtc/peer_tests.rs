@@ -3,11 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use str0m::change::SdpAnswer;
 use str0m::format::Codec as RtcCodec;
-use str0m::media::{Frequency, MediaTime, TelephoneEvent};
+use str0m::media::{Direction, Frequency, MediaTime, TelephoneEvent};
 
 use super::loopback::{BROWSER, Offers, Pair, SERVER, browser, offer};
-use super::peer::{EndReason, OfferError, Peer, PeerEvent, SendError};
+use super::peer::{EndReason, OfferError, Peer, PeerEvent, Reanswer, SendError};
 use crate::dtmf::DigitSource;
 use crate::rtp::g711::Codec;
 
@@ -206,4 +207,81 @@ fn malformed_or_audioless_offers_are_refused() {
     let (offer, _) = change.apply().unwrap();
     let audioless = Peer::answer(now, &offer.to_sdp_string(), server).err();
     assert_eq!(audioless, Some(OfferError::NoAudio));
+}
+
+/// The browser re-offers its audio as `direction` (JsSIP's hold and
+/// resume); the peer answers on the running session and the browser takes
+/// the answer.
+fn reoffer(pair: &mut Pair, direction: Direction) -> Reanswer {
+    let mut change = pair.browser.sdp_api();
+    change.set_direction(pair.browser_mid, direction);
+    let (offer, pending) = change.apply().expect("a re-offer");
+    let answer = pair
+        .peer
+        .accept_reoffer(&offer.to_sdp_string())
+        .expect("the re-offer is answered");
+    let sdp = SdpAnswer::from_sdp_string(&answer.sdp).expect("a valid answer");
+    pair.browser
+        .sdp_api()
+        .accept_answer(pending, sdp)
+        .expect("the browser accepts the answer");
+    answer
+}
+
+#[test]
+fn a_reoffer_holds_then_resumes_the_running_session() {
+    let mut pair = Pair::connected();
+    let held = reoffer(&mut pair, Direction::SendOnly);
+    assert!(!held.sending, "we may not send to a browser that holds");
+    assert!(held.sdp.contains("a=recvonly"), "{}", held.sdp);
+    // The session goes on: what the holding browser sends still arrives.
+    for n in 0..5u8 {
+        pair.browser_sends(&frame(n), u64::from(n) * 160);
+        pair.run_for(Duration::from_millis(20));
+    }
+    pair.run_for(Duration::from_millis(200));
+    assert!(
+        pair.peer_audio().contains(&frame(4)),
+        "{:?}",
+        pair.peer_events
+    );
+
+    let resumed = reoffer(&mut pair, Direction::SendRecv);
+    assert!(resumed.sending);
+    assert!(resumed.sdp.contains("a=sendrecv"), "{}", resumed.sdp);
+    for n in 2..5u8 {
+        pair.peer
+            .send_frame(pair.now, &frame(n))
+            .expect("frame sent");
+        pair.run_for(Duration::from_millis(20));
+    }
+    pair.run_for(Duration::from_millis(200));
+    assert!(
+        pair.browser_heard.contains(&frame(4)),
+        "the browser hears the peer again"
+    );
+    assert_eq!(pair.peer.codec(), Codec::Pcmu, "the codec is kept");
+    assert!(
+        !pair
+            .peer_events
+            .iter()
+            .any(|e| matches!(e, PeerEvent::Ended(_))),
+        "{:?}",
+        pair.peer_events
+    );
+}
+
+#[test]
+fn a_malformed_reoffer_is_refused_and_the_session_kept() {
+    let mut pair = Pair::connected();
+    let refused = pair.peer.accept_reoffer("v=0\r\nnot sdp\r\n").err();
+    assert!(
+        matches!(refused, Some(OfferError::Malformed(_))),
+        "{refused:?}"
+    );
+    pair.peer
+        .send_frame(pair.now, &frame(7))
+        .expect("frame sent");
+    pair.run_for(Duration::from_millis(200));
+    assert_eq!(pair.browser_heard, vec![frame(7)]);
 }

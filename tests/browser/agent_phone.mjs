@@ -5,18 +5,12 @@
 // its fake microphone plays MIC.wav, mutes and unmutes, presses 5 on its
 // keypad, and either hangs up with its button or has its tab closed mid-call.
 // Arguments: base URL, login, password, microphone WAV file, `hang-up` or `close`.
-import { run, say, heard, strongestFrequency } from './browser.mjs';
+import { run, agentDesktop, say, heard, strongestFrequency } from './browser.mjs';
 
 const [base, login, password, microphone, ending] = process.argv.slice(2);
 
 run(async (context) => {
-  const page = context.pages()[0] ?? await context.newPage();
-  page.on('console', (m) => m.type() === 'error' && process.stderr.write(`page: ${m.text()}\n`));
-  await page.goto(`${base}/login`);
-  await page.fill('#login', login);
-  await page.fill('#password', password);
-  await Promise.all([page.waitForURL(`${base}/agent`), page.click('form[action="/login/agent"] button')]);
-  await page.waitForSelector('#phone-state[data-phone="ready"]');
+  const page = await agentDesktop(context, base, login, password);
   say('registered');
 
   // Garbage on a socket of its own: a request too broken to take gets 400,

@@ -30,6 +30,18 @@ export async function signIn(context, base, token) {
   return page;
 }
 
+/** Signs `login` in to the agent desktop at `base`; the page, once its softphone is registered. */
+export async function agentDesktop(context, base, login, password) {
+  const page = context.pages()[0] ?? await context.newPage();
+  page.on('console', (m) => m.type() === 'error' && process.stderr.write(`page: ${m.text()}\n`));
+  await page.goto(`${base}/login`);
+  await page.fill('#login', login);
+  await page.fill('#password', password);
+  await Promise.all([page.waitForURL(`${base}/agent`), page.click('form[action="/login/agent"] button')]);
+  await page.waitForSelector('#phone-state[data-phone="ready"]');
+  return page;
+}
+
 /**
  * Runs in the page (pass it to `page.evaluate` with the stream's handle):
  * the strongest frequency of `stream` over 1.5 s, by a WebAudio analyser.

@@ -161,3 +161,70 @@ pub fn dominant_frequency(samples: &[f32]) -> f32 {
         .map_or(0, |(bin, _)| bin);
     (bin + 1) as f32 * 8000.0 / samples.len() as f32
 }
+
+/// A mono WAV of one tone, made with sox.
+pub fn tone_wav(dir: &Path, name: &str, frequency: f32, rate: u32, seconds: u32) -> String {
+    let path = dir.join(name);
+    let status = std::process::Command::new("sox")
+        .args(["-n", "-r", &rate.to_string(), "-c", "1", "-b", "16"])
+        .arg(&path)
+        .args([
+            "synth",
+            &seconds.to_string(),
+            "sine",
+            &frequency.to_string(),
+        ])
+        .args(["vol", "0.5"])
+        .status()
+        .expect("sox is installed (scripts/test installs it)");
+    assert!(status.success());
+    path.display().to_string()
+}
+
+/// Checks what a party bridged to another whose microphone plays `tone`
+/// heard (8 kHz) when the other held and resumed: the tone, then at least
+/// `held_seconds` of the music on hold (loud, and never the tone), then the
+/// tone again. Read second by second, so no clock of the test's has to agree
+/// with the recording's; any such stretch will do (a recording may hold
+/// other gaps, such as the listener's own hold).
+pub fn assert_hold_heard(heard: &[f32], tone: f32, held_seconds: usize) {
+    let seconds: Vec<&[f32]> = heard.chunks_exact(8000).collect();
+    let strongest: Vec<f32> = seconds.iter().map(|s| dominant_frequency(s)).collect();
+    let is_tone = |i: usize| (strongest[i] - tone).abs() < 20.0;
+    let music: Vec<Vec<f32>> = ["en", "uk"]
+        .iter()
+        .map(|language| {
+            let path = super::repo_path(&format!("audio/{language}/queue/music.wav"));
+            read_wav(&path).0[8000..16000].to_vec()
+        })
+        .collect();
+    // Every stretch without the tone between two seconds of it.
+    let mut stretches = Vec::new();
+    let mut last_tone = None;
+    for i in (0..seconds.len()).filter(|i| is_tone(*i)) {
+        if let Some(last) = last_tone
+            && i > last + 1
+        {
+            let during = &heard[(last + 1) * 8000..i * 8000];
+            let rms = (during.iter().map(|x| x * x).sum::<f32>() / during.len() as f32).sqrt();
+            let matched = music
+                .iter()
+                .map(|m| best_match(m, during))
+                .fold(0.0f32, f32::max);
+            stretches.push((i - last - 1, rms, matched));
+        }
+        last_tone = Some(i);
+    }
+    let figures = format!(
+        "stretches (s, RMS, music match) {stretches:?}; strongest per second {strongest:?}"
+    );
+    eprintln!("{figures}");
+    assert!(
+        stretches
+            .iter()
+            .any(|(length, rms, matched)| *length >= held_seconds
+                && *rms > 0.02
+                && *matched >= 0.9),
+        "no music on hold between two stretches of the {tone} Hz tone: {figures}"
+    );
+}

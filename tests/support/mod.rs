@@ -217,14 +217,16 @@ pub fn free_tcp_port() -> SocketAddr {
     listener.local_addr().expect("addr")
 }
 
-/// A range of 100 even-aligned UDP ports, chosen per process and per use so
+/// A range of 200 UDP ports (100 RTP/RTCP pairs), chosen per process and per use so
 /// parallel tests, their servers and their phones do not collide.
 pub fn free_rtp_range() -> (u16, u16) {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let slot = NEXT.fetch_add(1, Ordering::Relaxed);
-    let base = 20000 + (std::process::id() as u16 % 100) * 400 + (slot % 4) * 100;
-    (base, base + 98)
+    // A hundred RTP ports (fifty calls at once, as e2e_tickets makes) with
+    // room to spare: a port another process holds is skipped, not fatal.
+    let base = 20000 + (std::process::id() as u16 % 50) * 800 + (slot % 4) * 200;
+    (base, base + 198)
 }
 
 impl Server {

@@ -259,10 +259,11 @@ where
 /// A CSV file has no pages.
 fn no_page<R>(_: u64, _: u32, _: u32, _: Vec<R>) {}
 
-const CALL_COLUMNS: [&str; 9] = [
+const CALL_COLUMNS: [&str; 10] = [
     "started_at",
     "ended_at",
     "caller",
+    "channel",
     "customer_id",
     "flow_outcome",
     "outcome",

@@ -141,9 +141,10 @@ impl Transport for WebrtcTransport {
                     debug!(?digit, %error, "key not sent to the browser");
                 }
             }
-            // A browser renegotiates with its own signalling, not an SDP re-offer.
+            // A browser's re-offer is answered by its WebRTC peer
+            // (`webrtc::PeerControl`); its hold comes here as `Hold`/`Resume`.
             MediaCommand::UpdateRemote(_) => {
-                debug!("a re-offer has no meaning for a WebRTC leg; ignored")
+                debug!("an RTP re-offer has no meaning for a WebRTC leg; ignored")
             }
             _ => {}
         }

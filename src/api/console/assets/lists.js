@@ -7,7 +7,7 @@ const PER_PAGE = 20;
 
 const LISTS = {
   calls: {
-    columns: [['started_at', 'Started'], ['caller', 'Caller'], ['customer_id', 'Customer'],
+    columns: [['started_at', 'Started'], ['caller', 'Caller'], ['channel', 'Channel'], ['customer_id', 'Customer'],
       ['flow_outcome', 'Outcome'], ['path', 'Menu path'], ['flow_version', 'Flow version']],
     filters: () => ({ outcome: document.getElementById('calls-outcome').value }),
   },

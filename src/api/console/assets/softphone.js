@@ -78,12 +78,25 @@ function offered(session) {
     session.connection?.dispatchEvent(new RTCPeerConnectionIceEvent('icecandidate', { candidate: null }));
   }, 500));
   session.on('confirmed', () => show('talking', caller));
+  session.on('hold', ({ originator }) => {
+    if (originator !== 'local') return;
+    $('phone-audio').muted = true;
+    $('phone-hold').setAttribute('aria-pressed', 'true');
+    show('held', caller);
+  });
+  session.on('unhold', ({ originator }) => {
+    if (originator !== 'local') return;
+    $('phone-audio').muted = false;
+    $('phone-hold').setAttribute('aria-pressed', 'false');
+    show('talking', caller);
+  });
   const over = (e) => {
     phone.microphone?.getTracks().forEach((track) => track.stop());
     phone.microphone = null;
     phone.session = null;
     phone.remote = null;
     $('phone-audio').srcObject = null;
+    $('phone-audio').muted = false;
     $('phone-mute').setAttribute('aria-pressed', 'false');
     $('phone-hold').setAttribute('aria-pressed', 'false');
     show('ready', e?.cause ? `last call: ${e.cause}` : '');
@@ -115,16 +128,13 @@ $('phone-mute').addEventListener('click', () => {
   if (muted) session.unmute({ audio: true }); else session.mute({ audio: true });
   $('phone-mute').setAttribute('aria-pressed', String(!muted));
 });
-// Hold is kept in the page: the microphone and the speaker are switched
-// off, and the call itself stays as it is (no re-INVITE).
+// Hold is the call's: a re-INVITE (a=sendonly) tells hotline, which plays
+// the caller its music on hold until the agent resumes (a=sendrecv). JsSIP
+// keeps the microphone silent meanwhile; the speaker is switched off too.
 $('phone-hold').addEventListener('click', () => {
   const session = phone.session;
   if (!session) return;
-  const held = $('phone-hold').getAttribute('aria-pressed') === 'true';
-  if (held) session.unmute({ audio: true }); else session.mute({ audio: true });
-  $('phone-audio').muted = !held;
-  $('phone-hold').setAttribute('aria-pressed', String(!held));
-  show(held ? 'talking' : 'held', $('phone-peer').textContent);
+  if (session.isOnHold().local) session.unhold(); else session.hold();
 });
 for (const key of $('phone-keypad').querySelectorAll('button')) {
   key.addEventListener('click', () => phone.session?.sendDTMF(key.textContent, { transportType: 'RFC2833' }));
