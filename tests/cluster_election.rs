@@ -170,3 +170,68 @@ async fn waiting_callers_places_pass_to_the_next_acd_and_a_former_acds_are_refus
     assert_eq!(taken, [place("+380671112233", 2_000)]);
     assert!(db.take_waiting_places(2).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_acds_snapshot_is_served_only_while_its_epoch_leads_and_commands_apply_once() {
+    use hotline::crm::DbError;
+    use hotline::crm::cluster_queue::CommandOutcome;
+    let database = databases::postgres().await;
+    let db = Db::connect(&database.url).await.unwrap();
+    let mut connection = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    let first = lock::bump_epoch(&mut connection, "node-a").await.unwrap();
+
+    // The leading ACD's snapshot is served; a fenced one is refused.
+    db.publish_queue_snapshot(first, r#"{"agents": [], "queues": []}"#)
+        .await
+        .unwrap();
+    let served = db.queue_snapshot(5000).await.unwrap().expect("a snapshot");
+    assert_eq!(served.body, r#"{"agents": [], "queues": []}"#);
+    assert!(served.age_ms < 5000);
+    assert!(matches!(
+        db.publish_queue_snapshot(first - 1, "{}").await,
+        Err(DbError::Fenced { .. })
+    ));
+
+    // Two commands in order; the first is claimed once, the second withdrawn by its asker.
+    let pause = db.send_agent_command("alice", "pause:lunch").await.unwrap();
+    let login = db.send_agent_command("bob", "login").await.unwrap();
+    let pending = db.pending_agent_commands(10_000).await.unwrap();
+    let seqs: Vec<i64> = pending.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, [pause, login]);
+    assert_eq!(pending[0].input, "pause:lunch");
+    let claim = |seq| db.settle_agent_command(first, seq, None, CommandOutcome::Applying);
+    assert!(claim(pause).await.unwrap());
+    assert!(!claim(pause).await.unwrap(), "claimed twice");
+    assert!(!db.withdraw_agent_command(pause).await.unwrap());
+    assert!(db.withdraw_agent_command(login).await.unwrap());
+    assert!(
+        !claim(login).await.unwrap(),
+        "a withdrawn command was taken"
+    );
+    let done = Some(CommandOutcome::Applying);
+    assert!(
+        db.settle_agent_command(first, pause, done, CommandOutcome::Done)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        db.agent_command_outcome(pause).await.unwrap(),
+        Some(CommandOutcome::Done)
+    );
+    assert!(db.pending_agent_commands(10_000).await.unwrap().is_empty());
+
+    // A takeover: the old ACD's snapshot is no longer served, its writes refused.
+    let second = lock::bump_epoch(&mut connection, "node-b").await.unwrap();
+    assert_eq!(db.queue_snapshot(5000).await.unwrap(), None);
+    let late = db.send_agent_command("alice", "unpause").await.unwrap();
+    assert!(matches!(
+        db.settle_agent_command(first, late, None, CommandOutcome::Applying)
+            .await,
+        Err(DbError::Fenced { .. })
+    ));
+    assert!(
+        db.settle_agent_command(second, late, None, CommandOutcome::Applying)
+            .await
+            .unwrap()
+    );
+}

@@ -153,6 +153,7 @@ fn registration(contact: &str, expires_at: i64) -> StoredRegistration {
         cseq: 4,
         user_agent: Some("baresip".into()),
         expires_at,
+        path: None,
     }
 }
 
@@ -162,7 +163,11 @@ async fn registrations_are_replaced_per_agent_and_expired_ones_dropped() {
         let db = Db::connect(&database.url).await.unwrap();
         db.add_agent(&alice(), "hotline").await.unwrap();
         let now = 1_000_000;
-        let desk = registration("<sip:alice@127.0.0.1:5062;ob>", now + 60_000);
+        // Registered through a proxy: its Path is kept with it.
+        let desk = StoredRegistration {
+            path: Some("<sip:127.0.0.1:5060;lr>".into()),
+            ..registration("<sip:alice@127.0.0.1:5062;ob>", now + 60_000)
+        };
         let old = registration("<sip:alice@127.0.0.1:5064>", now - 1);
         db.store_registrations("alice", &[desk.clone(), old])
             .await

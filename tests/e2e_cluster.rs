@@ -296,6 +296,32 @@ fn calls_spread_over_three_nodes_and_the_acd_moves_when_its_node_is_killed() {
     assert_eq!(per_node.iter().sum::<f64>(), 30.0, "{per_node:?}");
     assert!(per_node.iter().all(|&n| n > 0.0), "{per_node:?}");
 
+    // Any node's call list says which node took each call, as the nodes counted them.
+    let csv = support::http::get(
+        cluster.nodes[0].http,
+        "/console/calls.csv?from=2000-01-01",
+        None,
+    );
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    let mut lines = csv.body.lines();
+    assert!(
+        lines.next().unwrap_or_default().ends_with(",node"),
+        "{}",
+        csv.body
+    );
+    let listed: Vec<String> = lines
+        .map(|line| line.rsplit(',').next().unwrap_or_default().to_owned())
+        .collect();
+    for (index, counted) in per_node.iter().enumerate() {
+        let name = format!("node-{}", index + 1);
+        let rows = listed.iter().filter(|node| **node == name).count();
+        assert_eq!(
+            rows as f64, *counted,
+            "{name} in the call list:\n{}",
+            csv.body
+        );
+    }
+
     // kill -9 of the ACD's node: another takes over, with the next epoch.
     cluster.kill_acd(acd);
     assert_eq!(
@@ -355,7 +381,10 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         eprintln!("skipping the cluster test: {reason}");
         return;
     }
-    let mut cluster = Cluster::start();
+    // Hand-overs signed with the nodes' shared secret.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let secret = "hand_over_secret = \"a secret the three nodes share\"\n";
+    let mut cluster = Cluster::start_with(runtime, secret);
     let acd = cluster.acd();
     cluster.nodes[0].add_agent("alice", "secret-a", "support");
     let dir = tempfile::tempdir().expect("temp dir");
@@ -367,6 +396,28 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         2500,
     );
     let mut alice = agent_phone(cluster.proxy, &alice_mic);
+    // Her binding is kept with Kamailio's Path, so whichever node runs the
+    // ACD rings her through Kamailio (RFC 3327).
+    let stored_path = || -> Option<String> {
+        cluster.runtime.block_on(async {
+            let mut connection = sqlx::PgConnection::connect(&cluster.database.url)
+                .await
+                .ok()?;
+            sqlx::query_scalar("SELECT path FROM agent_registrations")
+                .fetch_optional(&mut connection)
+                .await
+                .ok()
+                .flatten()
+                .flatten()
+        })
+    };
+    let proxy = cluster.proxy.to_string();
+    assert!(
+        wait_for(Duration::from_secs(5), || stored_path()
+            .is_some_and(|path| path.contains(&proxy))),
+        "alice's registration has no Path through {proxy}: {:?}",
+        stored_path()
+    );
     let caller_mic = speaking(
         dir.path(),
         "olena.wav",
@@ -418,15 +469,43 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         "the agent did not hear the caller: {score:.3}"
     );
 
-    // Taras waits while alice is paused, and the ACD's node dies under him.
+    // Alice pauses from a node that does not run the ACD: the ACD pauses
+    // her, and every node's wallboard shows it.
     let paused = support::http::request(
-        cluster.nodes[acd].http,
+        cluster.nodes[ivr].http,
         "POST",
         "/agents/alice/state",
         None,
         r#"{"state": "pause", "reason": "coffee"}"#,
     );
     assert!(paused.status < 300, "{} {}", paused.status, paused.body);
+    let alice_state = |node: &Server| {
+        let queue = support::http::get(node.http, "/queue", None).json();
+        queue["agents"]
+            .as_array()
+            .and_then(|agents| agents.iter().find(|a| a["id"] == "alice").cloned())
+            .map(|alice| alice["state"].clone())
+            .unwrap_or_default()
+    };
+    let coffee = serde_json::json!({"paused": {"reason": "coffee"}});
+    assert_eq!(alice_state(&cluster.nodes[acd]), coffee);
+    assert!(
+        wait_for(Duration::from_secs(5), || alice_state(
+            &cluster.nodes[third]
+        ) == coffee),
+        "the third node's wallboard does not show alice paused: {}",
+        alice_state(&cluster.nodes[third])
+    );
+    let unknown = support::http::request(
+        cluster.nodes[ivr].http,
+        "POST",
+        "/agents/nobody/state",
+        None,
+        r#"{"state": "pause"}"#,
+    );
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+
+    // Taras waits while alice is paused, and the ACD's node dies under him.
     let joined = || {
         let seen = seen.lock().unwrap();
         seen.iter()
@@ -437,8 +516,38 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
     std::thread::sleep(Duration::from_millis(2500));
     press(&mut taras, "0", Duration::from_millis(300));
     assert!(wait_for(Duration::from_secs(10), || joined() == 2));
+    // The third node's wallboard shows him waiting, his call on another node.
+    let waiting_on = |node: &Server| {
+        let queue = support::http::get(node.http, "/queue", None).json();
+        queue["queues"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|q| q["waiting"].as_array().cloned().unwrap_or_default())
+            .filter_map(|w| Some((w["number"].as_str()?.to_owned(), w["waited_ms"].as_u64()?)))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_for(Duration::from_secs(5), || waiting_on(&cluster.nodes[third])
+            .iter()
+            .any(|(number, _)| number == TARAS)),
+        "the third node's wallboard does not show Taras waiting: {:?}",
+        waiting_on(&cluster.nodes[third])
+    );
     std::thread::sleep(Duration::from_secs(3));
+    let (_, waited) = waiting_on(&cluster.nodes[third])
+        .into_iter()
+        .find(|(number, _)| number == TARAS)
+        .expect("Taras still waiting");
+    assert!(waited >= 3_000, "his wait does not grow there: {waited} ms");
     cluster.kill_acd(acd);
+    // The dead ACD's snapshot is not shown as if it still ran.
+    assert!(
+        wait_for(Duration::from_secs(10), || waiting_on(&cluster.nodes[0])
+            .is_empty()),
+        "a wallboard still shows the dead ACD's callers: {:?}",
+        waiting_on(&cluster.nodes[0])
+    );
     hang_up(&mut taras);
 
     // The next ACD rings alice where she registered (logged in again by her

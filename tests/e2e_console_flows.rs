@@ -239,7 +239,7 @@ fn the_calls_list_and_its_csv_say_what_the_database_says(
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "started_at,ended_at,caller,channel,customer_id,flow_outcome,outcome,flow_version,path"
+        "started_at,ended_at,caller,channel,customer_id,flow_outcome,outcome,flow_version,path,node"
     );
     assert_eq!(lines.len(), expected.len() + 1, "{csv}");
     for (line, row) in lines[1..].iter().zip(&rows) {

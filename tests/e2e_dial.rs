@@ -67,6 +67,7 @@ fn to_agent(user: &str, phone: Remote, sdp: Vec<u8>) -> OutgoingCall {
         from: parse_name_addr("\"Olena Kovalenko\" <sip:+380441234567@127.0.0.1>").unwrap(),
         to: parse_name_addr(&format!("<sip:{user}@127.0.0.1>")).unwrap(),
         remote: phone,
+        route: Vec::new(),
         sdp,
         headers: vec![
             header("X-Hotline-Customer", "Olena Kovalenko"),

@@ -46,7 +46,7 @@ async fn metrics(
     State((handles, registrar, websockets)): State<(Handles, RegistrarHandle, Arc<WebSocketStats>)>,
 ) -> impl IntoResponse {
     let (snapshot, pending) = tokio::join!(
-        handles.queue().snapshot(),
+        handles.queue().local_snapshot(),
         tokio::time::timeout(DB_WAIT, handles.db().tickets_pending()),
     );
     let limits = handles.sip_limit_stats();

@@ -35,6 +35,9 @@ struct Device {
     transport: &'static str,
     expires_in_seconds: u64,
     user_agent: Option<String>,
+    /// The proxies it registered through (RFC 3327 Path), which requests
+    /// to it pass through; empty when it registered directly.
+    path: Vec<String>,
 }
 
 /// Agents logged in, and their phones' addresses.
@@ -55,6 +58,7 @@ async fn registrations(State(registrar): State<RegistrarHandle>) -> Json<Vec<Reg
                     transport: b.source.transport.token(),
                     expires_in_seconds: b.expires_in(now).as_secs(),
                     user_agent: b.user_agent.clone(),
+                    path: b.path.iter().map(ToString::to_string).collect(),
                 })
                 .collect(),
         })

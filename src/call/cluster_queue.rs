@@ -32,13 +32,16 @@ impl Services {
                 role: role.clone(),
                 acd_user: cluster.acd_user.clone(),
                 proxy,
+                secret: cluster.hand_over_secret.clone(),
             });
         }
         let services = self.clone();
         let ring_through = endpoint.clone();
+        let leading = role.clone();
         let start = move |epoch: i64| {
             let (services, endpoint) = (services.clone(), endpoint.clone());
             let (directory, registered) = (directory.clone(), registered.clone());
+            let leading = leading.clone();
             async move {
                 let settings = WriterSettings {
                     fence: Some(epoch),
@@ -66,6 +69,14 @@ impl Services {
                         Vec::new()
                     }
                 };
+                // Other nodes' wallboards and agent state changes.
+                tokio::spawn(queue::share_while_leading(
+                    services.db().clone(),
+                    services.config().database.url.clone(),
+                    services.queue().clone(),
+                    leading,
+                    epoch,
+                ));
                 Some(queue::Term {
                     shell,
                     agents,
@@ -73,7 +84,14 @@ impl Services {
                 })
             }
         };
-        tokio::spawn(queue::run_while_leading(start, inbox, role, ring_through));
+        let db = self.db().clone();
+        tokio::spawn(queue::run_while_leading(
+            start,
+            inbox,
+            role,
+            ring_through,
+            db,
+        ));
         Ok(())
     }
 }
@@ -132,6 +150,8 @@ async fn kept_bindings(
             .push(crate::server::agent_leg::RingTarget {
                 uri: binding.uri().clone(),
                 remote: binding.target,
+                // Through the proxy the phone registered through (RFC 3327).
+                route: binding.path.clone(),
                 // A browser's binding lives on its WebSocket's node and is
                 // never loaded from the database (`registrar::binding`).
                 browser: None,

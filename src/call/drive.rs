@@ -262,7 +262,8 @@ impl<C: Leg> Drive<C> {
                 };
                 if let Some(uri) = self.services.hand_over_uri() {
                     info!(%uri, "the ACD runs on another node: handing the caller over");
-                    let headers = super::hand_over::headers(&call, priority, &skills, waited);
+                    let mut headers = super::hand_over::headers(&call, priority, &skills, waited);
+                    self.services.sign_hand_over(&mut headers);
                     self.core.handle_handed_over(Instant::now());
                     around.far = Some(self.dial(uri, headers));
                     return;

@@ -7,11 +7,17 @@
 //! for the ACD, which answers it and puts it straight in the queue without
 //! running a flow. The first node bridges the caller with that call, like a
 //! transfer, so the caller hears the ACD's music, announcements and agent.
-//! Only calls that come through the proxy are taken this way.
+//! Only calls that come through the proxy are taken this way, and with
+//! `[cluster] hand_over_secret`, only those whose context is signed with it.
+//! The signature is an HMAC-SHA256 of the `X-Hotline-*` headers in order: the
+//! secret never travels, and the context cannot be changed on the way; a
+//! copy of a whole hand-over replayed through the proxy is not detected.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use tokio::sync::watch;
 
 use super::queue::{WaitingCall, context_headers};
@@ -28,7 +34,12 @@ pub struct ClusterLink {
     pub acd_user: String,
     /// The proxy: hand-overs go to it, and are taken only from it.
     pub proxy: SocketAddr,
+    /// The secret hand-overs are signed with, if the cluster has one.
+    pub secret: Option<String>,
 }
+
+/// The header that carries a hand-over's signature.
+const SIGNATURE: &str = "X-Hotline-Signature";
 
 impl ClusterLink {
     /// Where a caller who reaches a queue goes, when the ACD runs elsewhere.
@@ -49,8 +60,47 @@ impl ClusterLink {
         if source != self.proxy || request.uri.user() != Some(self.acd_user.as_str()) {
             return None;
         }
+        if let Some(secret) = &self.secret {
+            let signature = request.head.header(SIGNATURE)?;
+            let bytes: Option<Vec<u8>> = (0..signature.len() / 2)
+                .map(|i| u8::from_str_radix(signature.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect();
+            let signed = context_mac(secret, request.head.other.iter());
+            // Compared in constant time by the MAC.
+            signed.verify_slice(&bytes?).ok()?;
+        }
         HandedOver::from_headers(request)
     }
+
+    /// Adds the signature of `headers` when the cluster has a secret.
+    pub fn sign(&self, headers: &mut Vec<Header>) {
+        let Some(secret) = &self.secret else { return };
+        let signature = context_mac(secret, headers.iter()).finalize().into_bytes();
+        let hex: String = signature.iter().map(|b| format!("{b:02x}")).collect();
+        headers.push(Header {
+            name: SIGNATURE.into(),
+            value: hex,
+        });
+    }
+}
+
+/// The MAC of a hand-over's `X-Hotline-*` headers (but the signature), in order.
+fn context_mac<'a>(secret: &str, headers: impl Iterator<Item = &'a Header>) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key");
+    for header in headers {
+        let name = header.name.to_ascii_lowercase();
+        if name.starts_with("x-hotline-") && !header.name.eq_ignore_ascii_case(SIGNATURE) {
+            // As the user agent writes it: one line, trimmed.
+            let value: String = header
+                .value
+                .trim()
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
+            mac.update(format!("{name}:{value}\n").as_bytes());
+        }
+    }
+    mac
 }
 
 /// A caller another node's flow put in a queue, with what it learned.
@@ -173,6 +223,7 @@ mod tests {
             role: watch::channel(role).1,
             acd_user: "acd".into(),
             proxy: "127.0.0.1:5060".parse().unwrap(),
+            secret: None,
         }
     }
 
@@ -222,6 +273,54 @@ mod tests {
                 .is_none()
         );
         assert!(link.handed_over(&invite("acd", &[]), proxy).is_none());
+    }
+
+    #[test]
+    fn with_a_secret_only_a_hand_over_signed_with_it_and_unchanged_is_taken() {
+        let proxy = "127.0.0.1:5060".parse().unwrap();
+        let signed_by = |secret: &str| ClusterLink {
+            secret: Some(secret.into()),
+            ..link(Role::Follower)
+        };
+        let acd = signed_by("the cluster's secret");
+        let mut headers = headers(&waiting(), 0, &[], Duration::from_secs(3));
+        let unsigned = invite("acd", &headers);
+        assert!(acd.handed_over(&unsigned, proxy).is_none(), "unsigned");
+        acd.sign(&mut headers);
+        let taken = acd.handed_over(&invite("acd", &headers), proxy);
+        assert_eq!(taken.map(|t| t.queue).as_deref(), Some("support"));
+
+        let mut forged = headers.clone();
+        signed_by("another secret").sign(&mut forged);
+        forged.retain(|h| h.name != SIGNATURE || forged_last(&headers, h));
+        assert!(
+            acd.handed_over(&invite("acd", &forged[..]), proxy)
+                .is_none(),
+            "signed with another secret"
+        );
+        let mut changed = headers.clone();
+        for header in &mut changed {
+            if header.name == "X-Hotline-Priority" {
+                header.value = "9".into();
+            }
+        }
+        assert!(
+            acd.handed_over(&invite("acd", &changed), proxy).is_none(),
+            "context changed on the way"
+        );
+        // A node without a secret takes any hand-over from the proxy, as before.
+        assert!(
+            link(Role::Leader { epoch: 1 })
+                .handed_over(&unsigned, proxy)
+                .is_some()
+        );
+    }
+
+    /// Whether `header` is not the signature `headers` already carry.
+    fn forged_last(headers: &[Header], header: &Header) -> bool {
+        !headers
+            .iter()
+            .any(|h| h.name == SIGNATURE && h.value == header.value)
     }
 
     #[test]

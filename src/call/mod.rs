@@ -171,7 +171,10 @@ impl Services {
         }
         let records = RecordWriter::spawn(
             Db::open_writer(&config.database.url).await?,
-            WriterSettings::default(),
+            WriterSettings {
+                node: config.cluster().map(|cluster| cluster.node_id.clone()),
+                ..WriterSettings::default()
+            },
         );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         match crm.delivery() {
@@ -242,6 +245,13 @@ impl Services {
     /// one of a cluster's and another node runs the ACD.
     pub fn hand_over_uri(&self) -> Option<String> {
         self.0.cluster.get()?.hand_over_uri()
+    }
+
+    /// Signs a hand-over's headers with the cluster's secret, if it has one.
+    pub(crate) fn sign_hand_over(&self, headers: &mut Vec<crate::sip::message::Header>) {
+        if let Some(link) = self.0.cluster.get() {
+            link.sign(headers);
+        }
     }
 
     /// The WebRTC driver, for answering browsers' offers (web callers,

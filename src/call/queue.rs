@@ -35,9 +35,12 @@ use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params};
 
 mod places;
+mod remote;
+mod shared;
 mod snapshot;
 mod term;
 pub use places::PlacesLog;
+pub use shared::share_while_leading;
 use snapshot::AgentSeen;
 pub use snapshot::QueueSnapshot;
 pub use term::{Term, run_while_leading};
@@ -111,11 +114,18 @@ enum Command {
     Agent {
         agent: String,
         input: AgentInput,
-        reply: Option<oneshot::Sender<Result<(), AcdError>>>,
+        reply: Option<oneshot::Sender<Result<(), AgentChangeError>>>,
+        /// Answered only by an ACD running on this node, never passed to the
+        /// cluster's (the ACD's own commands, taken from the database).
+        here_only: bool,
     },
     AddAgent(AgentConfig),
     Ringing(OfferId, RingOutcome),
-    Snapshot(oneshot::Sender<QueueSnapshot>),
+    Snapshot {
+        reply: oneshot::Sender<QueueSnapshot>,
+        /// As for `Agent`: the ACD's own snapshot, never the cluster's.
+        here_only: bool,
+    },
     /// A callback whose customer was not reached goes back in the queue.
     RetryCallback {
         call: Box<WaitingCall>,
@@ -173,6 +183,7 @@ impl QueueHandle {
             agent: agent.to_owned(),
             input,
             reply: None,
+            here_only: false,
         });
     }
 
@@ -182,26 +193,47 @@ impl QueueHandle {
     }
 
     /// Changes an agent's state (log in, log out, pause, unpause); the error says why not.
+    /// On a cluster node that does not run the ACD, the change goes to the ACD
+    /// through the database.
     pub async fn set_agent(&self, agent: &str, input: AgentInput) -> Result<(), AgentChangeError> {
+        self.send_agent(agent, input, false).await
+    }
+
+    async fn send_agent(
+        &self,
+        agent: &str,
+        input: AgentInput,
+        here_only: bool,
+    ) -> Result<(), AgentChangeError> {
         let (reply, answer) = oneshot::channel();
         let command = Command::Agent {
             agent: agent.to_owned(),
             input,
             reply: Some(reply),
+            here_only,
         };
         if self.commands.send(command).is_err() {
             return Err(AgentChangeError::NotRunning);
         }
-        match answer.await {
-            Ok(result) => result.map_err(AgentChangeError::Refused),
-            Err(_) => Err(AgentChangeError::NotRunning),
-        }
+        answer.await.unwrap_or(Err(AgentChangeError::NotRunning))
     }
 
     /// Agents with their states and the callers waiting in each queue.
+    /// On a cluster node that does not run the ACD, the ACD's latest, from the database.
     pub async fn snapshot(&self) -> QueueSnapshot {
+        self.ask_snapshot(false).await
+    }
+
+    /// The snapshot of an ACD running on this node only (empty elsewhere):
+    /// what this node counts in its metrics, so that no queue is counted
+    /// by every node of a cluster.
+    pub async fn local_snapshot(&self) -> QueueSnapshot {
+        self.ask_snapshot(true).await
+    }
+
+    async fn ask_snapshot(&self, here_only: bool) -> QueueSnapshot {
         let (reply, answer) = oneshot::channel();
-        let _ = self.commands.send(Command::Snapshot(reply));
+        let _ = self.commands.send(Command::Snapshot { reply, here_only });
         // No queue running: no agents, no queues.
         answer.await.unwrap_or_default()
     }
@@ -403,6 +435,7 @@ impl QueueTask {
                 agent,
                 input,
                 reply,
+                ..
             } => {
                 let id = AgentId(agent.clone());
                 let mut result = self.shell.acd.handle_agent(now, &id, input.clone());
@@ -419,7 +452,7 @@ impl QueueTask {
                     result = self.shell.acd.handle_agent(now, &id, AgentInput::Login);
                 }
                 if let Some(reply) = reply {
-                    let _ = reply.send(result);
+                    let _ = reply.send(result.map_err(AgentChangeError::Refused));
                 } else if let Err(error) = result {
                     debug!(%error, agent = %agent, "agent input not taken");
                 }
@@ -446,7 +479,7 @@ impl QueueTask {
                     }
                 }
             }
-            Command::Snapshot(reply) => {
+            Command::Snapshot { reply, .. } => {
                 let _ = reply.send(self.snapshot());
             }
             Command::RetryCallback { call, attempt } => {

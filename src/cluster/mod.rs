@@ -33,6 +33,11 @@ pub struct ClusterSettings {
     /// The SIP proxy in front of the nodes (Kamailio): hand-overs to the ACD
     /// go through it, and requests from it are trusted as the cluster's.
     pub proxy: Option<SocketAddr>,
+    /// A secret the nodes share: when set, a hand-over is taken only if it
+    /// comes from the proxy and carries the context signed with it, so a
+    /// host that can send through the proxy cannot place callers in the
+    /// queue (or change their context) unless it knows the secret.
+    pub hand_over_secret: Option<String>,
     /// The request-URI user that designates the ACD (`sip:acd@…`): OPTIONS to
     /// it are answered 200 by the leader only, 503 by the others.
     pub acd_user: String,
@@ -50,6 +55,7 @@ impl Default for ClusterSettings {
             node_id: String::new(),
             address: None,
             proxy: None,
+            hand_over_secret: None,
             acd_user: "acd".into(),
             lock_check_ms: 1000,
             lock_timeout_ms: 3000,
@@ -80,6 +86,12 @@ impl ClusterSettings {
         }
         if self.proxy.is_none() {
             return Some(("cluster.proxy", "must give the SIP proxy's address".into()));
+        }
+        if self.hand_over_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Some((
+                "cluster.hand_over_secret",
+                "must be at least 16 characters (the same on every node)".into(),
+            ));
         }
         if self.acd_user.is_empty() {
             return Some(("cluster.acd_user", "must not be empty".into()));
@@ -146,5 +158,19 @@ mod tests {
             ..settings()
         };
         assert_eq!(no_proxy.problem(url).unwrap().0, "cluster.proxy");
+    }
+
+    #[test]
+    fn a_hand_over_secret_is_optional_but_not_a_short_one() {
+        let url = "postgres://db/hotline";
+        let with = |secret: &str| ClusterSettings {
+            hand_over_secret: Some(secret.into()),
+            ..settings()
+        };
+        assert!(with("sixteen chars ok").problem(url).is_none());
+        assert_eq!(
+            with("short").problem(url).unwrap().0,
+            "cluster.hand_over_secret"
+        );
     }
 }

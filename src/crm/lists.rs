@@ -66,6 +66,8 @@ pub struct ListedCall {
     pub flow_version: Option<String>,
     /// The way through the menu (typed digits hidden below admin).
     pub path: Option<String>,
+    /// On a cluster, the node that took the call.
+    pub node: Option<String>,
 }
 
 /// One ticket as listed.
@@ -114,7 +116,7 @@ impl Db {
             .try_get("n")?;
         let select = format!(
             "SELECT caller, channel, customer_id, outcome, flow_version, flow_outcome, path,
-                    started_at, ended_at
+                    started_at, ended_at, node
              {matching} ORDER BY started_at DESC, id LIMIT {} OFFSET {}",
             filter.limit.max(0),
             filter.offset.max(0)
@@ -133,6 +135,7 @@ impl Db {
                     outcome: row.try_get("outcome")?,
                     flow_version: row.try_get("flow_version")?,
                     path: row.try_get("path")?,
+                    node: row.try_get("node")?,
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -9,6 +9,7 @@ pub mod agents;
 pub mod batch;
 pub mod calls;
 pub mod cluster;
+pub mod cluster_queue;
 pub mod customers;
 pub mod delivery;
 pub mod delivery_sql;

@@ -20,6 +20,8 @@ pub struct StoredRegistration {
     pub user_agent: Option<String>,
     /// Milliseconds since the Unix epoch.
     pub expires_at: i64,
+    /// The REGISTER's Path (RFC 3327), as a header value lists it.
+    pub path: Option<String>,
 }
 
 impl Db {
@@ -46,8 +48,9 @@ impl Db {
         for registration in registrations {
             sqlx::query(
                 "INSERT INTO agent_registrations
-                     (id, agent_id, contact, source, transport, call_id, cseq, user_agent, expires_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     (id, agent_id, contact, source, transport, call_id, cseq, user_agent, expires_at,
+                      path)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(new_id())
             .bind(&agent_id)
@@ -58,6 +61,7 @@ impl Db {
             .bind(registration.cseq)
             .bind(registration.user_agent.clone())
             .bind(registration.expires_at)
+            .bind(registration.path.clone())
             .execute(&mut *tx)
             .await?;
         }
@@ -76,7 +80,7 @@ impl Db {
             .await?;
         let rows = sqlx::query(
             "SELECT a.login, r.contact, r.source, r.transport, r.call_id, r.cseq, r.user_agent,
-                    r.expires_at
+                    r.expires_at, r.path
              FROM agent_registrations r JOIN agents a ON a.id = r.agent_id
              ORDER BY a.login, r.expires_at",
         )
@@ -93,6 +97,7 @@ impl Db {
                     cseq: row.try_get("cseq")?,
                     user_agent: row.try_get("user_agent")?,
                     expires_at: row.try_get("expires_at")?,
+                    path: row.try_get("path")?,
                 })
             })
             .collect()

@@ -26,7 +26,7 @@ use super::batch::{CallInsert, CallUpdate, EventInsert, Plan, Record};
 use super::{Db, DbError};
 
 /// How the writer groups records.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WriterSettings {
     /// Longest a record waits for others to share its transaction.
     pub window: Duration,
@@ -36,6 +36,9 @@ pub struct WriterSettings {
     /// written only while `cluster_leader` still holds this epoch, checked
     /// in the batch's own transaction, so a former leader's writes are refused.
     pub fence: Option<i64>,
+    /// On a cluster, this node's name, written in the calls it records
+    /// (`calls.node`), so reports can say which node took a call.
+    pub node: Option<String>,
 }
 
 impl Default for WriterSettings {
@@ -44,6 +47,7 @@ impl Default for WriterSettings {
             window: Duration::from_millis(20),
             max_rows: 2000,
             fence: None,
+            node: None,
         }
     }
 }
@@ -170,7 +174,7 @@ async fn run(
             }
         }
         if !records.is_empty() {
-            write_until_done(&db, &records, &stats, settings.fence).await;
+            write_until_done(&db, &records, &stats, &settings).await;
             stats.backlog.fetch_sub(records.len(), Ordering::Relaxed);
             records.clear();
         }
@@ -188,12 +192,17 @@ fn take(item: Item, records: &mut Vec<Record>, flushes: &mut Vec<oneshot::Sender
 }
 
 /// Writes `records`, trying again after a failure for as long as it takes.
-async fn write_until_done(db: &Db, records: &[Record], stats: &WriterStats, fence: Option<i64>) {
+async fn write_until_done(
+    db: &Db,
+    records: &[Record],
+    stats: &WriterStats,
+    settings: &WriterSettings,
+) {
     let plan = Plan::new(records);
     let mut backoff = FIRST_BACKOFF;
     let mut failing = false;
     loop {
-        match write(db, &plan, fence).await {
+        match write(db, &plan, settings).await {
             Ok(()) => break,
             Err(DbError::Fenced { epoch, current }) => {
                 // A newer leader writes now; this node's view is stale.
@@ -211,7 +220,7 @@ async fn write_until_done(db: &Db, records: &[Record], stats: &WriterStats, fenc
             Err(error) if is_invalid(&error) => {
                 // One row the database will never take must not hold up the
                 // others: write them one by one and report that row.
-                write_one_by_one(db, records, stats, fence).await;
+                write_one_by_one(db, records, stats, settings).await;
                 return;
             }
             Err(error) => {
@@ -237,12 +246,17 @@ async fn write_until_done(db: &Db, records: &[Record], stats: &WriterStats, fenc
     stats.batches.fetch_add(1, Ordering::Relaxed);
 }
 
-async fn write_one_by_one(db: &Db, records: &[Record], stats: &WriterStats, fence: Option<i64>) {
+async fn write_one_by_one(
+    db: &Db,
+    records: &[Record],
+    stats: &WriterStats,
+    settings: &WriterSettings,
+) {
     for record in records {
         let plan = Plan::new(std::slice::from_ref(record));
         let mut backoff = FIRST_BACKOFF;
         loop {
-            match write(db, &plan, fence).await {
+            match write(db, &plan, settings).await {
                 Ok(()) => {
                     stats.written.fetch_add(1, Ordering::Relaxed);
                     break;
@@ -290,10 +304,10 @@ fn kind(record: &Record) -> &'static str {
 /// Rows per multi-row insert: well under SQLite's 999 bound parameters.
 const ROWS_PER_INSERT: usize = 50;
 
-/// Writes one plan in one transaction, if `fence` is still the ACD's epoch.
-async fn write(db: &Db, plan: &Plan, fence: Option<i64>) -> Result<(), DbError> {
+/// Writes one plan in one transaction, if the settings' `fence` is still the ACD's epoch.
+async fn write(db: &Db, plan: &Plan, settings: &WriterSettings) -> Result<(), DbError> {
     let mut tx = db.begin_write().await?;
-    if let Some(epoch) = fence {
+    if let Some(epoch) = settings.fence {
         super::cluster::check_epoch(&mut tx, epoch).await?;
         if !plan.queue_events.is_empty() {
             // Delivered at commit: every node's feed reads the new rows.
@@ -303,7 +317,7 @@ async fn write(db: &Db, plan: &Plan, fence: Option<i64>) -> Result<(), DbError> 
         }
     }
     for chunk in plan.calls.chunks(ROWS_PER_INSERT) {
-        insert_calls(&mut tx, chunk).await?;
+        insert_calls(&mut tx, chunk, settings.node.as_deref()).await?;
     }
     for chunk in plan.call_events.chunks(ROWS_PER_INSERT) {
         insert_events(
@@ -338,11 +352,15 @@ fn placeholders(rows: usize, columns: usize) -> String {
         .join(", ")
 }
 
-async fn insert_calls(tx: &mut Tx, calls: &[CallInsert]) -> Result<(), sqlx::Error> {
+async fn insert_calls(
+    tx: &mut Tx,
+    calls: &[CallInsert],
+    node: Option<&str>,
+) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO calls (id, sip_call_id, caller, channel, customer_id, flow_version,
-                            outcome, flow_outcome, path, started_at, ended_at) VALUES {}",
-        placeholders(calls.len(), 11)
+                            outcome, flow_outcome, path, started_at, ended_at, node) VALUES {}",
+        placeholders(calls.len(), 12)
     );
     let mut query = sqlx::query(&sql);
     for call in calls {
@@ -357,7 +375,8 @@ async fn insert_calls(tx: &mut Tx, calls: &[CallInsert]) -> Result<(), sqlx::Err
             .bind(call.flow_outcome.clone())
             .bind(call.path.clone())
             .bind(call.started_at)
-            .bind(call.ended_at);
+            .bind(call.ended_at)
+            .bind(node.map(str::to_owned));
     }
     query.execute(&mut **tx).await?;
     Ok(())

@@ -24,7 +24,7 @@ pub const NO_ANSWER: &str = "no answer";
 pub struct AgentId(pub String);
 
 /// Where an agent is in their working day.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgentState {
     /// Not working; offered nothing.

@@ -25,6 +25,10 @@ pub struct Binding {
     pub cseq: u32,
     /// The registering phone's User-Agent, for admins.
     pub user_agent: Option<String>,
+    /// The REGISTER's Path (RFC 3327): requests to this device carry it as
+    /// their Route set, so they reach the phone through the proxies it
+    /// registered through; `target` is then the first of them.
+    pub path: Vec<NameAddr>,
 }
 
 impl Binding {
@@ -104,13 +108,14 @@ pub(crate) fn apply(
         let seconds = change.expires.min(limits.max_expires);
         let binding = Binding {
             agent: register.agent.clone(),
-            target: super::target::send_target(&change.contact.uri, source),
+            target: super::target::binding_target(&change.contact.uri, &register.path, source),
             contact: change.contact.clone(),
             source,
             expires_at: now + Duration::from_secs(u64::from(seconds)),
             call_id: register.call_id.clone(),
             cseq: register.cseq,
             user_agent: register.user_agent.clone(),
+            path: register.path.clone(),
         };
         match (existing, seconds) {
             (Some(i), 0) => {

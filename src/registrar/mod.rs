@@ -24,7 +24,7 @@ pub use bindings::Binding;
 pub(crate) use limiter::FailureLimiter;
 pub use limiter::FailureLimits;
 pub use minted::{MINTED_LIFETIME, SessionCredentials};
-pub use target::{is_public, send_target};
+pub use target::{binding_target, is_public, send_target};
 
 use crate::sip::digest::Verdict;
 use crate::sip::digest::{Algorithm, Credentials, CredentialsError, DigestAuth, DigestSettings};
@@ -460,6 +460,15 @@ impl Registrar {
         };
         let mut ok = self.response(&parked.request, 200, None);
         ok.head.contact = next.iter().map(|b| b.contact_with_expires(now)).collect();
+        // The Path as stored, for a phone that can use it (RFC 3327 §5.3).
+        let path = &parked.register.path;
+        if parked.register.path_supported && !path.is_empty() {
+            ok.head.other.extend(path.iter().map(|proxy| Header {
+                name: "Path".into(),
+                value: proxy.to_string(),
+            }));
+            ok.head.push_header("Supported", request::PATH);
+        }
         self.actions.push_back(Action::Respond {
             tx: parked.tx,
             response: ok,

@@ -1,6 +1,10 @@
 //! A REGISTER request read once into what the registrar acts on (RFC 3261 §10.2).
 
 use crate::sip::message::{Header, NameAddr, Request, Uri};
+use crate::sip::uri::parse_name_addr_list;
+
+/// The option tag of the Path extension (RFC 3327), the one extension we implement.
+pub(crate) const PATH: &str = "path";
 
 /// What a REGISTER asks for.
 #[derive(Debug, Clone)]
@@ -11,6 +15,11 @@ pub(crate) struct Register {
     pub call_id: String,
     pub cseq: u32,
     pub user_agent: Option<String>,
+    /// The proxies between the phone and us, nearest the registrar first
+    /// (RFC 3327 `Path`): the Route set of requests to the phone.
+    pub path: Vec<NameAddr>,
+    /// Whether the phone said `Supported: path`: then the 200 lists the Path.
+    pub path_supported: bool,
 }
 
 /// The change to the bindings of the address of record.
@@ -65,16 +74,28 @@ impl Register {
     /// Reads a REGISTER; `default_expires` applies where it names no expiry.
     pub fn parse(request: &Request, default_expires: u32) -> Result<Register, Refusal> {
         let head = &request.head;
-        let required: Vec<&str> = head.headers("Require").collect();
-        if !required.is_empty() {
-            // We implement no extension (no path, outbound or gruu).
+        // Of the extensions, we implement Path only (no outbound or gruu).
+        let unsupported: Vec<&str> = option_tags(head.headers("Require"))
+            .filter(|tag| !tag.eq_ignore_ascii_case(PATH))
+            .collect();
+        if !unsupported.is_empty() {
             let mut refusal = Refusal::status(420);
             refusal.headers.push(Header {
                 name: "Unsupported".into(),
-                value: required.join(", "),
+                value: unsupported.join(", "),
             });
             return Err(refusal);
         }
+        let path = head
+            .headers("Path")
+            .map(parse_name_addr_list)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Refusal::because(400, "Malformed Path"))?
+            .into_iter()
+            .flatten()
+            .collect();
+        let path_supported =
+            option_tags(head.headers("Supported")).any(|tag| tag.eq_ignore_ascii_case(PATH));
         let agent = match &head.to.uri {
             Uri::Sip(uri) => uri.user.clone(),
             _ => None,
@@ -117,8 +138,18 @@ impl Register {
             call_id: head.call_id.clone(),
             cseq: head.cseq.seq,
             user_agent: head.header("User-Agent").map(str::to_owned),
+            path,
+            path_supported,
         })
     }
+}
+
+/// The option tags of `Require` or `Supported` header values.
+fn option_tags<'a>(values: impl Iterator<Item = &'a str>) -> impl Iterator<Item = &'a str> {
+    values
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|tag| !tag.is_empty())
 }
 
 /// An expiry in seconds: a malformed value counts as the default and a huge

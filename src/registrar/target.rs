@@ -3,8 +3,18 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::sip::message::{Host, Uri};
+use crate::sip::message::{Host, NameAddr, Uri};
 use crate::sip::transaction::Remote;
+
+/// Where to send requests for a binding of `contact` registered from
+/// `source` through the proxies of `path` (RFC 3327): the first proxy of the
+/// path, as a Route set's first hop is reached, else as [`send_target`] says.
+pub fn binding_target(contact: &Uri, path: &[NameAddr], source: Remote) -> Remote {
+    match path.is_empty() {
+        true => send_target(contact, source),
+        false => crate::sip::dialog::first_hop(path, source),
+    }
+}
 
 /// The address to send requests for `contact` to, given the REGISTER came from `source`.
 ///

@@ -27,6 +27,8 @@ use crate::sip::ua::{CallId, OutgoingCall};
 pub struct RingTarget {
     pub uri: Uri,
     pub remote: Remote,
+    /// The proxies to pass through, as Route headers: the binding's Path (RFC 3327).
+    pub route: Vec<NameAddr>,
     /// For a browser (a binding made over a WebSocket): how its WebRTC
     /// offer is answered. Such a target is sent an INVITE without SDP; the
     /// browser offers in its 200 and the answer goes in the ACK (RFC 3264
@@ -54,6 +56,7 @@ pub fn ring_target(binding: &Binding, browsers: Option<&WebrtcAnswerer>) -> Opti
     Some(RingTarget {
         uri: binding.uri().clone(),
         remote: binding.target,
+        route: binding.path.clone(),
         browser,
     })
 }
@@ -188,6 +191,7 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
                 params: Params::default(),
             },
             remote: target.remote,
+            route: target.route.clone(),
             sdp,
             headers: request.headers.clone(),
             auth: request.auth.clone(),

@@ -88,6 +88,7 @@ impl Locator {
             browser: None,
             uri: parsed.clone(),
             remote: Remote { addr, transport },
+            route: Vec::new(),
         })
     }
 

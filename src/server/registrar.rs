@@ -317,6 +317,10 @@ fn stored(binding: &Binding, now: Instant, now_ms: i64) -> StoredRegistration {
         cseq: i64::from(binding.cseq),
         user_agent: binding.user_agent.clone(),
         expires_at: now_ms + left.as_millis() as i64,
+        path: (!binding.path.is_empty()).then(|| {
+            let proxies: Vec<String> = binding.path.iter().map(ToString::to_string).collect();
+            proxies.join(", ")
+        }),
     }
 }
 
@@ -333,9 +337,14 @@ pub fn binding(stored: &StoredRegistration, now: Instant, now_ms: i64) -> Option
     };
     let source = Remote { addr, transport };
     let left = Duration::from_millis(u64::try_from(stored.expires_at - now_ms).ok()?);
+    let path = match &stored.path {
+        Some(path) => crate::sip::uri::parse_name_addr_list(path).ok()?,
+        None => Vec::new(),
+    };
     Some(Binding {
         agent: stored.login.clone(),
-        target: crate::registrar::send_target(&contact.uri, source),
+        target: crate::registrar::binding_target(&contact.uri, &path, source),
+        path,
         contact,
         source,
         expires_at: now + left,
@@ -376,5 +385,32 @@ fn log_refusal(response: &Response) {
     match response.status {
         200 | 401 => debug!(%agent, %from, status = response.status, "REGISTER answered"),
         status => warn!(%agent, %from, status, reason = %response.reason, "REGISTER refused"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binding_kept_in_the_database_is_reached_through_its_path_again() {
+        let (now, now_ms) = (Instant::now(), 1_000_000);
+        let row = StoredRegistration {
+            login: "alice".into(),
+            contact: "<sip:alice@127.0.0.1:5062;ob>".into(),
+            source: "127.0.0.1:5060".into(),
+            transport: "UDP".into(),
+            call_id: "c1".into(),
+            cseq: 2,
+            user_agent: None,
+            expires_at: now_ms + 60_000,
+            path: Some("<sip:10.0.0.5:5060;lr>, <sip:10.0.0.6;lr>".into()),
+        };
+        let kept = binding(&row, now, now_ms).expect("a live binding");
+        assert_eq!(kept.path.len(), 2);
+        assert_eq!(kept.target.addr, "10.0.0.5:5060".parse().unwrap());
+        assert_eq!(stored(&kept, now, now_ms), row, "stored as it was read");
+        let direct = binding(&StoredRegistration { path: None, ..row }, now, now_ms).unwrap();
+        assert_eq!(direct.target.addr, "127.0.0.1:5062".parse().unwrap());
     }
 }

@@ -135,7 +135,7 @@ impl Dialog {
 
 /// The address of the first Route when it is an IP literal, else `source`
 /// (where the peer's messages come from, or where our INVITE went).
-fn first_hop(route_set: &[NameAddr], source: Remote) -> Remote {
+pub(crate) fn first_hop(route_set: &[NameAddr], source: Remote) -> Remote {
     let Some(Uri::Sip(first)) = route_set.first().map(|r| &r.uri) else {
         return source;
     };

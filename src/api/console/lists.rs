@@ -259,7 +259,7 @@ where
 /// A CSV file has no pages.
 fn no_page<R>(_: u64, _: u32, _: u32, _: Vec<R>) {}
 
-const CALL_COLUMNS: [&str; 9] = [
+const CALL_COLUMNS: [&str; 10] = [
     "started_at",
     "ended_at",
     "caller",
@@ -269,6 +269,7 @@ const CALL_COLUMNS: [&str; 9] = [
     "outcome",
     "flow_version",
     "path",
+    "node",
 ];
 
 const TICKET_COLUMNS: [&str; 9] = [

@@ -6,20 +6,20 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::WaitingCall;
 use crate::queue::{Acd, AgentState, CallerId};
 
 /// Agents and the callers waiting in each queue.
-#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueSnapshot {
     pub agents: Vec<AgentView>,
     pub queues: Vec<QueueView>,
 }
 
 /// One agent.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentView {
     pub id: String,
     pub state: AgentState,
@@ -38,7 +38,7 @@ pub struct AgentView {
 }
 
 /// The caller an agent is ringing for or talking to.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentCall {
     /// The caller's number (masked below supervisor).
     pub caller: String,
@@ -56,7 +56,7 @@ pub struct AgentSeen {
 }
 
 /// One queue and who waits in it, next served first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueView {
     pub name: String,
     /// Callers waiting, not counting callbacks keeping a place.
@@ -69,7 +69,7 @@ pub struct QueueView {
 }
 
 /// One caller waiting.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WaitingView {
     /// 1 for the next to be served.
     pub position: usize,
@@ -87,6 +87,24 @@ pub struct WaitingView {
 }
 
 impl QueueSnapshot {
+    /// The same snapshot `age_ms` later, as a node that reads it from the
+    /// database shows it: waits longer, wrap-ups shorter.
+    pub fn age_by(&mut self, age_ms: u64) {
+        for agent in &mut self.agents {
+            if let Some(left) = &mut agent.wrap_up_left_ms {
+                *left = left.saturating_sub(age_ms);
+            }
+        }
+        for queue in &mut self.queues {
+            if let Some(longest) = &mut queue.longest_wait_ms {
+                *longest += age_ms;
+            }
+            for caller in &mut queue.waiting {
+                caller.waited_ms += age_ms;
+            }
+        }
+    }
+
     /// The queue core's agents and queues at `now`, with the waiting calls
     /// `call` finds for the core's callers and what was `seen` of each agent
     /// since the server started at `started`.

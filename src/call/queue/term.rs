@@ -4,16 +4,18 @@
 //! has just started (agents, and the phones registered here), and ends the
 //! moment the election says this node no longer leads: its waiting callers
 //! are dropped, since the next leader cannot bridge calls whose media runs
-//! through this node. Between terms the queue refuses at once, so a caller
-//! is never left waiting on a queue nobody runs.
+//! through this node. Between terms the queue refuses callers at once, so a
+//! caller is never left waiting on a queue nobody runs, while snapshots and
+//! agents' state changes go to the ACD wherever it runs, through the database.
 
 use std::future::Future;
 
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use super::{Command, QueueInbox, QueueShell, run_until};
+use super::{Command, QueueInbox, QueueShell, remote, run_until};
 use crate::cluster::leader::Role;
+use crate::crm::Db;
 use crate::queue::AgentConfig;
 use crate::server::agent_leg::RingOutcome;
 use crate::server::endpoint::{EndpointCommand, EndpointHandle};
@@ -28,13 +30,15 @@ pub struct Term {
 }
 
 /// Runs the ACD during each of this node's terms as leader (`start` builds
-/// it for an epoch, `None` if it cannot), and refuses queue requests between terms; returns when
-/// every queue handle is dropped.
+/// it for an epoch, `None` if it cannot), and between terms refuses callers
+/// and passes the rest to the ACD through `db`; returns when every queue
+/// handle is dropped.
 pub async fn run_while_leading<F, Fut>(
     mut start: F,
     mut inbox: QueueInbox,
     mut role: watch::Receiver<Role>,
     endpoint: EndpointHandle,
+    db: Db,
 ) where
     F: FnMut(i64) -> Fut,
     Fut: Future<Output = Option<Term>>,
@@ -47,7 +51,7 @@ pub async fn run_while_leading<F, Fut>(
             tokio::select! {
                 changed = role.changed() => if changed.is_err() { return },
                 command = inbox.inbox.recv() => match command {
-                    Some(command) => refuse(command, &endpoint).await,
+                    Some(command) => refuse(command, &endpoint, &db).await,
                     None => return,
                 },
             }
@@ -92,10 +96,31 @@ pub async fn run_while_leading<F, Fut>(
 }
 
 /// Answers a request made while this node does not run the ACD: a caller
-/// hears goodbye (their notices end), an agent change fails as "not
-/// running", an agent who answered a ring of the last term is hung up.
-async fn refuse(command: Command, endpoint: &EndpointHandle) {
+/// hears goodbye (their notices end), an agent who answered a ring of the
+/// last term is hung up; a snapshot is the ACD's latest, and an agent's
+/// state change is passed to the ACD, each on a task of its own.
+async fn refuse(command: Command, endpoint: &EndpointHandle, db: &Db) {
     match command {
+        Command::Snapshot {
+            reply,
+            here_only: false,
+        } => {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let _ = reply.send(remote::snapshot(&db).await);
+            });
+        }
+        Command::Agent {
+            agent,
+            input,
+            reply: Some(reply),
+            here_only: false,
+        } => {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let _ = reply.send(remote::set_agent(&db, &agent, input).await);
+            });
+        }
         Command::Ringing(_, RingOutcome::Answered(leg)) => leg.hang_up(endpoint).await,
         Command::RetryCallback { .. } => {
             warn!("a callback to retry was lost with the ACD's term; its ticket stays")

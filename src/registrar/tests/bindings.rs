@@ -196,13 +196,13 @@ fn more_devices_than_allowed_are_refused() {
 }
 
 #[test]
-fn a_required_extension_is_refused_420() {
+fn a_required_extension_other_than_path_is_refused_420() {
     let mut h = Harness::new();
     let mut phone = Phone::new("alice", "secret", "127.0.0.1:5062");
-    phone.extra = "Require: path\r\n".into();
+    phone.extra = "Require: path, gruu\r\nRequire: outbound\r\n".into();
     let refused = phone.send(&mut h, Some(DESK));
     assert_eq!(refused.status, 420);
-    assert_eq!(refused.head.header("Unsupported"), Some("path"));
+    assert_eq!(refused.head.header("Unsupported"), Some("gruu, outbound"));
 }
 
 #[test]

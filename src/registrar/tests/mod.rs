@@ -4,6 +4,7 @@
 mod auth;
 mod bindings;
 mod browsers;
+mod path;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -29,6 +29,9 @@ pub struct OutgoingCall {
     /// source address of its REGISTER, which behind NAT differs from the
     /// Request-URI.
     pub remote: Remote,
+    /// A pre-loaded Route set (RFC 3261 §8.1.2), e.g. the Path the callee
+    /// registered through (RFC 3327); `remote` is then the first proxy's address.
+    pub route: Vec<NameAddr>,
     /// Our SDP offer.
     pub sdp: Vec<u8>,
     /// Extra headers, e.g. `X-Hotline-Customer` with the caller's context.
@@ -520,7 +523,7 @@ impl UserAgent {
             max_forwards: Some(70),
             contact: vec![self.contact_on(transport)],
             record_route: Vec::new(),
-            route: Vec::new(),
+            route: call.route,
             content_type: (!call.sdp.is_empty()).then(|| "application/sdp".to_owned()),
             other: Vec::new(),
         };

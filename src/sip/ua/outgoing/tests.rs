@@ -33,6 +33,7 @@ pub(super) fn outgoing_call(transport: Transport) -> OutgoingCall {
         from: parse_name_addr("\"Olena Kovalenko\" <sip:+380441234567@127.0.0.1>").unwrap(),
         to: parse_name_addr("<sip:agent7@127.0.0.1>").unwrap(),
         remote: agent(transport),
+        route: Vec::new(),
         sdp: b"v=0 offer\r\n".to_vec(),
         headers: vec![
             header("X-Hotline-Customer", "Olena Kovalenko"),
@@ -354,6 +355,36 @@ fn cancel_before_any_provisional_waits_for_one() {
         events(&mut ua)[..],
         [UaEvent::OutgoingFailed { status: 487, .. }]
     ));
+}
+
+#[test]
+fn a_call_to_a_phone_behind_a_proxy_carries_its_path_as_route_set_in_invite_and_cancel() {
+    let now = Instant::now();
+    let mut ua = ua();
+    let proxy = parse_name_addr("<sip:127.0.0.1:5060;lr>").unwrap();
+    let call = ua.call(
+        now,
+        OutgoingCall {
+            route: vec![proxy.clone()],
+            ..outgoing_call(Transport::Udp)
+        },
+    );
+    let invite = requests(sent(&mut ua)).remove(0);
+    assert_eq!(invite.head.route, std::slice::from_ref(&proxy));
+    assert!(
+        invite.to_bytes().windows(6).any(|w| w == b"Route:"),
+        "the Route header is written"
+    );
+    receive(&mut ua, now, response(&invite, 180, "agent"));
+    events(&mut ua);
+    ua.hangup(now, &call);
+    let cancel = requests(sent(&mut ua)).remove(0);
+    assert_eq!(cancel.method, Method::Cancel);
+    assert_eq!(
+        cancel.head.route,
+        [proxy],
+        "RFC 3261 §9.1: the INVITE's Route"
+    );
 }
 
 #[test]
