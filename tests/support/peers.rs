@@ -182,6 +182,46 @@ pub struct Baresip {
 impl Baresip {
     /// Starts baresip with `source` as its microphone and `account` as its AOR line.
     pub fn start(source: &std::path::Path, account: &str) -> Baresip {
+        // A port picked free can be taken by another process before baresip
+        // binds it, and baresip then exits: start again on other ports.
+        let mut attempts = 0;
+        let (dir, sip, child, control) = loop {
+            attempts += 1;
+            match Baresip::launch(source, account) {
+                Ok(started) => break started,
+                Err(log) if attempts < 3 => eprintln!("baresip did not start; again:\n{log}"),
+                Err(log) => panic!("baresip ctrl_tcp did not open:\n{log}"),
+            }
+        };
+        let (sender, events) = std::sync::mpsc::channel();
+        let reader = control.try_clone().expect("clone");
+        std::thread::spawn(move || read_netstrings(reader, sender));
+        Baresip {
+            dir,
+            sip,
+            child,
+            control,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Starts one baresip on fresh ports: its directory, SIP address, process
+    /// and control connection, or its log when it exited or its control port
+    /// did not open.
+    #[allow(clippy::type_complexity)]
+    fn launch(
+        source: &std::path::Path,
+        account: &str,
+    ) -> Result<
+        (
+            tempfile::TempDir,
+            SocketAddr,
+            std::process::Child,
+            std::net::TcpStream,
+        ),
+        String,
+    > {
         let dir = tempfile::tempdir().expect("temp dir");
         let sip = free_udp_tcp_port();
         let control_addr = super::free_tcp_port();
@@ -198,8 +238,9 @@ impl Baresip {
         );
         std::fs::write(dir.path().join("config"), config).expect("baresip config");
         std::fs::write(dir.path().join("accounts"), format!("{account}\n")).expect("accounts");
-        let log = std::fs::File::create(dir.path().join("baresip.log")).expect("log");
-        let child = Command::new("baresip")
+        let log_path = dir.path().join("baresip.log");
+        let log = std::fs::File::create(&log_path).expect("log");
+        let mut child = Command::new("baresip")
             .arg("-f")
             .arg(dir.path())
             .stdin(Stdio::null())
@@ -211,19 +252,15 @@ impl Baresip {
         // Generous: baresip loads its modules slowly on a busy machine.
         wait_for(Duration::from_secs(30), || {
             control = std::net::TcpStream::connect(control_addr).ok();
-            control.is_some()
+            control.is_some() || matches!(child.try_wait(), Ok(Some(_)))
         });
-        let control = control.expect("baresip ctrl_tcp did not open");
-        let (sender, events) = std::sync::mpsc::channel();
-        let reader = control.try_clone().expect("clone");
-        std::thread::spawn(move || read_netstrings(reader, sender));
-        Baresip {
-            dir,
-            sip,
-            child,
-            control,
-            events,
-            seen: Vec::new(),
+        match control {
+            Some(control) => Ok((dir, sip, child, control)),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(std::fs::read_to_string(&log_path).unwrap_or_default())
+            }
         }
     }
 
