@@ -117,3 +117,24 @@ pub trait Leg: Send {
     /// The next signal of the leg; `None` once the leg has nothing more to say.
     fn next_signal(&mut self) -> impl Future<Output = Option<LegSignal>> + Send;
 }
+
+/// What a leg's media reports, as the core hears it: keys, finished
+/// playbacks and lost media; the rest (counters, a bridge's end, a browser's
+/// connection) is the leg's own business and gives no signal.
+pub(super) fn media_signal(event: crate::server::media::MediaEvent) -> Option<LegSignal> {
+    use crate::server::media::MediaEvent;
+    match event {
+        MediaEvent::Digit(event) => Some(LegSignal::Digit(event)),
+        MediaEvent::PlaybackFinished { id, .. } => Some(LegSignal::PlaybackFinished { id }),
+        MediaEvent::RtpTimeout { silent_for } => Some(LegSignal::MediaLost { silent_for }),
+        MediaEvent::Stats(stats) => {
+            tracing::debug!(?stats, "media stats");
+            None
+        }
+        MediaEvent::BridgeEnded => {
+            tracing::debug!("media bridge ended");
+            None
+        }
+        MediaEvent::PeerConnected | MediaEvent::PeerEnded(_) => None,
+    }
+}

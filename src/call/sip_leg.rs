@@ -213,24 +213,6 @@ impl SipLeg {
             self.pending.push_back(signal);
         }
     }
-
-    fn media_signal(event: MediaEvent) -> Option<LegSignal> {
-        match event {
-            MediaEvent::Digit(event) => Some(LegSignal::Digit(event)),
-            MediaEvent::PlaybackFinished { id, .. } => Some(LegSignal::PlaybackFinished { id }),
-            MediaEvent::RtpTimeout { silent_for } => Some(LegSignal::MediaLost { silent_for }),
-            MediaEvent::Stats(stats) => {
-                debug!(?stats, "media stats");
-                None
-            }
-            MediaEvent::BridgeEnded => {
-                debug!("media bridge ended");
-                None
-            }
-            // Only a WebRTC leg's media reports these.
-            MediaEvent::PeerConnected | MediaEvent::PeerEnded(_) => None,
-        }
-    }
 }
 
 impl Leg for SipLeg {
@@ -344,7 +326,7 @@ impl Leg for SipLeg {
                 },
                 event = recv_media(&mut self.media_events), if self.media_events.is_some() => match event {
                     Some(event) => {
-                        if let Some(signal) = Self::media_signal(event) {
+                        if let Some(signal) = super::leg::media_signal(event) {
                             return Some(signal);
                         }
                     }

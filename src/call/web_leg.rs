@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, info};
+use tracing::info;
 
 use super::leg::{Leg, LegCommand, LegSignal};
 use crate::metrics::WebrtcMetrics;
@@ -88,14 +88,7 @@ impl WebLeg {
                 self.metrics.peer(label);
                 self.end(said)
             }
-            MediaEvent::Digit(digit) => Some(LegSignal::Digit(digit)),
-            MediaEvent::PlaybackFinished { id, .. } => Some(LegSignal::PlaybackFinished { id }),
-            MediaEvent::RtpTimeout { silent_for } => Some(LegSignal::MediaLost { silent_for }),
-            MediaEvent::Stats(stats) => {
-                debug!(?stats, "media stats");
-                None
-            }
-            MediaEvent::BridgeEnded => None,
+            other => super::leg::media_signal(other),
         }
     }
 }
