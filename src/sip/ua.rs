@@ -193,7 +193,8 @@ const ACCEPT: &str = "application/sdp, application/dtmf-relay, application/dtmf"
 pub struct UserAgent {
     config: UaConfig,
     layer: TransactionLayer,
-    calls: HashMap<CallId, Call>,
+    /// Boxed: a call is large and the map keeps spare slots as it grows.
+    calls: HashMap<CallId, Box<Call>>,
     /// Calls we placed, until their answer and for 64·T1 after it.
     outgoing: HashMap<CallId, outgoing::Outgoing>,
     rng: StdRng,
@@ -566,7 +567,7 @@ impl UserAgent {
         let dialog = Dialog::from_invite(&request, local_tag, remote);
         let offer = (!request.body.is_empty()).then(|| request.body.clone());
         let call = Call::new(Phase::Early, dialog, Some(tx), request.clone(), remote);
-        self.calls.insert(id.clone(), call);
+        self.calls.insert(id.clone(), Box::new(call));
         self.events.push_back(UaEvent::IncomingCall {
             call: id,
             request,

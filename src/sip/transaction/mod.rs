@@ -122,9 +122,11 @@ struct ClientEntry {
 pub struct TransactionLayer {
     config: TimerConfig,
     next_id: u64,
-    servers: HashMap<ServerTxId, ServerEntry>,
+    /// Boxed, as are clients: a transaction holds its request, and the map
+    /// keeps spare slots as it grows.
+    servers: HashMap<ServerTxId, Box<ServerEntry>>,
     server_keys: HashMap<ServerKey, ServerTxId>,
-    clients: HashMap<ClientTxId, ClientEntry>,
+    clients: HashMap<ClientTxId, Box<ClientEntry>>,
     client_keys: HashMap<ClientKey, ClientTxId>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TransactionEvent>,
@@ -184,7 +186,8 @@ impl TransactionLayer {
             remote.transport.reliable(),
             self.config,
         );
-        self.servers.insert(id, ServerEntry { tx, remote });
+        self.servers
+            .insert(id, Box::new(ServerEntry { tx, remote }));
         if let Some(key) = key {
             self.server_keys.insert(key, id);
         }
@@ -231,7 +234,8 @@ impl TransactionLayer {
         let (tx, outputs) =
             ClientTransaction::new(now, request, remote.transport.reliable(), self.config);
         self.client_keys.insert(key.clone(), id);
-        self.clients.insert(id, ClientEntry { tx, remote, key });
+        self.clients
+            .insert(id, Box::new(ClientEntry { tx, remote, key }));
         self.client_outputs(id, outputs);
         id
     }

@@ -328,7 +328,7 @@ impl UserAgent {
         }
         // Nothing waits for an ACK on our side: the dialog is confirmed.
         let call = Call::new(Phase::Confirmed, dialog, None, invite, remote);
-        self.calls.insert(id.clone(), call);
+        self.calls.insert(id.clone(), Box::new(call));
         self.events.push_back(UaEvent::OutgoingAnswered {
             call: id,
             sdp: response.body,
