@@ -40,7 +40,7 @@ pub struct SipLeg {
     answer: Option<Vec<u8>>,
     options: MediaOptions,
     media: Option<MediaHandle>,
-    media_events: Option<mpsc::UnboundedReceiver<MediaEvent>>,
+    media_events: Option<crate::server::media::MediaEvents>,
     /// Where prompts are found; `None` for a leg hotline plays nothing to.
     prompts: Option<Arc<PromptStore>>,
     /// Signals made by commands (a playback with nothing to play), given out first.
@@ -491,9 +491,7 @@ async fn recv<T>(channel: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     }
 }
 
-async fn recv_media(
-    channel: &mut Option<mpsc::UnboundedReceiver<MediaEvent>>,
-) -> Option<MediaEvent> {
+async fn recv_media(channel: &mut Option<crate::server::media::MediaEvents>) -> Option<MediaEvent> {
     match channel {
         Some(channel) => channel.recv().await,
         None => std::future::pending().await,

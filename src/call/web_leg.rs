@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tracing::info;
 
 use super::leg::{Leg, LegCommand, LegSignal};
@@ -23,7 +23,7 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(30);
 /// A browser's peer and how the page hangs up.
 pub struct WebLeg {
     media: Option<MediaHandle>,
-    events: mpsc::UnboundedReceiver<MediaEvent>,
+    events: crate::server::media::MediaEvents,
     /// Fires when the page hangs up (`DELETE`); `None` once it did or went away.
     hang_up: Option<oneshot::Receiver<()>>,
     prompts: Arc<PromptStore>,
@@ -42,7 +42,7 @@ impl WebLeg {
     /// The leg of a browser whose media runs as `media` (`media::spawn_webrtc`).
     pub fn new(
         media: MediaHandle,
-        events: mpsc::UnboundedReceiver<MediaEvent>,
+        events: crate::server::media::MediaEvents,
         hang_up: oneshot::Receiver<()>,
         prompts: Arc<PromptStore>,
         metrics: WebrtcMetrics,

@@ -13,7 +13,7 @@ use crate::queue::OfferResult;
 use crate::queue::fork::{Fork, ForkAction, ForkInput};
 use crate::registrar::Binding;
 use crate::server::endpoint::{CallSignal, EndpointCommand, EndpointHandle};
-use crate::server::media::{self, MediaEvent, MediaHandle, MediaOptions};
+use crate::server::media::{self, MediaHandle, MediaOptions};
 use crate::server::ports::PortPool;
 use crate::sip::digest::ClientCredentials;
 use crate::sip::message::{Header, NameAddr, Params, Uri};
@@ -86,7 +86,7 @@ pub struct WebrtcAnswered {
     pub answer: Vec<u8>,
     /// The leg's media, running on the media workers.
     pub media: MediaHandle,
-    pub events: mpsc::UnboundedReceiver<MediaEvent>,
+    pub events: crate::server::media::MediaEvents,
     /// For the browser's re-offers (hold, resume).
     pub control: crate::webrtc::PeerControl,
 }
@@ -110,7 +110,7 @@ pub struct AgentLeg {
     /// The leg's offer/answer state, for the agent's re-INVITEs (hold, resume).
     pub sdp: SdpSession,
     pub media: MediaHandle,
-    pub media_events: mpsc::UnboundedReceiver<MediaEvent>,
+    pub media_events: crate::server::media::MediaEvents,
     /// A browser's leg: its media is WebRTC, and its re-offers are answered
     /// by its WebRTC peer rather than `sdp`.
     pub webrtc: Option<crate::webrtc::PeerControl>,
@@ -215,7 +215,7 @@ pub async fn ring(mut request: RingRequest) -> RingOutcome {
     let mut socket = Some(socket);
     // Media started by early media (a single target's 183 with SDP), then
     // kept for the answer.
-    let mut early: Option<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> = None;
+    let mut early: Option<(MediaHandle, crate::server::media::MediaEvents)> = None;
     // The SDP of the latest progress or answer, for the action that needs it.
     let mut latest_sdp: Vec<u8> = Vec::new();
     let outcome = 'ringing: loop {
@@ -310,7 +310,7 @@ async fn answered(
     call: CallId,
     answer: Vec<u8>,
     mut sdp: SdpSession,
-    early: &mut Option<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)>,
+    early: &mut Option<(MediaHandle, crate::server::media::MediaEvents)>,
     socket: &mut Option<tokio::net::UdpSocket>,
     tagged: mpsc::Receiver<(usize, CallSignal)>,
 ) -> RingOutcome {

@@ -91,7 +91,7 @@ pub enum MediaEvent {
     /// again only after the peer has been heard in between.
     RtpTimeout { silent_for: Duration },
     /// The counters of the whole call, sent once when the media ends.
-    Stats(SessionStats),
+    Stats(Box<SessionStats>),
     /// A WebRTC leg's browser completed ICE and DTLS: audio flows.
     PeerConnected,
     /// A WebRTC leg's browser is gone (ICE consent lost, or closed); sent
@@ -111,14 +111,27 @@ pub struct MediaOptions {
 /// The call task's handle on its media.
 #[derive(Debug, Clone)]
 pub struct MediaHandle {
-    commands: mpsc::Sender<MediaCommand>,
+    /// Boxed, as are the events: a channel's first block holds 32 messages
+    /// for as long as the call lives, and a call sends few.
+    commands: mpsc::Sender<Box<MediaCommand>>,
     local_rtp: Option<SocketAddr>,
+}
+
+/// The events of one leg's media, as the call task receives them.
+#[derive(Debug)]
+pub struct MediaEvents(mpsc::UnboundedReceiver<Box<MediaEvent>>);
+
+impl MediaEvents {
+    /// The next event; `None` once the media has ended and every event was read.
+    pub async fn recv(&mut self) -> Option<MediaEvent> {
+        self.0.recv().await.map(|event| *event)
+    }
 }
 
 impl MediaHandle {
     /// Sends a command; false if the media has ended.
     pub async fn send(&self, command: MediaCommand) -> bool {
-        self.commands.send(command).await.is_ok()
+        self.commands.send(Box::new(command)).await.is_ok()
     }
 
     /// Passes on a key pressed on the leg bridged to this one. A key that came
@@ -173,7 +186,7 @@ pub fn spawn(
     rtp: UdpSocket,
     negotiated: Negotiated,
     options: MediaOptions,
-) -> std::io::Result<(MediaHandle, mpsc::UnboundedReceiver<MediaEvent>)> {
+) -> std::io::Result<(MediaHandle, MediaEvents)> {
     let local_rtp = rtp.local_addr()?;
     // Plain non-blocking sockets: the worker reads them on the leg's schedule,
     // so they need no registration with the reactor.
@@ -202,7 +215,7 @@ pub fn spawn(
             commands: commands_tx,
             local_rtp: Some(local_rtp),
         },
-        events,
+        MediaEvents(events),
     ))
 }
 
@@ -216,7 +229,7 @@ pub fn spawn(
 pub fn spawn_webrtc(
     peer: crate::webrtc::PeerHandle,
     options: MediaOptions,
-) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+) -> (MediaHandle, MediaEvents) {
     let (commands_tx, commands) = mpsc::channel(16);
     let (events_tx, events) = mpsc::unbounded_channel();
     let workers = workers::workers();
@@ -236,7 +249,7 @@ pub fn spawn_webrtc(
         commands: commands_tx,
         local_rtp: None,
     };
-    (handle, events)
+    (handle, MediaEvents(events))
 }
 
 #[cfg(test)]
@@ -260,14 +273,12 @@ mod tests {
     }
 
     /// Media on a loopback port.
-    pub(super) async fn start_with(
-        negotiated: Negotiated,
-    ) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+    pub(super) async fn start_with(negotiated: Negotiated) -> (MediaHandle, MediaEvents) {
         let rtp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         spawn(rtp, negotiated, MediaOptions::default()).unwrap()
     }
 
-    async fn start(remote: SocketAddr) -> (MediaHandle, mpsc::UnboundedReceiver<MediaEvent>) {
+    async fn start(remote: SocketAddr) -> (MediaHandle, MediaEvents) {
         start_with(negotiated(remote)).await
     }
 

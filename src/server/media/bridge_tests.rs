@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
@@ -22,7 +21,7 @@ use crate::sip::sdp::Negotiated;
 struct Leg {
     phone: Arc<UdpSocket>,
     media: MediaHandle,
-    events: mpsc::UnboundedReceiver<MediaEvent>,
+    events: crate::server::media::MediaEvents,
     codec: Codec,
     ptime_ms: u32,
 }

@@ -55,7 +55,7 @@ pub(super) trait Transport: Send {
 pub(super) struct Leg {
     audio: LegAudio,
     transport: Box<dyn Transport>,
-    commands: mpsc::Receiver<MediaCommand>,
+    commands: mpsc::Receiver<Box<MediaCommand>>,
     /// Watches for a peer gone quiet, when a timeout is configured.
     silence: Option<SilenceWatch>,
 }
@@ -64,7 +64,7 @@ impl Leg {
     pub(super) fn new(
         audio: LegAudio,
         transport: Box<dyn Transport>,
-        commands: mpsc::Receiver<MediaCommand>,
+        commands: mpsc::Receiver<Box<MediaCommand>>,
     ) -> Leg {
         let silence = audio
             .options
@@ -98,10 +98,11 @@ impl Leg {
     /// are measured at that granularity.
     pub(super) fn run_frame(&mut self, now: Instant, datagrams: &mut Datagrams) -> bool {
         loop {
-            match self.commands.try_recv() {
+            match self.commands.try_recv().map(|command| *command) {
                 Ok(MediaCommand::Shutdown) | Err(TryRecvError::Disconnected) => {
                     self.audio.unbridge();
-                    self.audio.report(MediaEvent::Stats(self.transport.stats()));
+                    self.audio
+                        .report(MediaEvent::Stats(Box::new(self.transport.stats())));
                     return false;
                 }
                 Ok(
@@ -150,7 +151,7 @@ pub(super) struct LegAudio {
     pub(super) digit_tones: ToneGenerator,
     bridge: Option<BridgeEnd>,
     options: MediaOptions,
-    events: mpsc::UnboundedSender<MediaEvent>,
+    events: mpsc::UnboundedSender<Box<MediaEvent>>,
 }
 
 impl LegAudio {
@@ -159,7 +160,7 @@ impl LegAudio {
         codec: Codec,
         inband: bool,
         options: MediaOptions,
-        events: mpsc::UnboundedSender<MediaEvent>,
+        events: mpsc::UnboundedSender<Box<MediaEvent>>,
     ) -> LegAudio {
         LegAudio {
             player: Player::new(),
@@ -194,7 +195,7 @@ impl LegAudio {
 
     /// Tells the call task something; a call that stopped listening is gone.
     pub(super) fn report(&self, event: MediaEvent) {
-        let _ = self.events.send(event);
+        let _ = self.events.send(Box::new(event));
     }
 
     /// Audio the peer sent, in the wire's codec: to the in-band detector and

@@ -22,7 +22,7 @@ use crate::webrtc::{Driver, WebrtcSettings};
 /// A browser connected to a WebRTC leg on the media workers.
 struct Call {
     media: MediaHandle,
-    events: mpsc::UnboundedReceiver<MediaEvent>,
+    events: crate::server::media::MediaEvents,
     seen: mpsc::UnboundedReceiver<Heard>,
     press: mpsc::UnboundedSender<u8>,
     _driver: Driver,
