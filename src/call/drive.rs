@@ -69,82 +69,91 @@ pub(super) struct Drive<C: Leg> {
 struct Around {
     far: Option<OutgoingLeg>,
     queue: Option<Membership>,
-    answers: mpsc::UnboundedSender<Answer>,
+    /// Answers are boxed: the channel's first block holds 32 messages, kept
+    /// for the whole call, and answers are few.
+    answers: mpsc::UnboundedSender<Box<Answer>>,
 }
 
 impl<C: Leg> Drive<C> {
     /// Runs the call to its end; returns how it ended.
-    pub async fn run(mut self) -> Outcome {
-        let (answers, mut answered) = mpsc::unbounded_channel();
-        let mut around = Around {
-            far: None,
-            queue: None,
-            answers,
-        };
-        loop {
-            while let Some(command) = self.core.poll_command() {
-                self.perform(&mut around, command).await;
-            }
-            if self.core.is_ended() {
-                break;
-            }
-            let deadline = self.core.poll_timeout();
-            let wake = tokio::select! {
-                signal = self.leg.next_signal() => Wake::Caller(signal),
-                signal = far_signal(&mut around.far) => Wake::Far(signal),
-                Some(answer) = answered.recv() => Wake::Answer(answer),
-                notice = queue_notice(&mut around.queue) => Wake::Queue(notice),
-                _ = sleep_until(deadline) => Wake::Timer,
+    ///
+    /// An async block rather than an async fn: an async fn keeps its
+    /// arguments twice in its future (once as given, once moved into its
+    /// body), and this future lives in the call's task for the whole call.
+    #[allow(clippy::manual_async_fn)]
+    pub fn run(mut self) -> impl Future<Output = Outcome> {
+        async move {
+            let (answers, mut answered) = mpsc::unbounded_channel();
+            let mut around = Around {
+                far: None,
+                queue: None,
+                answers,
             };
-            // The one place the call reads the clock.
-            let now = Instant::now();
-            match wake {
-                Wake::Caller(signal) => {
-                    let signal = signal.unwrap_or(LegSignal::Ended {
-                        reason: "endpoint stopped".into(),
-                    });
-                    if signal == LegSignal::Answered
-                        && let Some(codec) = self.leg.codec()
-                    {
-                        self.services.0.recent.update(&self.id.0, |record| {
-                            record.codec = Some(codec.to_owned());
+            loop {
+                while let Some(command) = self.core.poll_command() {
+                    self.perform(&mut around, command).await;
+                }
+                if self.core.is_ended() {
+                    break;
+                }
+                let deadline = self.core.poll_timeout();
+                let wake = tokio::select! {
+                    signal = self.leg.next_signal() => Wake::Caller(signal),
+                    signal = far_signal(&mut around.far) => Wake::Far(signal),
+                    Some(answer) = answered.recv() => Wake::Answer(*answer),
+                    notice = queue_notice(&mut around.queue) => Wake::Queue(notice),
+                    _ = sleep_until(deadline) => Wake::Timer,
+                };
+                // The one place the call reads the clock.
+                let now = Instant::now();
+                match wake {
+                    Wake::Caller(signal) => {
+                        let signal = signal.unwrap_or(LegSignal::Ended {
+                            reason: "endpoint stopped".into(),
                         });
+                        if signal == LegSignal::Answered
+                            && let Some(codec) = self.leg.codec()
+                        {
+                            self.services.0.recent.update(&self.id.0, |record| {
+                                record.codec = Some(codec.to_owned());
+                            });
+                        }
+                        self.core.handle_leg(now, LegId::Caller, signal);
                     }
-                    self.core.handle_leg(now, LegId::Caller, signal);
+                    Wake::Far(Some(signal)) => self.core.handle_leg(now, LegId::Far, signal),
+                    Wake::Far(None) => {
+                        around.far = None;
+                        let ended = LegSignal::Ended {
+                            reason: "gone".into(),
+                        };
+                        self.core.handle_leg(now, LegId::Far, ended);
+                    }
+                    Wake::Answer(Answer::Lookup { name, result }) => {
+                        self.core.handle_lookup_result(now, &name, result)
+                    }
+                    Wake::Answer(Answer::Ticket { kind, result }) => {
+                        self.core.handle_ticket_result(now, &kind, result)
+                    }
+                    Wake::Answer(Answer::Callback(number)) => {
+                        self.core.handle_callback_registered(now, number)
+                    }
+                    Wake::Queue(notice) => self.queue_notice(now, &mut around, notice),
+                    Wake::Timer => self.core.handle_timeout(now),
                 }
-                Wake::Far(Some(signal)) => self.core.handle_leg(now, LegId::Far, signal),
-                Wake::Far(None) => {
-                    around.far = None;
-                    let ended = LegSignal::Ended {
-                        reason: "gone".into(),
-                    };
-                    self.core.handle_leg(now, LegId::Far, ended);
-                }
-                Wake::Answer(Answer::Lookup { name, result }) => {
-                    self.core.handle_lookup_result(now, &name, result)
-                }
-                Wake::Answer(Answer::Ticket { kind, result }) => {
-                    self.core.handle_ticket_result(now, &kind, result)
-                }
-                Wake::Answer(Answer::Callback(number)) => {
-                    self.core.handle_callback_registered(now, number)
-                }
-                Wake::Queue(notice) => self.queue_notice(now, &mut around, notice),
-                Wake::Timer => self.core.handle_timeout(now),
             }
-        }
-        self.leg.close_media().await;
-        if let Some(far) = around.far.take() {
-            far.finish().await;
-        }
-        let flow = self.core.flow_call().map(summary);
-        match self.core.end() {
-            Some(End::Cancelled) => Outcome::Cancelled,
-            Some(End::Ended { reason }) => Outcome::Ended {
-                reason: reason.clone(),
-                flow,
-            },
-            None => Outcome::ended("ended"),
+            self.leg.close_media().await;
+            if let Some(far) = around.far.take() {
+                far.finish().await;
+            }
+            let flow = self.core.flow_call().map(summary);
+            match self.core.end() {
+                Some(End::Cancelled) => Outcome::Cancelled,
+                Some(End::Ended { reason }) => Outcome::Ended {
+                    reason: reason.clone(),
+                    flow,
+                },
+                None => Outcome::ended("ended"),
+            }
         }
     }
 
@@ -206,7 +215,7 @@ impl<C: Leg> Drive<C> {
                     let started = Instant::now();
                     let result = services.0.crm.lookup(&name, &params, limit).await;
                     services.metrics().lookup_took("flow", started.elapsed());
-                    let _ = answers.send(Answer::Lookup { name, result });
+                    let _ = answers.send(Box::new(Answer::Lookup { name, result }));
                 });
             }
             Command::RegisterTicket {
@@ -238,7 +247,7 @@ impl<C: Leg> Drive<C> {
                                 "the database is too slow".into(),
                             ))
                         });
-                    let _ = answers.send(Answer::Ticket { kind, result });
+                    let _ = answers.send(Box::new(Answer::Ticket { kind, result }));
                 });
             }
             Command::JoinQueue {
@@ -321,7 +330,7 @@ impl<C: Leg> Drive<C> {
     }
 
     /// Registers the callback ticket the caller's kept place stands for, off the call's path.
-    fn register_callback(&self, answers: mpsc::UnboundedSender<Answer>) {
+    fn register_callback(&self, answers: mpsc::UnboundedSender<Box<Answer>>) {
         let services = self.services.clone();
         let caller = self.caller.clone();
         let call_id = self.hotline_id.clone();
@@ -349,7 +358,7 @@ impl<C: Leg> Drive<C> {
                     None
                 }
             };
-            let _ = answers.send(Answer::Callback(number));
+            let _ = answers.send(Box::new(Answer::Callback(number)));
         });
     }
 

@@ -427,8 +427,8 @@ impl Drop for ActiveGuard {
     }
 }
 
-/// The task of one call, from INVITE to hang-up.
-pub async fn run(services: Services, call: NewCall) {
+/// The task of one call, from INVITE to hang-up (a plain fn: see [`account`]).
+pub fn run(services: Services, call: NewCall) -> impl Future<Output = ()> + Send {
     let caller = caller_number(&call.request)
         .and_then(|raw| normalize_e164(&raw, &services.config().sip.country_code))
         .unwrap_or_default();
@@ -457,7 +457,6 @@ pub async fn run(services: Services, call: NewCall) {
                 .run()
         },
     )
-    .await
 }
 
 /// A call as it begins, before its caller is identified.
@@ -492,14 +491,21 @@ impl Channel {
 /// Everything around one call's run, whatever its channel: counted while it
 /// lives, listed among recent calls, its caller identified (`identifying`)
 /// and its record begun, then `run`, then its outcome counted and recorded.
-pub(crate) async fn account<R>(
+///
+/// Its future lives in the call's task for the whole call, so it is kept
+/// small: a plain fn returning the instrumented block (an async fn would hold
+/// its arguments a second time), and what is used once at the start boxed.
+pub(crate) fn account<R>(
     services: Services,
     started: Started,
     identifying: impl Future<Output = Option<Customer>>,
     run: impl FnOnce(Services, String, CallLog, Caller) -> R,
-) where
+) -> impl Future<Output = ()>
+where
     R: Future<Output = Outcome>,
 {
+    let identifying = Box::pin(identifying);
+    let run = Box::new(run);
     // hotline's own id of the call: the call record's id and the key of its
     // tickets. The SIP Call-ID is the caller's to choose (and some PBXs reuse
     // it), so it is kept for reference only.
@@ -564,7 +570,6 @@ pub(crate) async fn account<R>(
         });
     }
     .instrument(span)
-    .await
 }
 
 /// Finds the customer calling from `number`; a database that is down or slow
@@ -744,94 +749,99 @@ impl Call {
         }
     }
 
-    async fn run(mut self) -> Outcome {
-        let runs_acd = self.services.0.cluster.get().is_some_and(|l| l.runs_acd());
-        if self.handed_over.is_some() && !runs_acd {
-            // The ACD moved meanwhile: the proxy tries the node that has it.
-            info!("a hand-over for an ACD this node does not run; answering 503");
-            self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
-                .await;
-            return Outcome::ended("not the ACD's node");
-        }
-        // The version published now is the one this call keeps to its end.
-        let entry = &self.services.config().flows.entry;
-        let Some(flow) = self.services.0.flows.get(entry) else {
-            warn!(flow = %entry, "the flow that answers calls is not published; answering 503");
-            self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
-                .await;
-            return Outcome::NoFlow;
-        };
-        let socket = match self.services.0.ports.bind().await {
-            Ok(socket) => socket,
-            Err(error) => {
-                let stats = &self.services.0.sip_limits;
-                crate::server::limits::LimitStats::count(&stats.calls_overloaded);
-                if error == ports::PortError::NoDescriptor {
-                    crate::server::limits::LimitStats::count(&stats.descriptors_exhausted);
-                }
-                warn!(%error, "cannot answer");
+    /// Answers the call and drives it to its end (an async block, not an
+    /// async fn, for the reason given at `Drive::run`).
+    #[allow(clippy::manual_async_fn)]
+    fn run(mut self) -> impl Future<Output = Outcome> {
+        async move {
+            let runs_acd = self.services.0.cluster.get().is_some_and(|l| l.runs_acd());
+            if self.handed_over.is_some() && !runs_acd {
+                // The ACD moved meanwhile: the proxy tries the node that has it.
+                info!("a hand-over for an ACD this node does not run; answering 503");
                 self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
                     .await;
-                return Outcome::NoMedia;
+                return Outcome::ended("not the ACD's node");
             }
-        };
-        let local = LocalMedia {
-            address: self.services.0.media_ip,
-            rtp_port: socket.local_addr().map(|a| a.port()).unwrap_or_default(),
-        };
-        let mut sdp = SdpSession::new(local, &mut rand::rng());
-        let (body, negotiated) = match self.offer.take() {
-            Some(offer) => match sdp.answer(&offer) {
-                Ok((body, negotiated)) => (body, Some(negotiated)),
+            // The version published now is the one this call keeps to its end.
+            let entry = &self.services.config().flows.entry;
+            let Some(flow) = self.services.0.flows.get(entry) else {
+                warn!(flow = %entry, "the flow that answers calls is not published; answering 503");
+                self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
+                    .await;
+                return Outcome::NoFlow;
+            };
+            let socket = match self.services.0.ports.bind().await {
+                Ok(socket) => socket,
                 Err(error) => {
-                    info!(%error, "offer not acceptable");
-                    self.command(EndpointCommand::Reject(self.id.clone(), 488, Vec::new()))
+                    let stats = &self.services.0.sip_limits;
+                    crate::server::limits::LimitStats::count(&stats.calls_overloaded);
+                    if error == ports::PortError::NoDescriptor {
+                        crate::server::limits::LimitStats::count(&stats.descriptors_exhausted);
+                    }
+                    warn!(%error, "cannot answer");
+                    self.command(EndpointCommand::Reject(self.id.clone(), 503, Vec::new()))
                         .await;
-                    return Outcome::NotAcceptable;
+                    return Outcome::NoMedia;
                 }
-            },
-            // Late offer: our offer goes in the 200, the answer comes in the ACK.
-            None => (sdp.offer(), None),
-        };
+            };
+            let local = LocalMedia {
+                address: self.services.0.media_ip,
+                rtp_port: socket.local_addr().map(|a| a.port()).unwrap_or_default(),
+            };
+            let mut sdp = SdpSession::new(local, &mut rand::rng());
+            let (body, negotiated) = match self.offer.take() {
+                Some(offer) => match sdp.answer(&offer) {
+                    Ok((body, negotiated)) => (body, Some(negotiated)),
+                    Err(error) => {
+                        info!(%error, "offer not acceptable");
+                        self.command(EndpointCommand::Reject(self.id.clone(), 488, Vec::new()))
+                            .await;
+                        return Outcome::NotAcceptable;
+                    }
+                },
+                // Late offer: our offer goes in the 200, the answer comes in the ACK.
+                None => (sdp.offer(), None),
+            };
 
-        let config = self.services.config();
-        let mut settings = core_settings(config);
-        if self.handed_over.is_some() {
-            // The caller already heard ringing on the first node.
-            settings.answer_delay = Duration::ZERO;
+            let config = self.services.config();
+            let mut settings = core_settings(config);
+            if self.handed_over.is_some() {
+                // The caller already heard ringing on the first node.
+                settings.answer_delay = Duration::ZERO;
+            }
+            let context = self.caller.context();
+            let leg = sip_leg::SipLeg::incoming(
+                sip_leg::Incoming {
+                    call: self.id.clone(),
+                    endpoint: self.endpoint.clone(),
+                    signals: self.signals,
+                    sdp,
+                    socket,
+                    negotiated,
+                    answer: body,
+                },
+                crate::server::media::MediaOptions::from(&config.media),
+                Arc::clone(&self.services.0.prompts),
+            );
+            let mut core =
+                self::core::CallCore::new(std::time::Instant::now(), settings, flow, context);
+            if let Some(handed) = self.handed_over.take() {
+                info!(queue = %handed.queue, "a caller handed over by another node joins the queue");
+                core = core.handed_over(handed);
+            }
+            drive::Drive {
+                services: self.services,
+                log: self.log,
+                caller: self.caller,
+                id: self.id,
+                hotline_id: self.hotline_id,
+                leg,
+                endpoint: self.endpoint,
+                core,
+            }
+            .run()
+            .await
         }
-        let context = self.caller.context();
-        let leg = sip_leg::SipLeg::incoming(
-            sip_leg::Incoming {
-                call: self.id.clone(),
-                endpoint: self.endpoint.clone(),
-                signals: self.signals,
-                sdp,
-                socket,
-                negotiated,
-                answer: body,
-            },
-            crate::server::media::MediaOptions::from(&config.media),
-            Arc::clone(&self.services.0.prompts),
-        );
-        let mut core =
-            self::core::CallCore::new(std::time::Instant::now(), settings, flow, context);
-        if let Some(handed) = self.handed_over.take() {
-            info!(queue = %handed.queue, "a caller handed over by another node joins the queue");
-            core = core.handed_over(handed);
-        }
-        drive::Drive {
-            services: self.services,
-            log: self.log,
-            caller: self.caller,
-            id: self.id,
-            hotline_id: self.hotline_id,
-            leg,
-            endpoint: self.endpoint,
-            core,
-        }
-        .run()
-        .await
     }
 
     async fn command(&self, command: EndpointCommand) {
