@@ -1,0 +1,123 @@
+//! Browsers whose SIP WebSocket is open on another node of the cluster, as
+//! the ACD on this node rings them: through that node's relay (the Path it
+//! keeps their bindings with, `sip::relay`).
+//!
+//! The ACD reads them from the database, where every node's registrar keeps
+//! its bindings, once a [`REFRESH`]: phones reach the ACD's own registrar
+//! through Kamailio, but a browser's REGISTER stays on the node whose console
+//! it opened (its minted password is known there only), so the ACD learns of
+//! it by reading. A browser is rung at most that long after it registers.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::queue::{Directory, QueueHandle};
+use crate::cluster::leader::Role;
+use crate::crm::Db;
+use crate::server::agent_leg::{RingTarget, WebrtcAnswerer};
+
+/// How often the ACD reads the browsers other nodes keep.
+const REFRESH: Duration = Duration::from_secs(1);
+
+/// The browsers of other nodes by agent, shared with the ACD's directory.
+#[derive(Clone, Default)]
+pub struct RelayedBrowsers(Arc<RwLock<HashMap<String, Vec<RingTarget>>>>);
+
+impl RelayedBrowsers {
+    /// Where to ring `agent`'s browsers open on other nodes.
+    pub fn of(&self, agent: &str) -> Vec<RingTarget> {
+        let browsers = self.0.read().unwrap_or_else(|e| e.into_inner());
+        browsers.get(agent).cloned().unwrap_or_default()
+    }
+
+    /// Replaces them all; the agents that gained or lost every browser.
+    fn replace(&self, now: HashMap<String, Vec<RingTarget>>) -> (Vec<String>, Vec<String>) {
+        let mut browsers = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let before: BTreeSet<String> = browsers.keys().cloned().collect();
+        let after: BTreeSet<String> = now.keys().cloned().collect();
+        *browsers = now;
+        (
+            after.difference(&before).cloned().collect(),
+            before.difference(&after).cloned().collect(),
+        )
+    }
+}
+
+/// What the ACD needs to follow other nodes' browsers.
+#[derive(Clone)]
+pub struct Following {
+    pub browsers: RelayedBrowsers,
+    /// This node's SIP address as the cluster reaches it: its own browsers are not relayed.
+    pub me: SocketAddr,
+    /// Answers a browser's offer with this node's WebRTC media.
+    pub answerer: WebrtcAnswerer,
+}
+
+/// Keeps `following.browsers` current while this node leads in `epoch`, and
+/// logs their agents in and out of the queue as browsers come and go (an
+/// agent still reachable through `directory` stays logged in).
+pub async fn follow_while_leading(
+    db: Db,
+    following: Following,
+    queue: QueueHandle,
+    directory: Directory,
+    mut leading: watch::Receiver<Role>,
+    epoch: i64,
+) {
+    while *leading.borrow_and_update() == (Role::Leader { epoch }) {
+        match read(&db, &following).await {
+            Ok(now) => {
+                let (added, removed) = following.browsers.replace(now);
+                for agent in added {
+                    if let Ok(Some(found)) = db.find_agent(&agent).await {
+                        queue.add_agent(super::agents::agent_config(&found));
+                    }
+                    info!(%agent, "agent's browser on another node registered");
+                    queue.agent_registered(&agent, true);
+                }
+                for agent in removed {
+                    info!(%agent, "agent's browser on another node unregistered");
+                    if directory(&agent).is_empty() {
+                        queue.agent_registered(&agent, false);
+                    }
+                }
+            }
+            Err(error) => warn!(%error, "browsers of other nodes not read"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(REFRESH) => {}
+            changed = leading.changed() => if changed.is_err() { break },
+        }
+    }
+    following.browsers.replace(HashMap::new());
+}
+
+async fn read(
+    db: &Db,
+    following: &Following,
+) -> Result<HashMap<String, Vec<RingTarget>>, crate::crm::DbError> {
+    let now_ms = crate::crm::now_ms();
+    let stored = db.live_registrations(now_ms).await?;
+    let now = Instant::now();
+    let mut browsers: HashMap<String, Vec<RingTarget>> = HashMap::new();
+    for binding in stored
+        .iter()
+        .filter_map(|s| crate::server::registrar::relayed_binding(s, now, now_ms, following.me))
+    {
+        browsers
+            .entry(binding.agent.clone())
+            .or_default()
+            .push(RingTarget {
+                uri: binding.uri().clone(),
+                remote: binding.target,
+                route: binding.path.clone(),
+                browser: Some(following.answerer.clone()),
+            });
+    }
+    Ok(browsers)
+}
