@@ -11,16 +11,21 @@
 mod support;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
-use support::audio::{best_match, read_wav};
+use support::audio::{best_match, read_wav, strongest_in_last_seconds, tone_wav};
+use support::browser::BrowserScript;
 use support::peers::{Baresip, sipp, wait_for};
 use support::phone::{dial, hang_up, press, speaking};
 use support::receiver::{Behaviour, Receiver};
-use support::{Server, ServerOptions, databases, flows_always_open, free_udp_tcp_port, repo_path};
+use support::{
+    Server, ServerOptions, databases, flows_always_open, free_rtp_range, free_udp_tcp_port,
+    repo_path,
+};
 
 const OLENA: &str = "+380441234567";
 const TARAS: &str = "+380671112233";
@@ -183,6 +188,16 @@ impl Cluster {
 
     /// Three nodes with `extra` appended to their configuration.
     fn start_with(runtime: tokio::runtime::Runtime, extra: &str) -> Cluster {
+        Cluster::start_each(runtime, 1, &|| extra.to_owned())
+    }
+
+    /// Three nodes with agents' wrap-up `wrap_up_seconds` long, each with
+    /// what `extra` gives it appended to its configuration.
+    fn start_each(
+        runtime: tokio::runtime::Runtime,
+        wrap_up_seconds: u32,
+        extra: &dyn Fn() -> String,
+    ) -> Cluster {
         let database = runtime.block_on(databases::postgres());
         let proxy = free_udp_tcp_port();
         let flows = flows_always_open();
@@ -191,8 +206,10 @@ impl Cluster {
                 db: Some(database.url.clone()),
                 flows: Some(flows.path().to_owned()),
                 config: format!(
-                    "[registrar]\nalgorithms = [\"MD5\"]\n\n[queue]\nwrap_up_seconds = 1\n\n\
-                     [cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n\n{extra}"
+                    "[registrar]\nalgorithms = [\"MD5\"]\n\n\
+                     [queue]\nwrap_up_seconds = {wrap_up_seconds}\n\n\
+                     [cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n\n{}",
+                    extra()
                 ),
                 ..ServerOptions::default()
             })
@@ -581,6 +598,105 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         "Taras's wait did not count from his first call: {again}"
     );
     hang_up(&mut taras);
+}
+
+/// The tone the caller's microphone plays, and the agent's page's.
+const TONE_FROM_CALLER: f32 = 1000.0;
+const TONE_FROM_PAGE: f32 = 600.0;
+
+#[test]
+fn a_browser_agent_on_one_node_answers_a_caller_queued_at_the_acd_on_another() {
+    if let Some(reason) = missing_peer() {
+        eprintln!("skipping the cluster test: {reason}");
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let webrtc = || {
+        let (min, max) = free_rtp_range();
+        format!(
+            "[[queues]]\nname = \"support\"\nstrategy = \"longest_idle\"\n\
+             skills = [\"support\"]\nring_timeout_seconds = 60\n\n[webrtc]\nenabled = true\n\
+             bind_address = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\n"
+        )
+    };
+    // A wrap-up long enough for the page to show it.
+    let cluster = Cluster::start_each(runtime, 5, &webrtc);
+    let acd = cluster.acd();
+    cluster.nodes[0].add_agent("alice", "secret-a", "support");
+    // Alice's console and WebSocket are on one node, the caller's call on a
+    // second, the ACD on the third.
+    let edge = &cluster.nodes[(acd + 1) % cluster.nodes.len()];
+    let ivr = &cluster.nodes[(acd + 2) % cluster.nodes.len()];
+    let logs = || {
+        let names = ["ACD", "browser's node", "caller's node"];
+        let nodes = [&cluster.nodes[acd], edge, ivr];
+        let logs = names
+            .iter()
+            .zip(nodes)
+            .map(|(name, node)| format!("{name}:\n{}", node.log()));
+        logs.collect::<Vec<_>>().join("\n")
+    };
+    let (base, wait) = (format!("http://{}", edge.http), Duration::from_secs(30));
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let page_mic = tone_wav(dir.path(), "page.wav", TONE_FROM_PAGE, 48000, 90);
+    let mut page = BrowserScript::start(
+        "agent_phone.mjs",
+        &[&base, "alice", "secret-a", &page_mic, "hang-up"],
+    );
+    assert_eq!(page.next(wait), "registered");
+    assert!(page.next(wait).starts_with("garbage: SIP/2.0 400"));
+
+    let caller_mic = tone_wav(dir.path(), "caller.wav", TONE_FROM_CALLER, 8000, 90);
+    let mut caller = dial(ivr, OLENA, Path::new(&caller_mic));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    let ringing = page.next(Duration::from_secs(60));
+    assert!(ringing.starts_with("ringing "), "{ringing}\n{}", logs());
+
+    page.cue();
+    assert_eq!(page.next(wait), "talking", "{}", logs());
+    let heard = page.next(wait);
+    let frequency: f32 = heard
+        .strip_prefix("heard ")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("{heard}"));
+    assert!(
+        (frequency - TONE_FROM_CALLER).abs() < 20.0,
+        "the page heard {frequency} Hz\n{}",
+        logs()
+    );
+    page.cue();
+    assert_eq!(page.next(wait), "mute true, unmuted true");
+    // A key pressed in the page reaches the caller on the third node.
+    page.cue();
+    assert_eq!(page.next(wait), "pressed 5");
+    let key = caller.wait_event("CALL_DTMF_START", wait);
+    let key = key.unwrap_or_else(|| panic!("no key reached the caller:\n{}", caller.history()));
+    assert_eq!(key["param"], "5", "{key}");
+
+    // The caller hears the page a while; the page hangs up (its BYE goes
+    // back through its node), and the caller's call ends.
+    std::thread::sleep(Duration::from_secs(3));
+    page.cue();
+    assert_eq!(page.next(wait), "hung up, wrap_up", "{}", logs());
+    let ended = caller.wait_event("CALL_CLOSED", wait);
+    assert!(
+        ended.is_some(),
+        "the caller's call did not end:\n{}",
+        logs()
+    );
+    let recording = caller
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", caller.history()));
+    let heard_page = strongest_in_last_seconds(&read_wav(&recording).0, 3);
+    eprintln!("the page heard {frequency} Hz; the caller heard {heard_page:?} Hz");
+    assert!(
+        heard_page.iter().any(|f| (f - TONE_FROM_PAGE).abs() < 20.0),
+        "the caller did not hear the page's {TONE_FROM_PAGE} Hz: {heard_page:?}"
+    );
+    page.cue();
+    assert!(page.finish(wait));
 }
 
 /// Each ticket's deliveries, by its idempotency key, for the tickets in the database.
