@@ -60,7 +60,8 @@ pub struct Following {
 
 /// Keeps `following.browsers` current while this node leads in `epoch`, and
 /// logs their agents in and out of the queue as browsers come and go (an
-/// agent still reachable through `directory` stays logged in).
+/// agent still reachable through `directory` stays logged in; one with a
+/// browser open elsewhere is logged in again within a [`REFRESH`]).
 pub async fn follow_while_leading(
     db: Db,
     following: Following,
@@ -72,12 +73,18 @@ pub async fn follow_while_leading(
     while *leading.borrow_and_update() == (Role::Leader { epoch }) {
         match read(&db, &following).await {
             Ok(now) => {
+                let present: Vec<String> = now.keys().cloned().collect();
                 let (added, removed) = following.browsers.replace(now);
                 for agent in added {
                     if let Ok(Some(found)) = db.find_agent(&agent).await {
                         queue.add_agent(super::agents::agent_config(&found));
                     }
                     info!(%agent, "agent's browser on another node registered");
+                }
+                // Said again each time (the queue ignores what it knows), so
+                // a phone of the agent unregistering here does not log out an
+                // agent whose browser is still open elsewhere.
+                for agent in present {
                     queue.agent_registered(&agent, true);
                 }
                 for agent in removed {
