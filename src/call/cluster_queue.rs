@@ -74,6 +74,7 @@ impl Services {
                         browsers,
                         services.queue().clone(),
                         directory.clone(),
+                        endpoint.clone(),
                         leading.clone(),
                         epoch,
                     ));

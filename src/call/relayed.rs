@@ -20,6 +20,8 @@ use super::queue::{Directory, QueueHandle};
 use crate::cluster::leader::Role;
 use crate::crm::Db;
 use crate::server::agent_leg::{RingTarget, WebrtcAnswerer};
+use crate::server::endpoint::{EndpointCommand, EndpointHandle};
+use crate::sip::message::Uri;
 
 /// How often the ACD reads the browsers other nodes keep.
 const REFRESH: Duration = Duration::from_secs(1);
@@ -35,17 +37,42 @@ impl RelayedBrowsers {
         browsers.get(agent).cloned().unwrap_or_default()
     }
 
-    /// Replaces them all; the agents that gained or lost every browser.
-    fn replace(&self, now: HashMap<String, Vec<RingTarget>>) -> (Vec<String>, Vec<String>) {
+    /// Replaces them all; what changed.
+    fn replace(&self, now: HashMap<String, Vec<RingTarget>>) -> Changes {
         let mut browsers = self.0.write().unwrap_or_else(|e| e.into_inner());
-        let before: BTreeSet<String> = browsers.keys().cloned().collect();
-        let after: BTreeSet<String> = now.keys().cloned().collect();
+        let agents = |map: &HashMap<String, Vec<RingTarget>>| -> BTreeSet<String> {
+            map.keys().cloned().collect()
+        };
+        let contacts = |map: &HashMap<String, Vec<RingTarget>>| -> HashMap<String, Uri> {
+            let targets = map.values().flatten();
+            targets
+                .map(|t| (t.uri.to_string(), t.uri.clone()))
+                .collect()
+        };
+        let (before, after) = (agents(&browsers), agents(&now));
+        let still = contacts(&now);
+        let lost = contacts(&browsers)
+            .into_iter()
+            .filter(|(key, _)| !still.contains_key(key))
+            .map(|(_, uri)| uri)
+            .collect();
         *browsers = now;
-        (
-            after.difference(&before).cloned().collect(),
-            before.difference(&after).cloned().collect(),
-        )
+        Changes {
+            added: after.difference(&before).cloned().collect(),
+            removed: before.difference(&after).cloned().collect(),
+            lost,
+        }
     }
+}
+
+/// How the browsers of other nodes changed since the last reading.
+struct Changes {
+    /// Agents who have a browser now and had none.
+    added: Vec<String>,
+    /// Agents who had a browser and have none now.
+    removed: Vec<String>,
+    /// Browsers gone (their socket closed, or their page registered anew).
+    lost: Vec<Uri>,
 }
 
 /// What the ACD needs to follow other nodes' browsers.
@@ -58,15 +85,17 @@ pub struct Following {
     pub answerer: WebrtcAnswerer,
 }
 
-/// Keeps `following.browsers` current while this node leads in `epoch`, and
+/// Keeps `following.browsers` current while this node leads in `epoch`,
 /// logs their agents in and out of the queue as browsers come and go (an
 /// agent still reachable through `directory` stays logged in; one with a
-/// browser open elsewhere is logged in again within a [`REFRESH`]).
+/// browser open elsewhere is logged in again within a [`REFRESH`]), and has
+/// `endpoint` end the calls of browsers gone.
 pub async fn follow_while_leading(
     db: Db,
     following: Following,
     queue: QueueHandle,
     directory: Directory,
+    endpoint: EndpointHandle,
     mut leading: watch::Receiver<Role>,
     epoch: i64,
 ) {
@@ -74,7 +103,15 @@ pub async fn follow_while_leading(
         match read(&db, &following).await {
             Ok(now) => {
                 let present: Vec<String> = now.keys().cloned().collect();
-                let (added, removed) = following.browsers.replace(now);
+                let Changes {
+                    added,
+                    removed,
+                    lost,
+                } = following.browsers.replace(now);
+                // Their node's relay keeps no dialogs: their calls end here.
+                for contact in lost {
+                    endpoint.send(EndpointCommand::TargetLost(contact)).await;
+                }
                 for agent in added {
                     if let Ok(Some(found)) = db.find_agent(&agent).await {
                         queue.add_agent(super::agents::agent_config(&found));

@@ -62,6 +62,9 @@ pub enum EndpointCommand {
     AcdRunning(bool),
     /// A browser's WebSocket closed: its calls end.
     ConnectionClosed(Remote),
+    /// A browser whose WebSocket was open on another node of the cluster is
+    /// gone: the calls to its Contact end.
+    TargetLost(crate::sip::message::Uri),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -390,6 +393,7 @@ impl Endpoint {
             EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
             EndpointCommand::AcdRunning(running) => self.ua.set_acd_running(running),
             EndpointCommand::ConnectionClosed(connection) => self.ua.connection_lost(connection),
+            EndpointCommand::TargetLost(contact) => self.ua.target_lost(&contact),
         }
     }
 
