@@ -122,6 +122,11 @@ impl BrowserRelay {
         if !valid {
             return refuse(&request, 404, from);
         }
+        // A browser only continues the dialogs the ACD opened through here:
+        // the relay is no way for it to reach other hosts.
+        if upstream && request.head.to_tag().is_none() {
+            return refuse(&request, 403, from);
+        }
         if request.head.max_forwards == Some(0) {
             return refuse(&request, 483, from);
         }

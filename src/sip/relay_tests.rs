@@ -213,3 +213,22 @@ fn what_is_not_the_relays_goes_to_the_user_agent() {
     let ok = answer(&as_request(invite), 200);
     assert_eq!(relay.handle(ok.clone(), udp(ACD)), Relayed::Pass(ok));
 }
+
+#[test]
+fn a_browser_cannot_start_a_request_through_the_relay() {
+    let relay = relay();
+    let route = relay.path(BROWSER.parse().unwrap());
+    let invite = request(&format!(
+        "INVITE sip:anyone@192.0.2.9:5060 SIP/2.0\n\
+         Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKbrowser2\n\
+         Route: {route}\n\
+         Max-Forwards: 70\n\
+         From: <sip:alice@hotline>;tag=b2\n\
+         To: <sip:anyone@192.0.2.9>\n\
+         Call-ID: call-2\n\
+         CSeq: 1 INVITE\n\
+         Content-Length: 0\n\n"
+    ));
+    let (status, to) = refused(relay.handle(invite, ws(BROWSER)));
+    assert_eq!((status, to), (403, ws(BROWSER)));
+}
