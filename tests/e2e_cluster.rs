@@ -623,32 +623,12 @@ fn browser_agent_on_another_node(ending: &str) {
         eprintln!("skipping the cluster test: {reason}");
         return;
     }
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let webrtc = || {
-        let (min, max) = free_rtp_range();
-        format!(
-            "[[queues]]\nname = \"support\"\nstrategy = \"longest_idle\"\n\
-             skills = [\"support\"]\nring_timeout_seconds = 60\n\n[webrtc]\nenabled = true\n\
-             bind_address = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\n"
-        )
-    };
-    // A wrap-up long enough for the page to show it.
-    let cluster = Cluster::start_each(runtime, 5, &webrtc);
-    let acd = cluster.acd();
-    cluster.nodes[0].add_agent("alice", "secret-a", "support");
+    let (cluster, acd) = cluster_with_browsers();
     // Alice's console and WebSocket are on one node, the caller's call on a
     // second, the ACD on the third.
     let edge = &cluster.nodes[(acd + 1) % cluster.nodes.len()];
     let ivr = &cluster.nodes[(acd + 2) % cluster.nodes.len()];
-    let logs = || {
-        let names = ["ACD", "browser's node", "caller's node"];
-        let nodes = [&cluster.nodes[acd], edge, ivr];
-        let logs = names
-            .iter()
-            .zip(nodes)
-            .map(|(name, node)| format!("{name}:\n{}", node.log()));
-        logs.collect::<Vec<_>>().join("\n")
-    };
+    let logs = || logs_of(&cluster, acd);
     let (base, wait) = (format!("http://{}", edge.http), Duration::from_secs(30));
     let dir = tempfile::tempdir().expect("temp dir");
 
@@ -714,6 +694,83 @@ fn browser_agent_on_another_node(ending: &str) {
         heard_page.iter().any(|f| (f - TONE_FROM_PAGE).abs() < 20.0),
         "the caller did not hear the page's {TONE_FROM_PAGE} Hz: {heard_page:?}"
     );
+    page.cue();
+    assert!(page.finish(wait));
+}
+
+/// Three nodes with WebRTC for browsers and a queue that rings alice for a
+/// minute, and which of them runs the ACD.
+fn cluster_with_browsers() -> (Cluster, usize) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let webrtc = || {
+        let (min, max) = free_rtp_range();
+        format!(
+            "[[queues]]\nname = \"support\"\nstrategy = \"longest_idle\"\n\
+             skills = [\"support\"]\nring_timeout_seconds = 60\n\n[webrtc]\nenabled = true\n\
+             bind_address = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\n"
+        )
+    };
+    // A wrap-up long enough for the page to show it.
+    let cluster = Cluster::start_each(runtime, 5, &webrtc);
+    let acd = cluster.acd();
+    cluster.nodes[0].add_agent("alice", "secret-a", "support");
+    (cluster, acd)
+}
+
+/// The logs of the ACD's node and the two after it (the browser's, the caller's).
+fn logs_of(cluster: &Cluster, acd: usize) -> String {
+    let names = ["ACD", "browser's node", "caller's node"];
+    let count = cluster.nodes.len();
+    let logs = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("{name}:\n{}", cluster.nodes[(acd + i) % count].log()));
+    logs.collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_browser_agent_on_another_node_holds_the_caller_hears_music_then_the_agent_again() {
+    if let Some(reason) = missing_peer() {
+        eprintln!("skipping the cluster test: {reason}");
+        return;
+    }
+    let (cluster, acd) = cluster_with_browsers();
+    let edge = &cluster.nodes[(acd + 1) % cluster.nodes.len()];
+    let ivr = &cluster.nodes[(acd + 2) % cluster.nodes.len()];
+    let logs = || logs_of(&cluster, acd);
+    let (base, wait) = (format!("http://{}", edge.http), Duration::from_secs(30));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page_mic = tone_wav(dir.path(), "page.wav", TONE_FROM_PAGE, 48000, 90);
+    let mut page = BrowserScript::start("agent_hold.mjs", &[&base, "alice", "secret-a", &page_mic]);
+    assert_eq!(page.next(wait), "registered");
+
+    let quiet = support::phone::silence(dir.path(), 90);
+    let mut caller = dial(ivr, OLENA, &quiet);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    page.cue();
+    assert_eq!(page.next(Duration::from_secs(60)), "talking", "{}", logs());
+    // Hold and resume are re-INVITEs from the browser, through its node to
+    // the ACD's, whose answers come back the same way.
+    std::thread::sleep(Duration::from_secs(4));
+    page.cue();
+    assert_eq!(page.next(wait), "held true", "{}", logs());
+    std::thread::sleep(Duration::from_secs(6));
+    page.cue();
+    assert_eq!(page.next(wait), "resumed false", "{}", logs());
+    std::thread::sleep(Duration::from_secs(4));
+    page.cue();
+    assert_eq!(page.next(wait), "hung up");
+    let ended = caller.wait_event("CALL_CLOSED", wait);
+    assert!(
+        ended.is_some(),
+        "the caller's call did not end:\n{}",
+        logs()
+    );
+    let recording = caller
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", caller.history()));
+    support::audio::assert_hold_heard(&read_wav(&recording).0, TONE_FROM_PAGE, 4);
     page.cue();
     assert!(page.finish(wait));
 }
