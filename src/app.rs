@@ -113,7 +113,12 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
     };
     let (registers, registers_rx) = registrar::channel();
     let sip_metrics = services.metrics().sip.clone();
-    let endpoint = endpoint::spawn(
+    // On a cluster, this node relays the ACD's requests to the browsers
+    // whose WebSocket is open here, wherever the ACD runs.
+    let relay = config
+        .cluster()
+        .map(|_| crate::sip::relay::BrowserRelay::new(advertised, rand::random()));
+    let endpoint = endpoint::spawn_relaying(
         ua,
         inbound_rx,
         outbound,
@@ -121,6 +126,7 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         handler,
         registers,
         sip_metrics.clone(),
+        relay.clone(),
     );
     // Passwords the agent desktop's softphone registers with, one per page load.
     let minted =
@@ -136,10 +142,25 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
         endpoint.clone(),
         sip_metrics,
         minted.clone(),
+        registrar::Publish {
+            node: config
+                .cluster()
+                .map(|cluster| cluster.node_id.clone())
+                .unwrap_or_default(),
+            relay,
+        },
     )
     .await;
     // Agents' browsers are rung only when there is WebRTC media to give them.
     let browsers = services.webrtc().cloned().map(agent_leg::webrtc_answerer);
+    // And those open on other nodes, when this node runs the ACD.
+    let relayed = browsers
+        .clone()
+        .map(|answerer| crate::call::relayed::Following {
+            browsers: Default::default(),
+            me: advertised,
+            answerer,
+        });
     let directory: crate::call::queue::Directory = {
         let registrar = registrar.clone();
         Arc::new(move |agent: &str| {
@@ -170,7 +191,14 @@ pub async fn run(config: Config) -> Result<(), ServerError> {
                 services.db().clone(),
                 move |event| queue.relay(event),
             ));
-            services.start_cluster_queue(queue_inbox, endpoint.clone(), directory, role, registered)
+            services.start_cluster_queue(
+                queue_inbox,
+                endpoint.clone(),
+                directory,
+                role,
+                registered,
+                relayed,
+            )
         }
     }
     .map_err(|e| ServerError::Startup(e.to_string()))?;

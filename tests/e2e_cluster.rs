@@ -11,16 +11,21 @@
 mod support;
 
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
-use support::audio::{best_match, read_wav};
+use support::audio::{best_match, read_wav, strongest_in_last_seconds, tone_wav};
+use support::browser::BrowserScript;
 use support::peers::{Baresip, sipp, wait_for};
 use support::phone::{dial, hang_up, press, speaking};
 use support::receiver::{Behaviour, Receiver};
-use support::{Server, ServerOptions, databases, flows_always_open, free_udp_tcp_port, repo_path};
+use support::{
+    Server, ServerOptions, databases, flows_always_open, free_rtp_range, free_udp_tcp_port,
+    repo_path,
+};
 
 const OLENA: &str = "+380441234567";
 const TARAS: &str = "+380671112233";
@@ -183,6 +188,16 @@ impl Cluster {
 
     /// Three nodes with `extra` appended to their configuration.
     fn start_with(runtime: tokio::runtime::Runtime, extra: &str) -> Cluster {
+        Cluster::start_each(runtime, 1, &|| extra.to_owned())
+    }
+
+    /// Three nodes with agents' wrap-up `wrap_up_seconds` long, each with
+    /// what `extra` gives it appended to its configuration.
+    fn start_each(
+        runtime: tokio::runtime::Runtime,
+        wrap_up_seconds: u32,
+        extra: &dyn Fn() -> String,
+    ) -> Cluster {
         let database = runtime.block_on(databases::postgres());
         let proxy = free_udp_tcp_port();
         let flows = flows_always_open();
@@ -191,8 +206,10 @@ impl Cluster {
                 db: Some(database.url.clone()),
                 flows: Some(flows.path().to_owned()),
                 config: format!(
-                    "[registrar]\nalgorithms = [\"MD5\"]\n\n[queue]\nwrap_up_seconds = 1\n\n\
-                     [cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n\n{extra}"
+                    "[registrar]\nalgorithms = [\"MD5\"]\n\n\
+                     [queue]\nwrap_up_seconds = {wrap_up_seconds}\n\n\
+                     [cluster]\nnode_id = \"{name}\"\nproxy = \"{proxy}\"\n\n{}",
+                    extra()
                 ),
                 ..ServerOptions::default()
             })
@@ -581,6 +598,181 @@ fn an_agent_registered_through_kamailio_answers_callers_handed_over_from_other_n
         "Taras's wait did not count from his first call: {again}"
     );
     hang_up(&mut taras);
+}
+
+/// The tone the caller's microphone plays, and the agent's page's.
+const TONE_FROM_CALLER: f32 = 1000.0;
+const TONE_FROM_PAGE: f32 = 600.0;
+
+#[test]
+fn a_browser_agent_on_one_node_answers_a_caller_queued_at_the_acd_on_another() {
+    browser_agent_on_another_node("hang-up");
+}
+
+#[test]
+fn closing_the_tab_of_a_browser_agent_on_another_node_ends_the_callers_call() {
+    browser_agent_on_another_node("close");
+}
+
+/// A browser agent whose console is on one node answers a caller who
+/// called a second node, queued at the ACD on a third; they hear each
+/// other, a key reaches the caller, and the page ends the call `ending`
+/// (`hang-up` with its button, or `close` of its tab).
+fn browser_agent_on_another_node(ending: &str) {
+    if let Some(reason) = missing_peer() {
+        eprintln!("skipping the cluster test: {reason}");
+        return;
+    }
+    let (cluster, acd) = cluster_with_browsers();
+    // Alice's console and WebSocket are on one node, the caller's call on a
+    // second, the ACD on the third.
+    let edge = &cluster.nodes[(acd + 1) % cluster.nodes.len()];
+    let ivr = &cluster.nodes[(acd + 2) % cluster.nodes.len()];
+    let logs = || logs_of(&cluster, acd);
+    let (base, wait) = (format!("http://{}", edge.http), Duration::from_secs(30));
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    let page_mic = tone_wav(dir.path(), "page.wav", TONE_FROM_PAGE, 48000, 90);
+    let mut page = BrowserScript::start(
+        "agent_phone.mjs",
+        &[&base, "alice", "secret-a", &page_mic, ending],
+    );
+    assert_eq!(page.next(wait), "registered");
+    assert!(page.next(wait).starts_with("garbage: SIP/2.0 400"));
+
+    let caller_mic = tone_wav(dir.path(), "caller.wav", TONE_FROM_CALLER, 8000, 90);
+    let mut caller = dial(ivr, OLENA, Path::new(&caller_mic));
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    let ringing = page.next(Duration::from_secs(60));
+    assert!(ringing.starts_with("ringing "), "{ringing}\n{}", logs());
+
+    page.cue();
+    assert_eq!(page.next(wait), "talking", "{}", logs());
+    let heard = page.next(wait);
+    let frequency: f32 = heard
+        .strip_prefix("heard ")
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("{heard}"));
+    assert!(
+        (frequency - TONE_FROM_CALLER).abs() < 20.0,
+        "the page heard {frequency} Hz\n{}",
+        logs()
+    );
+    page.cue();
+    assert_eq!(page.next(wait), "mute true, unmuted true");
+    // A key pressed in the page reaches the caller on the third node.
+    page.cue();
+    assert_eq!(page.next(wait), "pressed 5");
+    let key = caller.wait_event("CALL_DTMF_START", wait);
+    let key = key.unwrap_or_else(|| panic!("no key reached the caller:\n{}", caller.history()));
+    assert_eq!(key["param"], "5", "{key}");
+
+    // The caller hears the page a while; the page hangs up (its BYE goes
+    // back through its node), or its tab closes (its node drops its
+    // binding, and the ACD ends its call without waiting for ICE consent
+    // to fail, 30 s), and the caller's call ends.
+    std::thread::sleep(Duration::from_secs(3));
+    page.cue();
+    let (said, within) = match ending {
+        "hang-up" => ("hung up, wrap_up", wait),
+        _ => ("closed", Duration::from_secs(15)),
+    };
+    assert_eq!(page.next(wait), said, "{}", logs());
+    let ended = caller.wait_event("CALL_CLOSED", within);
+    assert!(
+        ended.is_some(),
+        "the caller's call did not end within {within:?}:\n{}",
+        logs()
+    );
+    let recording = caller
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", caller.history()));
+    let heard_page = strongest_in_last_seconds(&read_wav(&recording).0, 3);
+    eprintln!("the page heard {frequency} Hz; the caller heard {heard_page:?} Hz");
+    assert!(
+        heard_page.iter().any(|f| (f - TONE_FROM_PAGE).abs() < 20.0),
+        "the caller did not hear the page's {TONE_FROM_PAGE} Hz: {heard_page:?}"
+    );
+    page.cue();
+    assert!(page.finish(wait));
+}
+
+/// Three nodes with WebRTC for browsers and a queue that rings alice for a
+/// minute, and which of them runs the ACD.
+fn cluster_with_browsers() -> (Cluster, usize) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let webrtc = || {
+        let (min, max) = free_rtp_range();
+        format!(
+            "[[queues]]\nname = \"support\"\nstrategy = \"longest_idle\"\n\
+             skills = [\"support\"]\nring_timeout_seconds = 60\n\n[webrtc]\nenabled = true\n\
+             bind_address = \"127.0.0.1\"\nport_min = {min}\nport_max = {max}\n"
+        )
+    };
+    // A wrap-up long enough for the page to show it.
+    let cluster = Cluster::start_each(runtime, 5, &webrtc);
+    let acd = cluster.acd();
+    cluster.nodes[0].add_agent("alice", "secret-a", "support");
+    (cluster, acd)
+}
+
+/// The logs of the ACD's node and the two after it (the browser's, the caller's).
+fn logs_of(cluster: &Cluster, acd: usize) -> String {
+    let names = ["ACD", "browser's node", "caller's node"];
+    let count = cluster.nodes.len();
+    let logs = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("{name}:\n{}", cluster.nodes[(acd + i) % count].log()));
+    logs.collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_browser_agent_on_another_node_holds_the_caller_hears_music_then_the_agent_again() {
+    if let Some(reason) = missing_peer() {
+        eprintln!("skipping the cluster test: {reason}");
+        return;
+    }
+    let (cluster, acd) = cluster_with_browsers();
+    let edge = &cluster.nodes[(acd + 1) % cluster.nodes.len()];
+    let ivr = &cluster.nodes[(acd + 2) % cluster.nodes.len()];
+    let logs = || logs_of(&cluster, acd);
+    let (base, wait) = (format!("http://{}", edge.http), Duration::from_secs(30));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page_mic = tone_wav(dir.path(), "page.wav", TONE_FROM_PAGE, 48000, 90);
+    let mut page = BrowserScript::start("agent_hold.mjs", &[&base, "alice", "secret-a", &page_mic]);
+    assert_eq!(page.next(wait), "registered");
+
+    let quiet = support::phone::silence(dir.path(), 90);
+    let mut caller = dial(ivr, OLENA, &quiet);
+    std::thread::sleep(Duration::from_millis(2500));
+    press(&mut caller, "0", Duration::from_millis(300));
+    page.cue();
+    assert_eq!(page.next(Duration::from_secs(60)), "talking", "{}", logs());
+    // Hold and resume are re-INVITEs from the browser, through its node to
+    // the ACD's, whose answers come back the same way.
+    std::thread::sleep(Duration::from_secs(4));
+    page.cue();
+    assert_eq!(page.next(wait), "held true", "{}", logs());
+    std::thread::sleep(Duration::from_secs(6));
+    page.cue();
+    assert_eq!(page.next(wait), "resumed false", "{}", logs());
+    std::thread::sleep(Duration::from_secs(4));
+    page.cue();
+    assert_eq!(page.next(wait), "hung up");
+    let ended = caller.wait_event("CALL_CLOSED", wait);
+    assert!(
+        ended.is_some(),
+        "the caller's call did not end:\n{}",
+        logs()
+    );
+    let recording = caller
+        .recording()
+        .unwrap_or_else(|| panic!("no recording:\n{}", caller.history()));
+    support::audio::assert_hold_heard(&read_wav(&recording).0, TONE_FROM_PAGE, 4);
+    page.cue();
+    assert!(page.finish(wait));
 }
 
 /// Each ticket's deliveries, by its idempotency key, for the tickets in the database.

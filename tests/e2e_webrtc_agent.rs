@@ -16,7 +16,7 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use support::audio::{assert_hold_heard, dominant_frequency, read_wav, tone_wav};
+use support::audio::{assert_hold_heard, read_wav, strongest_in_last_seconds, tone_wav};
 use support::browser::BrowserScript;
 use support::metrics::sample;
 use support::peers::{Baresip, wait_for};
@@ -338,15 +338,4 @@ fn agent_state(server: &Server, agent: &str) -> String {
         .find(|a| a["id"] == agent)
         .map(|a| a["state"].to_string())
         .unwrap_or_default()
-}
-
-/// The strongest frequency of each of the last `seconds` whole seconds of audio at 8 kHz.
-fn strongest_in_last_seconds(samples: &[f32], seconds: usize) -> Vec<f32> {
-    let end = samples.len();
-    (1..=seconds)
-        .filter_map(|back| {
-            let start = end.checked_sub(back * 8000)?;
-            Some(dominant_frequency(&samples[start..start + 8000]))
-        })
-        .collect()
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-use super::{Services, agents, hand_over, queue};
+use super::{Services, agents, hand_over, queue, relayed};
 use crate::crm::Db;
 use crate::crm::writer::{RecordWriter, WriterSettings};
 use crate::server::endpoint::EndpointHandle;
@@ -15,7 +15,9 @@ use crate::server::endpoint::EndpointHandle;
 impl Services {
     /// Starts the agent queue on a cluster node: it runs only while `role`
     /// says this node leads, loads agents and the phones `registered` here at
-    /// each takeover, and writes its log fenced by the epoch.
+    /// each takeover, follows the browsers open on other nodes (`browsers`,
+    /// when this node has WebRTC media to give them), and writes its log
+    /// fenced by the epoch.
     pub fn start_cluster_queue(
         &self,
         inbox: queue::QueueInbox,
@@ -23,6 +25,7 @@ impl Services {
         directory: queue::Directory,
         role: tokio::sync::watch::Receiver<crate::cluster::leader::Role>,
         registered: Arc<dyn Fn() -> Vec<String> + Send + Sync>,
+        browsers: Option<relayed::Following>,
     ) -> Result<(), crate::queue::ConfigError> {
         self.queue_shell(endpoint.clone(), directory.clone(), self.0.records.clone())?;
         if let Some(cluster) = self.config().cluster()
@@ -41,7 +44,7 @@ impl Services {
         let start = move |epoch: i64| {
             let (services, endpoint) = (services.clone(), endpoint.clone());
             let (directory, registered) = (directory.clone(), registered.clone());
-            let leading = leading.clone();
+            let (leading, browsers) = (leading.clone(), browsers.clone());
             async move {
                 let settings = WriterSettings {
                     fence: Some(epoch),
@@ -52,13 +55,30 @@ impl Services {
                 let kept = kept_bindings(services.db()).await;
                 let mut registered = registered();
                 registered.extend(kept.keys().cloned());
+                let relayed = browsers.as_ref().map(|b| b.browsers.clone());
                 let directory: queue::Directory = Arc::new(move |agent: &str| {
                     let here = directory(agent);
-                    match here.is_empty() {
+                    let mut targets = match here.is_empty() {
                         true => kept.get(agent).cloned().unwrap_or_default(),
                         false => here,
+                    };
+                    // Browsers open on other nodes, rung through their relay.
+                    if let Some(relayed) = &relayed {
+                        targets.extend(relayed.of(agent));
                     }
+                    targets
                 });
+                if let Some(browsers) = browsers {
+                    tokio::spawn(relayed::follow_while_leading(
+                        services.db().clone(),
+                        browsers,
+                        services.queue().clone(),
+                        directory.clone(),
+                        endpoint.clone(),
+                        leading.clone(),
+                        epoch,
+                    ));
+                }
                 let mut shell = services.queue_shell(endpoint, directory, records).ok()?;
                 keep_places_of_the_last_term(&services, &mut shell, epoch).await;
                 shell.places = Some(queue::PlacesLog::spawn(services.db().clone(), epoch));

@@ -24,6 +24,7 @@ mod log;
 mod prompts;
 pub mod queue;
 pub mod recent;
+pub mod relayed;
 pub mod sip_leg;
 pub mod web;
 pub mod web_leg;

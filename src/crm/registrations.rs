@@ -13,7 +13,8 @@ pub struct StoredRegistration {
     pub contact: String,
     /// `IP:port` the REGISTER came from.
     pub source: String,
-    /// `UDP` or `TCP`.
+    /// `UDP`, `TCP`, or `WS` for a browser (then with a Path naming the
+    /// node its WebSocket is open on, when that node is in a cluster).
     pub transport: String,
     pub call_id: String,
     pub cseq: i64,
@@ -31,6 +32,19 @@ impl Db {
         login: &str,
         registrations: &[StoredRegistration],
     ) -> Result<(), DbError> {
+        self.store_node_registrations(login, "", registrations)
+            .await
+    }
+
+    /// Replaces the bindings of an agent that `node` keeps, leaving those
+    /// other nodes of a cluster keep (a browser on one node, a desk phone on
+    /// the ACD's).
+    pub async fn store_node_registrations(
+        &self,
+        login: &str,
+        node: &str,
+        registrations: &[StoredRegistration],
+    ) -> Result<(), DbError> {
         let mut tx = self.begin_write().await?;
         let Some(agent) = sqlx::query("SELECT id FROM agents WHERE login = $1")
             .bind(login)
@@ -41,16 +55,17 @@ impl Db {
             return Ok(());
         };
         let agent_id: String = agent.try_get("id")?;
-        sqlx::query("DELETE FROM agent_registrations WHERE agent_id = $1")
+        sqlx::query("DELETE FROM agent_registrations WHERE agent_id = $1 AND node = $2")
             .bind(&agent_id)
+            .bind(node)
             .execute(&mut *tx)
             .await?;
         for registration in registrations {
             sqlx::query(
                 "INSERT INTO agent_registrations
                      (id, agent_id, contact, source, transport, call_id, cseq, user_agent, expires_at,
-                      path)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                      path, node)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(new_id())
             .bind(&agent_id)
@@ -62,6 +77,7 @@ impl Db {
             .bind(registration.user_agent.clone())
             .bind(registration.expires_at)
             .bind(registration.path.clone())
+            .bind(node)
             .execute(&mut *tx)
             .await?;
         }

@@ -23,6 +23,7 @@ pub use dial::Dialled;
 
 use crate::sip::identity::mask_number;
 use crate::sip::message::Message;
+use crate::sip::relay::{BrowserRelay, Relayed};
 use crate::sip::transaction::{Remote, ServerTxId};
 use crate::sip::ua::{CallId, OutgoingCall, UaEvent, UserAgent};
 use crate::sip::{Header, Request, Response};
@@ -61,6 +62,9 @@ pub enum EndpointCommand {
     AcdRunning(bool),
     /// A browser's WebSocket closed: its calls end.
     ConnectionClosed(Remote),
+    /// A browser whose WebSocket was open on another node of the cluster is
+    /// gone: the calls to its Contact end.
+    TargetLost(crate::sip::message::Uri),
 }
 
 /// What the endpoint tells a call task about its call.
@@ -178,6 +182,24 @@ pub fn spawn(
     registrar: mpsc::Sender<RegisterRequest>,
     metrics: SipMetrics,
 ) -> EndpointHandle {
+    spawn_relaying(
+        ua, inbound, outbound, limits, handler, registrar, metrics, None,
+    )
+}
+
+/// Runs the endpoint with `relay` between the cluster and this node's
+/// browsers (see `sip::relay`), on a cluster node.
+#[allow(clippy::too_many_arguments)]
+pub fn spawn_relaying(
+    ua: UserAgent,
+    inbound: mpsc::Receiver<Inbound>,
+    outbound: Outbound,
+    limits: EndpointLimits,
+    handler: CallHandler,
+    registrar: mpsc::Sender<RegisterRequest>,
+    metrics: SipMetrics,
+    relay: Option<BrowserRelay>,
+) -> EndpointHandle {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let handle = EndpointHandle {
         commands: commands_tx,
@@ -191,6 +213,7 @@ pub fn spawn(
         calls: HashMap::new(),
         handle: handle.clone(),
         metrics,
+        relay,
     };
     tokio::spawn(endpoint.run(inbound, commands_rx));
     handle
@@ -205,6 +228,7 @@ struct Endpoint {
     calls: HashMap<CallId, CallEntry>,
     handle: EndpointHandle,
     metrics: SipMetrics,
+    relay: Option<BrowserRelay>,
 }
 
 /// A call in progress as the endpoint routes it.
@@ -259,7 +283,7 @@ impl Endpoint {
             Ok(message) if verdict == Verdict::Reject => {
                 self.refuse_over_rate(message, received.remote).await
             }
-            Ok(message) => self.ua.handle_message(now, message, received.remote),
+            Ok(message) => self.take(now, message, received.remote).await,
             Err(_) if verdict == Verdict::Reject => {
                 LimitStats::count(&self.limits.stats.dropped);
             }
@@ -271,6 +295,37 @@ impl Endpoint {
                         .await;
                 }
             }
+        }
+    }
+
+    /// Relays a message of another node's dialog with one of this node's
+    /// browsers; the user agent takes the rest.
+    async fn take(&mut self, now: Instant, message: Message, remote: Remote) {
+        let Some(relay) = &self.relay else {
+            return self.ua.handle_message(now, message, remote);
+        };
+        match relay.handle(message, remote) {
+            Relayed::Pass(message) => self.ua.handle_message(now, message, remote),
+            Relayed::Forward {
+                message,
+                to,
+                fallback,
+            } => {
+                self.metrics.count(&message, Direction::Sent);
+                let sent = self.outbound.send(to, message.to_bytes()).await;
+                if sent.is_err()
+                    && let Some(fallback) = fallback
+                {
+                    let (response, back) = *fallback;
+                    debug!(to = %to.addr, status = response.status, "not relayed: the next hop cannot be reached");
+                    self.send(back, Message::Response(response)).await;
+                }
+            }
+            Relayed::Refuse { response, to } => {
+                debug!(from = %to.addr, status = response.status, "request not relayed");
+                self.send(to, Message::Response(response)).await;
+            }
+            Relayed::Drop => {}
         }
     }
 
@@ -338,6 +393,7 @@ impl Endpoint {
             EndpointCommand::Respond(tx, response) => self.ua.respond(now, tx, *response),
             EndpointCommand::AcdRunning(running) => self.ua.set_acd_running(running),
             EndpointCommand::ConnectionClosed(connection) => self.ua.connection_lost(connection),
+            EndpointCommand::TargetLost(contact) => self.ua.target_lost(&contact),
         }
     }
 

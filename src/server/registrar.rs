@@ -23,6 +23,7 @@ use crate::registrar::{
     Action, Binding, Lookup, Registrar, RegistrarConfig, RegistrarEvent, SessionCredentials,
 };
 use crate::sip::message::{Request, Response};
+use crate::sip::relay::BrowserRelay;
 use crate::sip::transaction::{Remote, ServerTxId, Transport};
 use crate::sip::uri::parse_name_addr;
 
@@ -114,6 +115,7 @@ pub async fn spawn(
     endpoint: EndpointHandle,
     metrics: SipMetrics,
     minted: SessionCredentials,
+    publish: Publish,
 ) -> RegistrarHandle {
     let (closed_tx, closed_rx) = mpsc::channel(REGISTER_QUEUE);
     let handle = RegistrarHandle {
@@ -123,7 +125,11 @@ pub async fn spawn(
     };
     let (lookups_tx, lookups_rx) = mpsc::channel(REGISTER_QUEUE);
     let writes = Arc::new(Writes::default());
-    tokio::spawn(write_registrations(db.clone(), writes.clone()));
+    tokio::spawn(write_registrations(
+        db.clone(),
+        publish.node.clone(),
+        writes.clone(),
+    ));
     let mut task = Task {
         realm: settings.digest.realm.clone(),
         core: Registrar::new(settings, rand::random(), Instant::now())
@@ -134,6 +140,7 @@ pub async fn spawn(
         lookups: lookups_tx,
         writes,
         metrics,
+        relay: publish.relay,
     };
     task.restore().await;
     tokio::spawn(task.run(requests, lookups_rx, closed_rx));
@@ -149,6 +156,17 @@ struct Task {
     lookups: mpsc::Sender<(String, Lookup)>,
     writes: Arc<Writes>,
     metrics: SipMetrics,
+    relay: Option<BrowserRelay>,
+}
+
+/// How a node's bindings are kept in the database for the others.
+#[derive(Debug, Clone, Default)]
+pub struct Publish {
+    /// The node keeping them (`[cluster] node_id`; empty on a single node).
+    pub node: String,
+    /// On a cluster, this node's relay to its browsers: their bindings are
+    /// kept with a Path through it, so the ACD on any node rings them.
+    pub relay: Option<BrowserRelay>,
 }
 
 impl Task {
@@ -255,7 +273,11 @@ impl Task {
     fn store(&self, agent: String, bindings: Vec<Binding>) {
         let now = Instant::now();
         let now_ms = crate::crm::now_ms();
-        let stored = bindings.iter().map(|b| stored(b, now, now_ms)).collect();
+        let relay = self.relay.as_ref();
+        let stored = bindings
+            .iter()
+            .map(|b| published(b, now, now_ms, relay))
+            .collect();
         {
             let mut shared = self
                 .handle
@@ -294,15 +316,33 @@ impl Writes {
 
 /// Writes bindings as they change; a failed write is logged and the next
 /// change of that agent writes again.
-async fn write_registrations(db: Db, writes: Arc<Writes>) {
+async fn write_registrations(db: Db, node: String, writes: Arc<Writes>) {
     loop {
         writes.ready.notified().await;
         for (agent, registrations) in writes.take() {
-            if let Err(error) = db.store_registrations(&agent, &registrations).await {
+            let stored = db.store_node_registrations(&agent, &node, &registrations);
+            if let Err(error) = stored.await {
                 warn!(%error, %agent, "registrations not stored");
             }
         }
     }
+}
+
+/// A binding as the database keeps it for the cluster: a browser's with a
+/// Path through `relay`, the only way another node reaches its WebSocket.
+fn published(
+    binding: &Binding,
+    now: Instant,
+    now_ms: i64,
+    relay: Option<&BrowserRelay>,
+) -> StoredRegistration {
+    let mut row = stored(binding, now, now_ms);
+    if let Some(relay) = relay
+        && binding.source.transport == Transport::Ws
+    {
+        row.path = Some(relay.path(binding.source.addr).to_string());
+    }
+    row
 }
 
 /// A binding as the database keeps it: wall-clock expiry.
@@ -347,6 +387,42 @@ pub fn binding(stored: &StoredRegistration, now: Instant, now_ms: i64) -> Option
         path,
         contact,
         source,
+        expires_at: now + left,
+        call_id: stored.call_id.clone(),
+        cseq: u32::try_from(stored.cseq).ok()?,
+        user_agent: stored.user_agent.clone(),
+    })
+}
+
+/// A browser kept by another node of the cluster, as the ACD on this node
+/// (reached at `me`) rings it: through that node's relay, the first hop of
+/// its Path, over UDP. `None` for every other binding, and for this node's
+/// own browsers, which its registrar has on their sockets.
+pub fn relayed_binding(
+    stored: &StoredRegistration,
+    now: Instant,
+    now_ms: i64,
+    me: SocketAddr,
+) -> Option<Binding> {
+    if stored.transport != "WS" {
+        return None;
+    }
+    let path = crate::sip::uri::parse_name_addr_list(stored.path.as_deref()?).ok()?;
+    let unknown = Remote {
+        addr: me,
+        transport: Transport::Udp,
+    };
+    let relay = crate::sip::dialog::first_hop(&path, unknown);
+    if relay.addr == me || relay.transport != Transport::Udp {
+        return None;
+    }
+    let left = Duration::from_millis(u64::try_from(stored.expires_at - now_ms).ok()?);
+    Some(Binding {
+        agent: stored.login.clone(),
+        contact: parse_name_addr(&stored.contact).ok()?,
+        source: relay,
+        target: relay,
+        path,
         expires_at: now + left,
         call_id: stored.call_id.clone(),
         cseq: u32::try_from(stored.cseq).ok()?,
@@ -412,5 +488,51 @@ mod tests {
         assert_eq!(stored(&kept, now, now_ms), row, "stored as it was read");
         let direct = binding(&StoredRegistration { path: None, ..row }, now, now_ms).unwrap();
         assert_eq!(direct.target.addr, "127.0.0.1:5062".parse().unwrap());
+    }
+
+    #[test]
+    fn a_browser_kept_by_another_node_is_rung_through_that_nodes_relay() {
+        let (now, now_ms) = (Instant::now(), 1_000_000);
+        let relay = BrowserRelay::new("127.0.0.1:5072".parse().unwrap(), [1; 32]);
+        let browser = Binding {
+            agent: "alice".into(),
+            contact: parse_name_addr("<sip:k3h2@df7.invalid;transport=ws>").unwrap(),
+            source: Remote {
+                addr: "127.0.0.1:40123".parse().unwrap(),
+                transport: Transport::Ws,
+            },
+            target: Remote {
+                addr: "127.0.0.1:40123".parse().unwrap(),
+                transport: Transport::Ws,
+            },
+            path: Vec::new(),
+            expires_at: now + Duration::from_secs(60),
+            call_id: "c1".into(),
+            cseq: 1,
+            user_agent: None,
+        };
+        let row = published(&browser, now, now_ms, Some(&relay));
+        assert_eq!(row.transport, "WS");
+        // The node that keeps it restores no browser after a restart...
+        assert_eq!(binding(&row, now, now_ms), None);
+        // ...rings its own browsers on their sockets, not through itself...
+        let acd_here = "127.0.0.1:5072".parse().unwrap();
+        assert_eq!(relayed_binding(&row, now, now_ms, acd_here), None);
+        // ...and an ACD elsewhere rings it through the relay.
+        let acd = "127.0.0.1:5071".parse().unwrap();
+        let relayed = relayed_binding(&row, now, now_ms, acd).expect("a relayed browser");
+        assert_eq!(relayed.target, udp("127.0.0.1:5072"));
+        assert_eq!(relayed.path, vec![relay.path(browser.source.addr)]);
+        assert_eq!(relayed.uri(), browser.uri());
+        // A single node publishes its browsers without a Path; nobody relays them.
+        let alone = published(&browser, now, now_ms, None);
+        assert_eq!(relayed_binding(&alone, now, now_ms, acd), None);
+    }
+
+    fn udp(addr: &str) -> Remote {
+        Remote {
+            addr: addr.parse().unwrap(),
+            transport: Transport::Udp,
+        }
     }
 }

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod locate;
 pub mod message;
 pub mod parse;
+pub mod relay;
 pub mod sdp;
 mod serialize;
 pub mod transaction;

@@ -438,6 +438,27 @@ impl UserAgent {
         self.outgoing_connection_lost(connection);
     }
 
+    /// Ends the calls whose remote target is the device at `contact` (the
+    /// same user at the same host), as a lost connection ends its calls: a
+    /// browser whose WebSocket closed on another node of a cluster, whose
+    /// relay keeps no dialogs to end them.
+    pub fn target_lost(&mut self, contact: &Uri) {
+        let lost: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| same_device(&c.dialog.remote_target, contact))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in lost {
+            self.calls.remove(&id);
+            self.outgoing.remove(&id);
+            self.events.push_back(UaEvent::CallEnded {
+                call: id,
+                reason: EndReason::ConnectionLost,
+            });
+        }
+    }
+
     /// Whether the call is still known (answered, ringing, or placed and not ended).
     pub fn knows(&self, call: &CallId) -> bool {
         self.calls.contains_key(call) || self.outgoing.contains_key(call)
@@ -853,6 +874,15 @@ fn stamp_received(request: &mut Request, source: SocketAddr) {
     if via.params.has("rport") {
         via.params.set("rport", Some(source.port().to_string()));
         via.params.set("received", Some(source.ip().to_string()));
+    }
+}
+
+/// Whether two URIs name one device: a browser's Contact carries other
+/// parameters in its REGISTER than in its answers.
+fn same_device(a: &Uri, b: &Uri) -> bool {
+    match (a, b) {
+        (Uri::Sip(a), Uri::Sip(b)) => a.user == b.user && a.host == b.host && a.port == b.port,
+        _ => false,
     }
 }
 

@@ -145,6 +145,17 @@ pub fn the_call_keeps_its_version_and_the_next_hears_the_new_one(
     assert_not_heard(&next, "uk", "hotline/greeting");
 }
 
+/// The strongest frequency of each of the last `seconds` whole seconds of audio at 8 kHz.
+pub fn strongest_in_last_seconds(samples: &[f32], seconds: usize) -> Vec<f32> {
+    let end = samples.len();
+    (1..=seconds)
+        .filter_map(|back| {
+            let start = end.checked_sub(back * 8000)?;
+            Some(dominant_frequency(&samples[start..start + 8000]))
+        })
+        .collect()
+}
+
 /// The strongest frequency in `samples` at 8 kHz (one FFT over them all).
 pub fn dominant_frequency(samples: &[f32]) -> f32 {
     use rustfft::FftPlanner;

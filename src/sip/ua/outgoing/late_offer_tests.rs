@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use super::super::tests::{events, sent, ua};
-use super::tests::{agent, outgoing_call, receive, requests, response};
+use super::tests::{CONTACT, agent, outgoing_call, receive, requests, response};
 use super::*;
 use crate::sip::ua::EndReason;
 
@@ -96,4 +96,38 @@ fn a_closed_connection_ends_its_calls_and_fails_those_ringing_over_it() {
         sent(&mut ua).is_empty(),
         "nothing can be sent over a closed socket"
     );
+}
+
+#[test]
+fn a_browser_lost_behind_another_nodes_relay_ends_its_calls_by_its_contact() {
+    let now = Instant::now();
+    let mut ua = ua();
+    // Rung through the relay of the node its WebSocket was open on: over UDP.
+    let call = ua.call(
+        now,
+        OutgoingCall {
+            sdp: Vec::new(),
+            ..outgoing_call(Transport::Udp)
+        },
+    );
+    let invite = requests(sent(&mut ua)).remove(0);
+    receive(&mut ua, now, response(&invite, 200, "browser"));
+    events(&mut ua);
+
+    ua.target_lost(&crate::sip::uri::parse_uri("sip:agent8@192.168.1.20:5062").unwrap());
+    assert!(
+        events(&mut ua).is_empty(),
+        "another device's loss ends nothing"
+    );
+    assert!(ua.knows(&call));
+
+    // Its registered Contact, with other parameters than its answer's.
+    let registered = crate::sip::uri::parse_uri(&format!("{CONTACT};transport=ws;ob")).unwrap();
+    ua.target_lost(&registered);
+    let ended = events(&mut ua);
+    assert!(
+        matches!(&ended[..], [UaEvent::CallEnded { call: ended, reason: EndReason::ConnectionLost }] if *ended == call),
+        "{ended:?}"
+    );
+    assert!(!ua.knows(&call));
 }

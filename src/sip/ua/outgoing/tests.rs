@@ -11,7 +11,7 @@ use crate::sip::uri::{parse_name_addr, parse_uri};
 /// Where the agent's REGISTER came from: the INVITE goes here.
 pub(super) const AGENT: &str = "127.0.0.1:5071";
 /// The agent's Contact: a private address behind its NAT.
-const CONTACT: &str = "sip:agent7@192.168.1.20:5062";
+pub(super) const CONTACT: &str = "sip:agent7@192.168.1.20:5062";
 
 pub(super) fn agent(transport: Transport) -> Remote {
     Remote {
