@@ -227,60 +227,70 @@ impl WebCalls {
         Ok(())
     }
 
-    /// The call's task: the flow, the queue, an agent, as for a SIP caller.
-    async fn run(self, id: String, leg: WebLeg, customer: Option<String>, place: SourcePlace) {
-        let shared = &self.0;
-        let services = shared.services.clone();
-        let listed_id = format!("web-{id}");
-        let identifying = {
-            // The company's CRM when it identifies callers, as for a phone caller.
-            let crm = services.0.crm.clone();
-            async move {
-                let id = customer?;
-                match crm.find_customer(&id, LOOKUP_WAIT).await {
-                    Ok(found) => found,
-                    Err(error) => {
-                        warn!(%error, "web caller's customer not read; going on as unknown");
-                        None
+    /// The call's task: the flow, the queue, an agent, as for a SIP caller
+    /// (an async block, not an async fn, for the reason given at `Drive::run`).
+    #[allow(clippy::manual_async_fn)]
+    fn run(
+        self,
+        id: String,
+        leg: WebLeg,
+        customer: Option<String>,
+        place: SourcePlace,
+    ) -> impl Future<Output = ()> + Send {
+        async move {
+            let shared = &self.0;
+            let services = shared.services.clone();
+            let listed_id = format!("web-{id}");
+            let identifying = {
+                // The company's CRM when it identifies callers, as for a phone caller.
+                let crm = services.0.crm.clone();
+                async move {
+                    let id = customer?;
+                    match crm.find_customer(&id, LOOKUP_WAIT).await {
+                        Ok(found) => found,
+                        Err(error) => {
+                            warn!(%error, "web caller's customer not read; going on as unknown");
+                            None
+                        }
                     }
                 }
-            }
-        };
-        let started = Started {
-            listed_id: listed_id.clone(),
-            number: String::new(),
-            channel: Channel::Web,
-        };
-        let endpoint = shared.endpoint.clone();
-        account(
-            services,
-            started,
-            identifying,
-            |services, hotline_id, log, caller| async move {
-                let config = services.config();
-                let Some(flow) = services.0.flows.get(&config.flows.entry) else {
-                    return Outcome::NoFlow;
-                };
-                let settings = core_settings(config);
-                let context = caller.context();
-                let core = super::core::CallCore::new(Instant::now(), settings, flow, context);
-                Drive {
-                    services,
-                    log,
-                    caller,
-                    id: CallId(listed_id),
-                    hotline_id,
-                    leg,
-                    endpoint,
-                    core,
-                }
-                .run()
-                .await
-            },
-        )
-        .await;
-        lock(&shared.live).remove(&id);
-        drop(place);
+            };
+            let started = Started {
+                listed_id: listed_id.clone(),
+                number: String::new(),
+                channel: Channel::Web,
+            };
+            let endpoint = shared.endpoint.clone();
+            account(
+                services,
+                started,
+                identifying,
+                |services, hotline_id, log, caller| async move {
+                    let config = services.config();
+                    let Some(flow) = services.0.flows.get(&config.flows.entry) else {
+                        return Outcome::NoFlow;
+                    };
+                    let settings = core_settings(config);
+                    let context = caller.context();
+                    let core = super::core::CallCore::new(Instant::now(), settings, flow, context);
+                    Drive {
+                        services,
+                        log,
+                        caller,
+                        id: CallId(listed_id),
+                        hotline_id,
+                        leg,
+                        endpoint,
+                        core,
+                    }
+                    .run()
+                    .await
+                },
+            )
+            .await;
+            lock(&shared.live).remove(&id);
+            drop(place);
+        }
     }
 }
 
