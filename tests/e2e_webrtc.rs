@@ -182,7 +182,7 @@ async fn talk(mut peer: PeerHandle, observed: Arc<Mutex<Observed>>) {
             _ = ticks.tick() => {
                 if let Some(codec) = codec {
                     let frame = tone_frame(codec, TONE_TO_PAGE, &mut phase);
-                    let _ = peer.send_frame(frame);
+                    let _ = peer.send_frame(&frame);
                 }
             }
         }

@@ -1,27 +1,22 @@
 //! The async shell of WebRTC media: one UDP socket serving every browser
-//! peer, a task that owns the peers, and handles to reach them.
+//! peer, a task that owns the peers (`shell`), and handles to reach them.
 //!
 //! One socket rather than one per peer: firewalls need one port opened, and
 //! str0m tells which peer a datagram belongs to (`Rtc::accepts`: a STUN
 //! check by its ICE username, DTLS and SRTP by the browser's address). The
 //! task reads the clock; the peers only take `now`.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 
 use serde::Deserialize;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::peer::{OfferError, Output, Peer, PeerEvent, Reanswer, SendError};
-
-/// The largest datagram read: above any path MTU WebRTC uses.
-const DATAGRAM_MAX: usize = 2000;
+use super::peer::{FRAME_SAMPLES, OfferError, PeerEvent, Reanswer, SendError};
+use super::shell::Shell;
 
 /// Events a peer's handle may leave unread before events are dropped (the
 /// channel is the call's inbox; the driver never waits on it).
-const EVENT_BACKLOG: usize = 256;
+pub(super) const EVENT_BACKLOG: usize = 256;
 
 /// WebRTC settings (`[webrtc]`): the media socket browsers reach, and who
 /// may call from a web page.
@@ -77,6 +72,8 @@ pub enum DriverError {
         max: u16,
         source: std::io::Error,
     },
+    #[error("could not start the WebRTC driver's thread: {0}")]
+    Thread(std::io::Error),
     #[error(transparent)]
     Offer(#[from] OfferError),
     #[error("the WebRTC driver has stopped")]
@@ -133,9 +130,9 @@ impl PeerControl {
 
 /// An answered offer, as the task hands it back: the peer's id, its event
 /// channel and the SDP answer.
-type Answered = Result<(u64, mpsc::Receiver<PeerEvent>, String), OfferError>;
+pub(super) type Answered = Result<(u64, mpsc::Receiver<PeerEvent>, String), OfferError>;
 
-enum Command {
+pub(super) enum Command {
     Answer {
         offer: String,
         reply: oneshot::Sender<Answered>,
@@ -145,13 +142,17 @@ enum Command {
         offer: String,
         reply: oneshot::Sender<Result<Reanswer, OfferError>>,
     },
-    Frame(u64, Vec<u8>),
+    /// A frame by value: no allocation per frame between the threads.
+    Frame(u64, [u8; FRAME_SAMPLES]),
     Digit(u64, char),
     Close(u64),
 }
 
 impl Driver {
-    /// Binds the WebRTC socket and starts the task (in the current runtime).
+    /// Binds the WebRTC socket and starts the task, on a thread of its own
+    /// (`webrtc-driver`) with the media workers' real-time priority: it
+    /// sends every browser's frames, so it must not wait behind the rest of
+    /// the server for a core any more than they do.
     pub async fn bind(settings: &WebrtcSettings) -> Result<Driver, DriverError> {
         let advertised = match settings.public_address {
             Some(address) => address,
@@ -160,7 +161,7 @@ impl Driver {
             }
             None => settings.bind_address,
         };
-        let socket = bind_in_range(settings).await?;
+        let socket = bind_in_range(settings)?;
         let local = socket.local_addr().map_err(|source| DriverError::Bind {
             address: settings.bind_address,
             min: settings.port_min,
@@ -169,14 +170,10 @@ impl Driver {
         })?;
         let candidate = SocketAddr::new(advertised, local.port());
         let (commands, inbox) = mpsc::channel(1024);
-        let shell = Shell {
-            socket,
-            candidate,
-            peers: HashMap::new(),
-            routes: HashMap::new(),
-            next_id: 0,
-        };
-        tokio::spawn(shell.run(inbox));
+        std::thread::Builder::new()
+            .name("webrtc-driver".into())
+            .spawn(move || drive(socket, candidate, inbox))
+            .map_err(DriverError::Thread)?;
         tracing::info!(%local, %candidate, "WebRTC media socket bound");
         Ok(Driver {
             commands,
@@ -236,7 +233,10 @@ impl PeerHandle {
 
     /// Sends a 20 ms G.711 frame; the caller paces them. Frames before the
     /// peer connects are dropped (there is no one to hear them yet).
-    pub fn send_frame(&self, frame: Vec<u8>) -> Result<(), SendError> {
+    pub fn send_frame(&self, frame: &[u8]) -> Result<(), SendError> {
+        let frame = frame
+            .try_into()
+            .map_err(|_| SendError::FrameSize(frame.len()))?;
         self.commands
             .try_send(Command::Frame(self.id, frame))
             .map_err(refused)
@@ -284,11 +284,28 @@ impl Drop for PeerHandle {
     }
 }
 
-/// Takes the first port of the range that binds.
-async fn bind_in_range(settings: &WebrtcSettings) -> Result<UdpSocket, DriverError> {
+/// The driver's thread: its own runtime, for the socket and the task. A
+/// failure here ends the thread; the handles then say `Stopped`.
+fn drive(socket: UdpSocket, candidate: SocketAddr, inbox: mpsc::Receiver<Command>) {
+    crate::server::media::raise_to_realtime_priority();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return tracing::error!(error = %e, "the WebRTC driver's runtime failed"),
+    };
+    runtime.block_on(Shell::new(socket, candidate).run(inbox));
+}
+
+/// Takes the first port of the range that binds (non-blocking: the task
+/// reads and writes it in rounds, never waiting on it).
+fn bind_in_range(settings: &WebrtcSettings) -> Result<UdpSocket, DriverError> {
     let mut last = std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty port range");
     for port in settings.port_min..=settings.port_max {
-        match UdpSocket::bind(SocketAddr::new(settings.bind_address, port)).await {
+        let bound = UdpSocket::bind(SocketAddr::new(settings.bind_address, port))
+            .and_then(|socket| socket.set_nonblocking(true).map(|()| socket));
+        match bound {
             Ok(socket) => return Ok(socket),
             Err(e) => last = e,
         }
@@ -299,188 +316,6 @@ async fn bind_in_range(settings: &WebrtcSettings) -> Result<UdpSocket, DriverErr
         max: settings.port_max,
         source: last,
     })
-}
-
-/// The task's state: the socket and the peers it serves.
-struct Shell {
-    socket: UdpSocket,
-    candidate: SocketAddr,
-    peers: HashMap<u64, Served>,
-    /// The peer each browser address last reached: asked first, so a
-    /// datagram costs one `accepts` rather than one per peer.
-    routes: HashMap<SocketAddr, u64>,
-    next_id: u64,
-}
-
-/// A peer with its event channel and its next timeout.
-struct Served {
-    peer: Peer,
-    events: mpsc::Sender<PeerEvent>,
-    timeout: Instant,
-}
-
-impl Shell {
-    async fn run(mut self, mut inbox: mpsc::Receiver<Command>) {
-        let mut buf = vec![0u8; DATAGRAM_MAX];
-        loop {
-            let deadline = self.peers.values().map(|s| s.timeout).min();
-            let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, source)) => self.datagram(source, &buf[..n]).await,
-                    Err(e) => tracing::debug!(error = %e, "WebRTC socket read failed"),
-                },
-                command = inbox.recv() => match command {
-                    Some(command) => self.command(command).await,
-                    None => return,
-                },
-                () = sleep => self.timeouts().await,
-            }
-        }
-    }
-
-    /// Gives a datagram to the peer that accepts it; others' are dropped.
-    async fn datagram(&mut self, source: SocketAddr, datagram: &[u8]) {
-        let now = Instant::now();
-        // The browser sent to the advertised address; str0m matches it against
-        // the local candidate (behind 1:1 NAT the socket's own address differs).
-        let destination = self.candidate;
-        let accepts = |served: &Served| served.peer.accepts(now, source, destination, datagram);
-        let known = self
-            .routes
-            .get(&source)
-            .copied()
-            .filter(|id| self.peers.get(id).is_some_and(accepts));
-        let id = known.or_else(|| {
-            self.peers
-                .iter()
-                .find(|(_, served)| accepts(served))
-                .map(|(id, _)| *id)
-        });
-        let Some(id) = id else {
-            tracing::trace!(%source, "a datagram for no WebRTC peer");
-            return;
-        };
-        self.routes.insert(source, id);
-        if let Some(served) = self.peers.get_mut(&id) {
-            served
-                .peer
-                .handle_datagram(now, source, destination, datagram);
-        }
-        self.drive(id).await;
-    }
-
-    async fn command(&mut self, command: Command) {
-        let now = Instant::now();
-        match command {
-            Command::Answer { offer, reply } => {
-                let answered = Peer::answer(now, &offer, self.candidate).map(|(peer, sdp)| {
-                    let id = self.next_id;
-                    self.next_id += 1;
-                    let (events, receiver) = mpsc::channel(EVENT_BACKLOG);
-                    let served = Served {
-                        peer,
-                        events,
-                        timeout: now,
-                    };
-                    self.peers.insert(id, served);
-                    (id, receiver, sdp)
-                });
-                let id = answered.as_ref().ok().map(|(id, _, _)| *id);
-                if reply.send(answered).is_err() {
-                    // The call gave up waiting: forget the peer.
-                    if let Some(id) = id {
-                        self.peers.remove(&id);
-                    }
-                } else if let Some(id) = id {
-                    self.drive(id).await;
-                }
-            }
-            Command::Reoffer { id, offer, reply } => {
-                let answered = match self.peers.get_mut(&id) {
-                    Some(served) => served.peer.accept_reoffer(&offer),
-                    None => Err(OfferError::Refused("the session has ended".into())),
-                };
-                let _ = reply.send(answered);
-                self.drive(id).await;
-            }
-            Command::Frame(id, frame) => {
-                if let Some(served) = self.peers.get_mut(&id) {
-                    if let Err(e) = served.peer.send_frame(now, &frame) {
-                        tracing::trace!(error = %e, "frame not sent");
-                    }
-                    self.drive(id).await;
-                }
-            }
-            Command::Digit(id, digit) => {
-                if let Some(served) = self.peers.get_mut(&id) {
-                    if let Err(e) = served.peer.send_digit(now, digit) {
-                        tracing::debug!(error = %e, "key not sent");
-                    }
-                    self.drive(id).await;
-                }
-            }
-            Command::Close(id) => {
-                if let Some(served) = self.peers.get_mut(&id) {
-                    served.peer.close();
-                    self.drive(id).await;
-                }
-            }
-        }
-    }
-
-    async fn timeouts(&mut self) {
-        let now = Instant::now();
-        let due: Vec<u64> = self
-            .peers
-            .iter()
-            .filter(|(_, s)| s.timeout <= now)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in due {
-            if let Some(served) = self.peers.get_mut(&id) {
-                served.peer.handle_timeout(now);
-            }
-            self.drive(id).await;
-        }
-    }
-
-    /// Polls a peer until it gives a timeout: sends its datagrams, delivers
-    /// its events, and forgets it once it has ended.
-    async fn drive(&mut self, id: u64) {
-        let Some(served) = self.peers.get_mut(&id) else {
-            return;
-        };
-        loop {
-            match served.peer.poll_output() {
-                Output::Transmit(t) => {
-                    if let Err(e) = self.socket.send_to(&t.contents, t.destination).await {
-                        tracing::debug!(error = %e, destination = %t.destination, "WebRTC send failed");
-                    }
-                }
-                Output::Event(event) => {
-                    // Never wait on a slow call: the socket serves every peer.
-                    // An ended peer's channel closes, so its end is seen anyway.
-                    if served.events.try_send(event).is_err() {
-                        tracing::trace!("a WebRTC event was dropped: the call is not reading");
-                    }
-                }
-                Output::Timeout(at) => {
-                    served.timeout = at;
-                    break;
-                }
-            }
-        }
-        if served.peer.is_ended() {
-            self.peers.remove(&id);
-            self.routes.retain(|_, peer| *peer != id);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -27,8 +27,8 @@ async fn one_socket_keeps_two_browsers_apart() {
         );
         tokio::select! {
             _ = ticks.tick() => {
-                let _ = first.send_frame(vec![0xA1; 160]);
-                let _ = second.send_frame(vec![0xB2; 160]);
+                let _ = first.send_frame(&[0xA1; 160]);
+                let _ = second.send_frame(&[0xB2; 160]);
             }
             Some(event) = first.next_event() => if let PeerEvent::Audio { payload } = event { first_audio.push(payload[0]) },
             Some(event) = second.next_event() => if let PeerEvent::Audio { payload } = event { second_audio.push(payload[0]) },

@@ -273,27 +273,71 @@ pub async fn dial_offering(
     mpsc::UnboundedReceiver<Heard>,
     mpsc::UnboundedSender<u8>,
 ) {
-    let socket = UdpSocket::bind("127.0.0.1:0")
+    let dialing = Dialing::new(offers).await;
+    let (handle, answer) = driver
+        .answer(dialing.offer.clone())
         .await
-        .expect("a loopback socket");
-    let address = socket.local_addr().expect("its address");
-    let (mut rtc, mid, pending, sdp) = offer(Instant::now(), offers, address);
-    let (handle, answer) = driver.answer(sdp).await.expect("answered");
-    let answer = str0m::change::SdpAnswer::from_sdp_string(&answer).expect("a valid answer");
-    rtc.sdp_api()
-        .accept_answer(pending, answer)
-        .expect("the browser accepts the answer");
+        .expect("answered");
     let (heard_tx, heard) = mpsc::unbounded_channel();
-    let (keys, presses) = mpsc::unbounded_channel();
-    let browser = UdpBrowser {
-        rtc,
-        mid,
-        socket,
-        address,
-        byte,
-    };
-    tokio::spawn(browser.run(heard_tx, presses));
+    let keys = dialing
+        .answered(&answer, byte, heard_tx)
+        .expect("the browser accepts the answer");
     (handle, heard, keys)
+}
+
+/// A simulated browser on a loopback UDP socket that has made its offer
+/// and waits for the answer, however it gets there (the driver, or the
+/// server's `POST /webrtc/calls` in the load generator).
+pub struct Dialing {
+    /// The browser's SDP offer.
+    pub offer: String,
+    rtc: Rtc,
+    mid: Mid,
+    pending: str0m::change::SdpPendingOffer,
+    socket: UdpSocket,
+    address: SocketAddr,
+}
+
+impl Dialing {
+    /// A browser offering `offers` on a fresh loopback socket.
+    pub async fn new(offers: Offers) -> Dialing {
+        let socket = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback socket");
+        let address = socket.local_addr().expect("its address");
+        let (rtc, mid, pending, offer) = offer(Instant::now(), offers, address);
+        Dialing {
+            offer,
+            rtc,
+            mid,
+            pending,
+            socket,
+            address,
+        }
+    }
+
+    /// Takes the SDP answer and starts the browser's task: it sends a PCMU
+    /// frame of `byte` every 20 ms once connected and a key for every event
+    /// code sent on the returned sender, and reports what it hears to `seen`.
+    pub fn answered(
+        mut self,
+        answer: &str,
+        byte: u8,
+        seen: mpsc::UnboundedSender<Heard>,
+    ) -> Result<mpsc::UnboundedSender<u8>, str0m::RtcError> {
+        let answer = str0m::change::SdpAnswer::from_sdp_string(answer)?;
+        self.rtc.sdp_api().accept_answer(self.pending, answer)?;
+        let (keys, presses) = mpsc::unbounded_channel();
+        let browser = UdpBrowser {
+            rtc: self.rtc,
+            mid: self.mid,
+            socket: self.socket,
+            address: self.address,
+            byte,
+        };
+        tokio::spawn(browser.run(seen, presses));
+        Ok(keys)
+    }
 }
 
 /// The browser's end: str0m on its own socket.

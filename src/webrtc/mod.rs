@@ -12,6 +12,7 @@
 //! rtcp-mux, PCMU/PCMA and telephone-event (RFC 7874 makes G.711 mandatory for
 //! WebRTC endpoints, so every browser offers it).
 
+mod batch_io;
 mod driver;
 #[cfg(test)]
 mod driver_tests;
@@ -19,6 +20,7 @@ pub mod loopback;
 mod peer;
 #[cfg(test)]
 mod peer_tests;
+mod shell;
 
 pub use driver::{Driver, DriverError, PeerControl, PeerHandle, WebrtcSettings};
 pub use peer::{

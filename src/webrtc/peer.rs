@@ -384,7 +384,7 @@ impl Peer {
                 str0m::Output::Transmit(t) => {
                     return Output::Transmit(Transmit {
                         destination: t.destination,
-                        contents: t.contents.to_vec(),
+                        contents: t.contents.into(),
                     });
                 }
                 str0m::Output::Timeout(at) => {

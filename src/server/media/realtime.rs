@@ -32,9 +32,10 @@ pub fn set_priority(priority: u8) {
     PRIORITY.store(priority.min(99), Ordering::Relaxed);
 }
 
-/// Raises the calling worker thread to the configured priority; the outcome
-/// is logged once for all workers.
-pub(super) fn raise_this_thread() {
+/// Raises the calling worker thread (a media worker, or the WebRTC driver's,
+/// which sends the browsers' frames) to the configured priority; the outcome
+/// is logged once for all.
+pub(crate) fn raise_this_thread() {
     static LOGGED: Once = Once::new();
     let priority = PRIORITY.load(Ordering::Relaxed);
     if priority == 0 {

@@ -9,34 +9,35 @@
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 
-/// Datagrams read per system call.
+/// Datagrams read per system call by a media worker (the WebRTC driver,
+/// whose one socket serves every browser, reads more at a time).
 const BATCH: usize = 4;
 /// Large enough for any RTP or RTCP datagram we accept.
 const DATAGRAM_SIZE: usize = 1500;
 
-/// Receive buffers for one batch, owned by a worker and shared by its legs.
-pub(super) struct Datagrams {
-    buffers: Box<[[u8; DATAGRAM_SIZE]; BATCH]>,
-    lengths: [usize; BATCH],
-    sources: [SocketAddr; BATCH],
+/// Receive buffers for one batch of `N`, owned by a worker and shared by its legs.
+pub(crate) struct Datagrams<const N: usize = BATCH> {
+    buffers: Box<[[u8; DATAGRAM_SIZE]; N]>,
+    lengths: [usize; N],
+    sources: [SocketAddr; N],
 }
 
-impl Datagrams {
-    pub(super) fn new() -> Datagrams {
+impl<const N: usize> Datagrams<N> {
+    pub(crate) fn new() -> Datagrams<N> {
         Datagrams {
-            buffers: Box::new([[0; DATAGRAM_SIZE]; BATCH]),
-            lengths: [0; BATCH],
-            sources: [SocketAddr::from(([0, 0, 0, 0], 0)); BATCH],
+            buffers: Box::new([[0; DATAGRAM_SIZE]; N]),
+            lengths: [0; N],
+            sources: [SocketAddr::from(([0, 0, 0, 0], 0)); N],
         }
     }
 
     /// How many datagrams one read can return.
-    pub(super) fn capacity(&self) -> usize {
-        BATCH
+    pub(crate) fn capacity(&self) -> usize {
+        N
     }
 
     /// Datagram `i` of the last read: its source and contents.
-    pub(super) fn get(&self, i: usize) -> (SocketAddr, &[u8]) {
+    pub(crate) fn get(&self, i: usize) -> (SocketAddr, &[u8]) {
         (self.sources[i], &self.buffers[i][..self.lengths[i]])
     }
 }
@@ -44,28 +45,28 @@ impl Datagrams {
 /// Reads the datagrams waiting on a non-blocking socket into `datagrams`;
 /// 0 when there are none.
 #[cfg(target_os = "linux")]
-pub(super) fn receive_batch(socket: &UdpSocket, datagrams: &mut Datagrams) -> io::Result<usize> {
+pub(crate) fn receive_batch<const N: usize>(
+    socket: &UdpSocket,
+    datagrams: &mut Datagrams<N>,
+) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
 
     // SAFETY: all-zero is a valid value for these plain C structs.
-    let mut addresses: [libc::sockaddr_storage; BATCH] = unsafe { std::mem::zeroed() };
-    let mut iovecs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
-    let mut headers: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
-    for i in 0..BATCH {
-        iovecs[i].iov_base = datagrams.buffers[i].as_mut_ptr().cast();
-        iovecs[i].iov_len = DATAGRAM_SIZE;
-        headers[i].msg_hdr.msg_name = (&mut addresses[i] as *mut libc::sockaddr_storage).cast();
-        headers[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as u32;
-        headers[i].msg_hdr.msg_iov = &mut iovecs[i];
-        headers[i].msg_hdr.msg_iovlen = 1;
+    let mut addresses: [libc::sockaddr_storage; N] = unsafe { std::mem::zeroed() };
+    let mut iovecs: [libc::iovec; N] = unsafe { std::mem::zeroed() };
+    for (iovec, buffer) in iovecs.iter_mut().zip(datagrams.buffers.iter_mut()) {
+        iovec.iov_base = buffer.as_mut_ptr().cast();
+        iovec.iov_len = DATAGRAM_SIZE;
     }
+    let room = [std::mem::size_of::<libc::sockaddr_storage>() as u32; N];
+    let mut headers = message_headers(&mut iovecs, &mut addresses, room);
     // SAFETY: every header points at a live buffer and address of the sizes
     // given, all of which outlive the call.
     let count = unsafe {
         libc::recvmmsg(
             socket.as_raw_fd(),
             headers.as_mut_ptr(),
-            BATCH as u32,
+            N as u32,
             libc::MSG_DONTWAIT,
             std::ptr::null_mut(),
         )
@@ -93,6 +94,25 @@ pub(super) fn receive_batch(socket: &UdpSocket, datagrams: &mut Datagrams) -> io
         kept += 1;
     }
     Ok(kept)
+}
+
+/// One `recvmmsg`/`sendmmsg` header per buffer and address, each address
+/// `address_lengths` long.
+#[cfg(target_os = "linux")]
+pub(crate) fn message_headers<const N: usize>(
+    iovecs: &mut [libc::iovec; N],
+    addresses: &mut [libc::sockaddr_storage; N],
+    address_lengths: [u32; N],
+) -> [libc::mmsghdr; N] {
+    // SAFETY: all-zero is a valid value for this plain C struct.
+    let mut headers: [libc::mmsghdr; N] = unsafe { std::mem::zeroed() };
+    for (i, header) in headers.iter_mut().enumerate() {
+        header.msg_hdr.msg_name = (&mut addresses[i] as *mut libc::sockaddr_storage).cast();
+        header.msg_hdr.msg_namelen = address_lengths[i];
+        header.msg_hdr.msg_iov = &mut iovecs[i];
+        header.msg_hdr.msg_iovlen = 1;
+    }
+    headers
 }
 
 #[cfg(target_os = "linux")]
@@ -126,9 +146,12 @@ fn socket_addr(address: &libc::sockaddr_storage) -> Option<SocketAddr> {
 
 /// Elsewhere, one `recv_from` per datagram.
 #[cfg(not(target_os = "linux"))]
-pub(super) fn receive_batch(socket: &UdpSocket, datagrams: &mut Datagrams) -> io::Result<usize> {
+pub(crate) fn receive_batch<const N: usize>(
+    socket: &UdpSocket,
+    datagrams: &mut Datagrams<N>,
+) -> io::Result<usize> {
     let mut count = 0;
-    while count < BATCH {
+    while count < N {
         match socket.recv_from(&mut datagrams.buffers[count]) {
             Ok((n, from)) => {
                 datagrams.lengths[count] = n.min(DATAGRAM_SIZE);
@@ -152,7 +175,7 @@ mod tests {
         let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
         receiver.set_nonblocking(true).unwrap();
         let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let mut datagrams = Datagrams::new();
+        let mut datagrams = Datagrams::<BATCH>::new();
         assert_eq!(receive_batch(&receiver, &mut datagrams).unwrap(), 0);
         for i in 0..6u8 {
             sender
@@ -191,7 +214,7 @@ mod tests {
             .send_to(b"rtp", receiver.local_addr().unwrap())
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(10));
-        let mut datagrams = Datagrams::new();
+        let mut datagrams = Datagrams::<BATCH>::new();
         assert_eq!(receive_batch(&receiver, &mut datagrams).unwrap(), 1);
         assert_eq!(
             datagrams.get(0),

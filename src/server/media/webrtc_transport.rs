@@ -61,7 +61,7 @@ impl WebrtcTransport {
 
     /// Sends one frame, counted as RTP is.
     fn send(&mut self, frame: &[u8], audio: &LegAudio) {
-        match self.peer.send_frame(frame.to_vec()) {
+        match self.peer.send_frame(frame) {
             Ok(()) => {
                 self.stats.sent_packets += 1;
                 self.stats.sent_octets += frame.len() as u64;
