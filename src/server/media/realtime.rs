@@ -43,10 +43,13 @@ pub(crate) fn raise_this_thread() {
     }
     let outcome = fifo(priority);
     LOGGED.call_once(|| match outcome {
-        Ok(()) => info!(priority, "media workers run with real-time priority (SCHED_FIFO)"),
+        Ok(()) => info!(
+            priority,
+            "media threads (workers, WebRTC driver) run with real-time priority (SCHED_FIFO)"
+        ),
         Err(error) => warn!(
             %error,
-            "real-time priority for media workers refused; they run at normal priority (grant CAP_SYS_NICE or LimitRTPRIO, or set media.realtime_priority = 0)"
+            "real-time priority for media threads refused; they run at normal priority (grant CAP_SYS_NICE or LimitRTPRIO, or set media.realtime_priority = 0)"
         ),
     });
 }
