@@ -25,19 +25,13 @@ use webrtc_transport::WebrtcTransport;
 mod bridge;
 mod leg;
 mod outgoing;
-mod realtime;
 mod rtp_transport;
 mod silence;
-mod udp;
 mod webrtc_transport;
 mod workers;
 
+pub use crate::net::realtime::set_priority as set_realtime_priority;
 pub use bridge::{BridgeEnd, bridge, bridge_pair};
-pub(crate) use realtime::raise_this_thread as raise_to_realtime_priority;
-pub use realtime::set_priority as set_realtime_priority;
-#[cfg(target_os = "linux")]
-pub(crate) use udp::message_headers;
-pub(crate) use udp::{Datagrams, receive_batch};
 
 /// The media workers' packet counts and lateness, for `/metrics`.
 pub fn metrics() -> &'static crate::metrics::MediaMetrics {

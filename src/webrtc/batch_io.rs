@@ -1,7 +1,7 @@
 //! Sending the WebRTC socket's datagrams in batches (`sendmmsg`): one system
 //! call sends a round's datagrams to many browsers, where a `send_to` each
 //! would cost a call per 20 ms frame and per peer. (Reading in batches is the
-//! media workers' `recvmmsg`, `server::media::receive_batch`.)
+//! media workers' `recvmmsg`, `net::udp::receive_batch`.)
 
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -17,7 +17,7 @@ pub(super) const BATCH: usize = 32;
 /// is the first datagram's (the kernel stops at a failing one).
 #[cfg(target_os = "linux")]
 pub(super) fn try_send(socket: &UdpSocket, out: &[Transmit]) -> io::Result<usize> {
-    use crate::server::media::message_headers;
+    use crate::net::udp::message_headers;
     use std::os::fd::AsRawFd;
 
     let out = &out[..out.len().min(BATCH)];

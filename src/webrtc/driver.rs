@@ -287,7 +287,7 @@ impl Drop for PeerHandle {
 /// The driver's thread: its own runtime, for the socket and the task. A
 /// failure here ends the thread; the handles then say `Stopped`.
 fn drive(socket: UdpSocket, candidate: SocketAddr, inbox: mpsc::Receiver<Command>) {
-    crate::server::media::raise_to_realtime_priority();
+    crate::net::realtime::raise_this_thread();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::batch_io::{self, BATCH};
 use super::driver::{Answered, Command, EVENT_BACKLOG};
 use super::peer::{OfferError, Output, Peer, PeerEvent, Transmit};
-use crate::server::media::{Datagrams, receive_batch};
+use crate::net::udp::{Datagrams, receive_batch};
 
 /// The longest the task sleeps while it serves peers: the most a browser's
 /// datagram or a peer's timeout (ICE, DTLS, RTCP: none needs better) waits.

@@ -17,11 +17,11 @@ use tokio::sync::mpsc::error::TryRecvError;
 use super::bridge::BridgeEnd;
 use super::outgoing::Outgoing;
 use super::silence::SilenceWatch;
-use super::udp::Datagrams;
 use super::{MediaCommand, MediaEvent, MediaOptions};
 use crate::dtmf::DigitEvent;
 use crate::dtmf::inband::{ToneDetector, ToneGenerator};
 use crate::dtmf::rfc4733::Rfc4733Receiver;
+use crate::net::udp::Datagrams;
 use crate::rtp::{Codec, Player, PlayerEvent, SessionStats};
 
 /// A media transport under a leg: it moves the leg's audio and digits to and

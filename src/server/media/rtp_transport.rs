@@ -8,7 +8,7 @@ use tracing::debug;
 
 use super::MediaCommand;
 use super::leg::{LegAudio, Transport};
-use super::udp::{Datagrams, receive_batch};
+use crate::net::udp::{Datagrams, receive_batch};
 use crate::rtp::{Channel, Received, RtpSession, SessionStats};
 use crate::sip::sdp::{Direction, Negotiated};
 

@@ -13,8 +13,8 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tracing::debug;
 
 use super::leg::{LegAudio, Transport};
-use super::udp::Datagrams;
 use super::{MediaCommand, MediaEvent};
+use crate::net::udp::Datagrams;
 use crate::rtp::SessionStats;
 use crate::webrtc::{EndReason, PeerEvent, PeerHandle, SendError};
 

@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use tracing::error;
 
 use super::leg::Leg;
-use super::udp::Datagrams;
 use crate::metrics::MediaMetrics;
+use crate::net::udp::Datagrams;
 
 /// The grid every leg's frames start on.
 const GRID: Duration = Duration::from_millis(1);
@@ -93,7 +93,7 @@ impl Workers {
                 let thread = std::thread::Builder::new()
                     .name(format!("media-{index}"))
                     .spawn(move || {
-                        super::realtime::raise_this_thread();
+                        crate::net::realtime::raise_this_thread();
                         worker.run()
                     })
                     .expect("start a media worker thread")

@@ -1,4 +1,5 @@
-//! Real-time scheduling for the media workers.
+//! Real-time scheduling for the threads that keep audio on time: the media
+//! workers and the WebRTC driver.
 //!
 //! With the server on one core, the SIP, call and database threads ran at the
 //! same priority as the media workers, and a burst of set-ups delayed packets
