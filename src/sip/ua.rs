@@ -421,20 +421,7 @@ impl UserAgent {
     /// §5 gives no way back to the browser): every call reached over it
     /// ends at once, and every call still ringing over it fails with 480.
     pub fn connection_lost(&mut self, connection: Remote) {
-        let lost: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| c.source == connection || c.dialog.next_hop == connection)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in lost {
-            self.calls.remove(&id);
-            self.outgoing.remove(&id);
-            self.events.push_back(UaEvent::CallEnded {
-                call: id,
-                reason: EndReason::ConnectionLost,
-            });
-        }
+        self.end_calls_lost(|c| c.source == connection || c.dialog.next_hop == connection);
         self.outgoing_connection_lost(connection);
     }
 
@@ -443,13 +430,19 @@ impl UserAgent {
     /// browser whose WebSocket closed on another node of a cluster, whose
     /// relay keeps no dialogs to end them.
     pub fn target_lost(&mut self, contact: &Uri) {
-        let lost: Vec<CallId> = self
+        self.end_calls_lost(|c| same_device(&c.dialog.remote_target, contact));
+    }
+
+    /// Ends at once, without a BYE, every call `lost` picks: nothing can
+    /// reach its far end any more.
+    fn end_calls_lost(&mut self, lost: impl Fn(&Call) -> bool) {
+        let ended: Vec<CallId> = self
             .calls
             .iter()
-            .filter(|(_, c)| same_device(&c.dialog.remote_target, contact))
+            .filter(|(_, c)| lost(c))
             .map(|(id, _)| id.clone())
             .collect();
-        for id in lost {
+        for id in ended {
             self.calls.remove(&id);
             self.outgoing.remove(&id);
             self.events.push_back(UaEvent::CallEnded {
