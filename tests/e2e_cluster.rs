@@ -649,11 +649,7 @@ fn browser_agent_on_another_node(ending: &str) {
 
     page.cue();
     assert_eq!(page.next(wait), "talking", "{}", logs());
-    let heard = page.next(wait);
-    let frequency: f32 = heard
-        .strip_prefix("heard ")
-        .and_then(|f| f.parse().ok())
-        .unwrap_or_else(|| panic!("{heard}"));
+    let frequency = page.next_heard(wait);
     assert!(
         (frequency - TONE_FROM_CALLER).abs() < 20.0,
         "the page heard {frequency} Hz\n{}",

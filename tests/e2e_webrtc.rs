@@ -60,11 +60,7 @@ fn a_browser_hears_a_tone_is_heard_presses_a_key_and_closing_its_tab_loses_conse
         "Chromium prefers PCMU of the two"
     );
 
-    let heard = page.next(wait);
-    let frequency: f32 = heard
-        .strip_prefix("heard ")
-        .and_then(|f| f.parse().ok())
-        .expect(&heard);
+    let frequency = page.next_heard(wait);
     assert!(
         (frequency - TONE_TO_PAGE).abs() < 15.0,
         "the page heard {frequency} Hz"

@@ -95,7 +95,7 @@ fn a_browser_agent_registers_takes_a_queued_call_both_hear_and_closing_the_tab_e
     let desk_stopped = desk.wait_event("CALL_CLOSED", wait);
     assert!(desk_stopped.is_some(), "{}", desk.history());
 
-    let frequency = frequency(&page.next(wait));
+    let frequency = page.next_heard(wait);
     assert!(
         (frequency - TONE_FROM_CALLER).abs() < 20.0,
         "the page heard {frequency} Hz\n{}",
@@ -173,9 +173,9 @@ fn a_web_caller_reaches_a_browser_agent_they_hear_each_other_and_the_agent_hangs
     assert!(ringing.starts_with("ringing "), "{ringing}");
     agent.cue();
     assert_eq!(agent.next(wait), "talking");
-    let agent_heard = frequency(&agent.next(wait));
+    let agent_heard = agent.next_heard(wait);
     caller.cue();
-    let caller_heard = frequency(&caller.next(wait));
+    let caller_heard = caller.next_heard(wait);
     eprintln!("the agent heard {agent_heard} Hz, the web caller {caller_heard} Hz");
     assert!(
         (agent_heard - TONE_FROM_CALLER).abs() < 20.0,
@@ -276,13 +276,6 @@ fn over_https_the_agent_desktop_registers_over_wss() {
         format!("registered WSS wss://localhost:{}/sip", server.http.port())
     );
     assert!(page.finish(Duration::from_secs(30)));
-}
-
-/// The frequency in a script's `heard F` line.
-fn frequency(line: &str) -> f32 {
-    line.strip_prefix("heard ")
-        .and_then(|f| f.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"))
 }
 
 /// A server whose queue rings the agent alice for a minute, with WebRTC on

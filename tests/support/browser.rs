@@ -54,6 +54,15 @@ impl BrowserScript {
         }
     }
 
+    /// The frequency in the script's next line, `heard <Hz>` (the page's
+    /// WebAudio analyser); panics on any other line.
+    pub fn next_heard(&mut self, limit: Duration) -> f32 {
+        let line = self.next(limit);
+        line.strip_prefix("heard ")
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_else(|| panic!("not what the page heard: {line}"))
+    }
+
     /// The next line the script says, within `limit`; panics with what it
     /// said so far if it fails or goes quiet.
     pub fn next(&mut self, limit: Duration) -> String {
